@@ -1,0 +1,5 @@
+import sys
+
+from segcore.cli import main
+
+sys.exit(main())

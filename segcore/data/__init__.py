@@ -1,0 +1,1 @@
+"""Class tables, masks, boxes and dataset readers/writers."""

@@ -1,0 +1,62 @@
+"""The error hierarchy every segcore layer raises; the GUI and CLI show these to the user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SegcoreError(Exception):
+    """Base of every error segcore raises on purpose."""
+
+
+class ImageReadError(SegcoreError):
+    """An image file could not be read: missing, empty, corrupt, truncated or unsupported."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ImageWriteError(SegcoreError):
+    """An image could not be written."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot write image {self.path}: {reason}")
+
+
+class MaskError(SegcoreError):
+    """A label mask does not fit its image or its class table (size, unknown colours, indices)."""
+
+
+class UnknownColorError(MaskError):
+    """A colour-coded mask holds colours that are not in the class table."""
+
+    def __init__(self, colors: list[tuple[int, int, int]], counts: list[int], source: str = ""):
+        self.colors = colors
+        self.counts = counts
+        shown = ", ".join(f"{c} x{n}" for c, n in zip(colors[:8], counts[:8]))
+        more = f" and {len(colors) - 8} more" if len(colors) > 8 else ""
+        where = f" in {source}" if source else ""
+        super().__init__(
+            f"{len(colors)} colour(s){where} not in the class table: {shown}{more} "
+            "(add them to the table, or map them to the ignore index)"
+        )
+
+
+class DatasetError(SegcoreError):
+    """A dataset folder or annotation file is missing, malformed or empty."""
+
+
+class LabelFileError(DatasetError):
+    """A labelme JSON or VOC XML annotation file could not be parsed."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        super().__init__(f"cannot read annotation file {self.path}: {reason}")
+
+
+class ProjectError(SegcoreError):
+    """A project store could not be opened, migrated or written."""
