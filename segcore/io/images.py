@@ -27,8 +27,6 @@ _SIGNATURES = {
 _ENCODE_SUFFIX = {".png": ".png", ".jpg": ".jpg", ".jpeg": ".jpg", ".tif": ".tif", ".tiff": ".tif", ".bmp": ".bmp"}
 _SUPPORTED_DTYPES = (np.uint8, np.uint16)
 
-cv2.setLogLevel(0)  # failures surface as ImageReadError; OpenCV's own stderr lines add nothing
-
 
 @dataclass(frozen=True)
 class ImageInfo:

@@ -1,0 +1,94 @@
+"""`segcore project create|import|export|info`: manage a project store from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from segcore.data.classes import resolve_class_table
+from segcore.data.readers import list_readers, open_dataset
+from segcore.project.store import ImageStatus, ProjectStore
+from segcore.project.transfer import LABELLED_STATUSES, export_project, import_dataset
+
+EXPORT_FORMATS = ("voc", "folder", "colormask")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("project", help="create, import into, export or describe a project")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="create an empty project")
+    create.add_argument("project", type=Path)
+    create.add_argument("--labels", required=True, help="labels file, or a built-in table: voc, camvid, landcover")
+    create.add_argument("--name", help="display name (default: the folder name)")
+    create.set_defaults(func=_create)
+
+    imp = actions.add_parser("import", help="import a labelled dataset into a project (created if missing)")
+    imp.add_argument("project", type=Path)
+    imp.add_argument("source", type=Path)
+    imp.add_argument("--from", dest="fmt", required=True, choices=list_readers())
+    imp.add_argument("--labels", help="labels file or built-in table name, for formats that need one")
+    imp.add_argument("--unknown-colors", choices=("error", "ignore"), default="error",
+                     help="colour masks: colours missing from the table are an error, or the ignore index")
+    imp.add_argument("--link", action="store_true", help="reference the images where they are instead of copying")
+    imp.set_defaults(func=_import)
+
+    exp = actions.add_parser("export", help="export a project's labels as a dataset folder")
+    exp.add_argument("project", type=Path)
+    exp.add_argument("out", type=Path)
+    exp.add_argument("--to", dest="fmt", required=True, choices=EXPORT_FORMATS)
+    exp.add_argument("--status", action="append", choices=[s.value for s in ImageStatus],
+                     help="statuses to export (repeatable; default: labelled and reviewed)")
+    exp.set_defaults(func=_export)
+
+    info = actions.add_parser("info", help="describe a project")
+    info.add_argument("project", type=Path)
+    info.set_defaults(func=_info)
+
+
+def _create(args: argparse.Namespace) -> int:
+    with ProjectStore.create(args.project, resolve_class_table(args.labels), name=args.name) as store:
+        print(f"created project {store.root} with {store.class_table().num_classes} classes")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    options: dict = {}
+    if args.labels:
+        options["class_table"] = resolve_class_table(args.labels)
+    if args.fmt == "colormask":
+        options["unknown"] = args.unknown_colors
+    dataset = open_dataset(args.fmt, args.source, **options)
+    if ProjectStore.is_project(args.project):
+        store = ProjectStore.open(args.project)
+    else:
+        store = ProjectStore.create(args.project, dataset.class_table)
+    with store:
+        report = import_dataset(store, dataset, copy=not args.link)
+    print(f"imported {report.added} of {len(dataset)} images into {args.project}")
+    if report.new_classes:
+        print(f"new classes added to the project: {', '.join(report.new_classes)}")
+    for name, reason in report.failed:
+        print(f"skipped {name}: {reason}")
+    return 1 if report.failed else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    statuses = [ImageStatus(s) for s in args.status] if args.status else LABELLED_STATUSES
+    with ProjectStore.open(args.project) as store:
+        out = export_project(store, args.out, args.fmt, statuses=statuses)
+    print(f"exported to {out} ({args.fmt})")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        images = store.images()
+        counts = Counter(i.status.value for i in images)
+        table = store.class_table()
+        print(f"project {store.name!r} at {store.root}")
+        print(f"  images: {len(images)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
+        print(f"  classes ({table.num_classes}): {', '.join(table.names)}; ignore index {table.ignore_index}")
+        print(f"  training runs: {len(store.runs())}")
+    return 0

@@ -1,0 +1,96 @@
+"""The project database schema as an ordered list of migrations (PRAGMA user_version = applied count)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from segcore.errors import ProjectError
+
+# Each entry upgrades the schema by one version. Never edit a released entry: append a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # v1: class table, images, vector annotations, raster label masks with revisions
+    (
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL UNIQUE,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            channels INTEGER NOT NULL,
+            bit_depth INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'unlabelled'
+                CHECK (status IN ('unlabelled', 'labelled', 'predicted', 'reviewed')),
+            split TEXT,
+            added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+        """CREATE TABLE annotations (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('box', 'polygon')),
+            class_index INTEGER NOT NULL,
+            geometry TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+        """CREATE INDEX annotations_image ON annotations(image_id)""",
+        """CREATE TABLE mask_revisions (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL,
+            file TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            PRIMARY KEY (image_id, revision)
+        )""",
+    ),
+    # v2: training runs and their per-epoch metrics
+    (
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running',
+            checkpoint_dir TEXT,
+            best_score REAL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            finished_at TEXT
+        )""",
+        """CREATE TABLE run_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (run_id, epoch, key)
+        )""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migrations up to `target`, each in its own transaction; return the new version.
+
+    `conn` must be in autocommit mode (isolation_level=None) so the transactions here are explicit.
+    """
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise ProjectError(
+            f"this project uses schema version {current}, newer than this segdesk understands ({SCHEMA_VERSION}); "
+            "update segdesk to open it"
+        )
+    for version in range(current, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            # PRAGMA takes no parameters; the value is an int we computed.
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)

@@ -1,0 +1,424 @@
+"""The project store: one SQLite file (WAL, migrations, a transaction per write) plus files beside it.
+
+Layout of a project folder:
+    project.segdesk     the SQLite database (class table, images, annotations, revisions, runs)
+    images/             imported image files (copied unless already inside the project)
+    masks/<id>/<rev>.png  label masks as palette PNGs, one file per revision, written atomically
+
+A mask file is written (temp + rename) before the row that names it is committed, so a process
+killed at any moment leaves the last committed state intact; at worst an unreferenced file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.boxes import Box
+from segcore.data.classes import ClassTable
+from segcore.data.masks import read_index_mask, write_palette_png
+from segcore.errors import MaskError, ProjectError, SegcoreError
+from segcore.io.atomic import atomic_path
+from segcore.io.images import image_info, read_image, write_image
+from segcore.project.schema import migrate
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "project.segdesk"
+IMAGES_DIR = "images"
+MASKS_DIR = "masks"
+ANNOTATION_KINDS = ("box", "polygon")
+
+
+class ImageStatus(str, Enum):
+    UNLABELLED = "unlabelled"
+    LABELLED = "labelled"
+    PREDICTED = "predicted"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    name: str
+    path: str
+    """Relative to the project root, with forward slashes."""
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    status: ImageStatus
+    split: str | None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    id: int
+    image_id: int
+    kind: str
+    class_index: int
+    geometry: dict
+
+
+@dataclass(frozen=True)
+class MaskRevision:
+    image_id: int
+    revision: int
+    file: str
+    source: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    config: dict
+    status: str
+    checkpoint_dir: str | None
+    best_score: float | None
+    created_at: str
+    finished_at: str | None
+
+
+class ProjectStore:
+    """A project on disk. Thread-safe: one connection guarded by a lock; every write is a transaction."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection):
+        self.root = root
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    # -- opening -------------------------------------------------------------------------------
+    @staticmethod
+    def is_project(root: str | Path) -> bool:
+        return (Path(root) / DB_NAME).is_file()
+
+    @classmethod
+    def create(cls, root: str | Path, class_table: ClassTable, *, name: str | None = None) -> ProjectStore:
+        """Create a new project in `root` (made if missing); fails if a project is already there."""
+        root = Path(root)
+        if cls.is_project(root):
+            raise ProjectError(f"a project already exists in {root}")
+        root.mkdir(parents=True, exist_ok=True)
+        store = cls._connect(root)
+        with store._transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('name', ?)", (name or root.name,))
+            conn.execute("INSERT INTO meta(key, value) VALUES ('class_table', ?)", (json.dumps(class_table.to_dict()),))
+        return store
+
+    @classmethod
+    def open(cls, root: str | Path) -> ProjectStore:
+        """Open an existing project, migrating its schema if it is older than this code."""
+        root = Path(root)
+        if not cls.is_project(root):
+            raise ProjectError(f"{root} is not a segdesk project (no {DB_NAME} in it)")
+        return cls._connect(root)
+
+    @classmethod
+    def _connect(cls, root: Path) -> ProjectStore:
+        try:
+            conn = sqlite3.connect(root / DB_NAME, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("project %s: WAL journal not available (%s); using it anyway", root, mode)
+            # NORMAL in WAL mode survives any process crash; only an OS crash may drop the last commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"cannot open project database {root / DB_NAME}: {exc}") from exc
+        return cls(root, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- project metadata ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._query("SELECT value FROM meta WHERE key = 'name'")[0]["value"]
+
+    def class_table(self) -> ClassTable:
+        return ClassTable.from_dict(json.loads(self._query("SELECT value FROM meta WHERE key = 'class_table'")[0]["value"]))
+
+    def set_class_table(self, table: ClassTable) -> None:
+        """Replace the class table; refused if a stored mask uses an index the new table lacks."""
+        with self._transaction() as conn:
+            self._check_table_covers_masks(table)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
+
+    def _check_table_covers_masks(self, table: ClassTable) -> None:
+        old = self.class_table()
+        if table.num_classes >= old.num_classes:
+            return
+        for record in self.images():
+            mask = self.load_mask(record.id)
+            if mask is not None and (mask[mask != table.ignore_index] >= table.num_classes).any():
+                raise ProjectError(
+                    f"image {record.name} is labelled with classes beyond the new table's {table.num_classes}; "
+                    "relabel it first"
+                )
+
+    # -- images ------------------------------------------------------------------------------------
+    def add_image(self, source: str | Path, *, copy: bool = True, split: str | None = None) -> ImageRecord:
+        """Add an image file: decoded once to validate it and record its size; copied into images/."""
+        source = Path(source).resolve()
+        array = read_image(source)  # raises ImageReadError naming the file: nothing is added
+        name = self._unique_name(source.stem)
+        inside = _is_relative_to(source, self.root.resolve())
+        if copy and not inside:
+            target = self.root / IMAGES_DIR / f"{name}{source.suffix.lower()}"
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
+            rel = target.relative_to(self.root).as_posix()
+        else:
+            rel = Path(os.path.relpath(source, self.root.resolve())).as_posix()
+        return self._insert_image(name, rel, array, split)
+
+    def add_image_array(self, name: str, image: np.ndarray, *, split: str | None = None) -> ImageRecord:
+        """Add an in-memory image, written losslessly as images/<name>.png (8 or 16 bit)."""
+        name = self._unique_name(name)
+        target = self.root / IMAGES_DIR / f"{name}.png"
+        write_image(target, image)
+        return self._insert_image(name, target.relative_to(self.root).as_posix(), image, split)
+
+    def _insert_image(self, name: str, rel: str, array: np.ndarray, split: str | None) -> ImageRecord:
+        info = image_info(array)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO images(name, path, width, height, channels, bit_depth, split) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, rel, info.width, info.height, info.channels, info.bit_depth, split),
+            )
+            image_id = int(cur.lastrowid)
+        return self.image(image_id)
+
+    def _unique_name(self, stem: str) -> str:
+        taken = {row["name"] for row in self._query("SELECT name FROM images")}
+        name, n = stem, 1
+        while name in taken:
+            name = f"{stem}_{n}"
+            n += 1
+        return name
+
+    def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
+        if status is None:
+            rows = self._query("SELECT * FROM images ORDER BY id")
+        else:
+            rows = self._query("SELECT * FROM images WHERE status = ? ORDER BY id", (ImageStatus(status).value,))
+        return [_image_record(r) for r in rows]
+
+    def image(self, image_id: int) -> ImageRecord:
+        rows = self._query("SELECT * FROM images WHERE id = ?", (image_id,))
+        if not rows:
+            raise ProjectError(f"no image with id {image_id} in project {self.root}")
+        return _image_record(rows[0])
+
+    def image_by_name(self, name: str) -> ImageRecord:
+        rows = self._query("SELECT * FROM images WHERE name = ?", (name,))
+        if not rows:
+            raise ProjectError(f"no image named {name!r} in project {self.root}")
+        return _image_record(rows[0])
+
+    def image_path(self, image_id: int) -> Path:
+        return (self.root / self.image(image_id).path).resolve()
+
+    def read_image(self, image_id: int) -> np.ndarray:
+        return read_image(self.image_path(image_id))
+
+    def set_status(self, image_id: int, status: ImageStatus) -> None:
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
+            if cur.rowcount != 1:
+                raise ProjectError(f"no image with id {image_id} in project {self.root}")
+
+    def set_split(self, image_id: int, split: str | None) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE images SET split = ? WHERE id = ?", (split, image_id))
+
+    # -- vector annotations ----------------------------------------------------------------------
+    def add_box(self, image_id: int, box: Box) -> int:
+        """Store a box label (its `label` is the class index); returns the annotation id."""
+        return self.add_annotation(image_id, "box", box.label, {"x": box.x, "y": box.y, "w": box.w, "h": box.h})
+
+    def add_annotation(self, image_id: int, kind: str, class_index: int, geometry: dict) -> int:
+        if kind not in ANNOTATION_KINDS:
+            raise ProjectError(f"unknown annotation kind {kind!r}; expected one of {', '.join(ANNOTATION_KINDS)}")
+        self._check_class(class_index)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO annotations(image_id, kind, class_index, geometry) VALUES (?, ?, ?, ?)",
+                (self.image(image_id).id, kind, int(class_index), json.dumps(geometry)),
+            )
+            return int(cur.lastrowid)
+
+    def annotations(self, image_id: int, kind: str | None = None) -> list[Annotation]:
+        sql, params = "SELECT * FROM annotations WHERE image_id = ?", (image_id,)
+        if kind is not None:
+            sql, params = sql + " AND kind = ?", (image_id, kind)
+        rows = self._query(sql + " ORDER BY id", params)
+        return [Annotation(r["id"], r["image_id"], r["kind"], r["class_index"], json.loads(r["geometry"])) for r in rows]
+
+    def boxes(self, image_id: int) -> list[Box]:
+        return [
+            Box(a.geometry["x"], a.geometry["y"], a.geometry["w"], a.geometry["h"], a.class_index)
+            for a in self.annotations(image_id, "box")
+        ]
+
+    def delete_annotation(self, annotation_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM annotations WHERE id = ?", (annotation_id,))
+
+    def _check_class(self, class_index: int) -> None:
+        table = self.class_table()
+        if not (0 <= class_index < table.num_classes or class_index == table.ignore_index):
+            raise ProjectError(f"class index {class_index} is not in the project's class table (0..{table.num_classes - 1})")
+
+    # -- label masks -----------------------------------------------------------------------------
+    def save_mask(
+        self,
+        image_id: int,
+        mask: np.ndarray,
+        *,
+        source: str = "edit",
+        status: ImageStatus = ImageStatus.LABELLED,
+    ) -> int:
+        """Store a new revision of an image's label mask; returns its revision number."""
+        record = self.image(image_id)
+        if mask.shape[:2] != (record.height, record.width):
+            raise MaskError(
+                f"mask size {mask.shape[1]}x{mask.shape[0]} differs from image {record.name} "
+                f"({record.width}x{record.height})"
+            )
+        table = self.class_table()
+        with self._transaction() as conn:
+            row = conn.execute("SELECT MAX(revision) FROM mask_revisions WHERE image_id = ?", (image_id,)).fetchone()
+            revision = (row[0] or 0) + 1
+            rel = f"{MASKS_DIR}/{image_id}/{revision:06d}.png"
+            # File first, row second: a crash in between leaves an unreferenced file, never a dangling row.
+            write_palette_png(self.root / rel, mask, table)
+            conn.execute(
+                "INSERT INTO mask_revisions(image_id, revision, file, source) VALUES (?, ?, ?, ?)",
+                (image_id, revision, rel, source),
+            )
+            conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
+        return revision
+
+    def mask_revisions(self, image_id: int) -> list[MaskRevision]:
+        rows = self._query("SELECT * FROM mask_revisions WHERE image_id = ? ORDER BY revision", (image_id,))
+        return [MaskRevision(r["image_id"], r["revision"], r["file"], r["source"], r["created_at"]) for r in rows]
+
+    def load_mask(self, image_id: int, revision: int | None = None) -> np.ndarray | None:
+        """The image's label mask (latest revision by default), or None if it was never labelled."""
+        if revision is None:
+            rows = self._query(
+                "SELECT file FROM mask_revisions WHERE image_id = ? ORDER BY revision DESC LIMIT 1", (image_id,)
+            )
+        else:
+            rows = self._query(
+                "SELECT file FROM mask_revisions WHERE image_id = ? AND revision = ?", (image_id, revision)
+            )
+        if not rows:
+            if revision is not None:
+                raise ProjectError(f"image {image_id} has no mask revision {revision}")
+            return None
+        try:
+            return read_index_mask(self.root / rows[0]["file"])
+        except SegcoreError as exc:
+            raise ProjectError(f"the stored mask of image {image_id} cannot be read: {exc}") from exc
+
+    # -- training runs -----------------------------------------------------------------------------
+    def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs(name, config, checkpoint_dir) VALUES (?, ?, ?)", (name, json.dumps(config), checkpoint_dir)
+            )
+            return int(cur.lastrowid)
+
+    def log_metrics(self, run_id: int, epoch: int, metrics: dict[str, float]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO run_metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)",
+                [(run_id, epoch, k, float(v)) for k, v in metrics.items()],
+            )
+
+    def finish_run(self, run_id: int, status: str, *, best_score: float | None = None) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, best_score = COALESCE(?, best_score), "
+                "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (status, best_score, run_id),
+            )
+
+    def runs(self) -> list[RunRecord]:
+        return [
+            RunRecord(
+                r["id"], r["name"], json.loads(r["config"]), r["status"], r["checkpoint_dir"],
+                r["best_score"], r["created_at"], r["finished_at"],
+            )
+            for r in self._query("SELECT * FROM runs ORDER BY id")
+        ]
+
+    def run_metrics(self, run_id: int) -> dict[int, dict[str, float]]:
+        """Per-epoch metrics of a run: {epoch: {key: value}}."""
+        out: dict[int, dict[str, float]] = {}
+        for r in self._query("SELECT epoch, key, value FROM run_metrics WHERE run_id = ? ORDER BY epoch", (run_id,)):
+            out.setdefault(r["epoch"], {})[r["key"]] = r["value"]
+        return out
+
+    # -- health --------------------------------------------------------------------------------------
+    def integrity_check(self) -> list[str]:
+        """Problems found: SQLite's own check plus mask rows whose files are missing (empty = healthy)."""
+        problems = [r[0] for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
+        for r in self._query("SELECT image_id, revision, file FROM mask_revisions"):
+            if not (self.root / r["file"]).is_file():
+                problems.append(f"mask file missing: {r['file']} (image {r['image_id']}, revision {r['revision']})")
+        return problems
+
+
+def _image_record(row: sqlite3.Row) -> ImageRecord:
+    return ImageRecord(
+        id=row["id"], name=row["name"], path=row["path"], width=row["width"], height=row["height"],
+        channels=row["channels"], bit_depth=row["bit_depth"], status=ImageStatus(row["status"]), split=row["split"],
+    )
+
+
+def _is_relative_to(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,136 @@
+"""Move labelled data between a project and dataset folders (any reader in, any writer out)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segcore.data.boxes import Box
+from segcore.data.classes import ClassTable
+from segcore.data.readers.base import LabelledDataset, LabelledSample
+from segcore.errors import ProjectError, SegcoreError
+from segcore.project.store import ImageStatus, ProjectStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+LABELLED_STATUSES = (ImageStatus.LABELLED, ImageStatus.REVIEWED)
+
+
+@dataclass
+class ImportReport:
+    """What an import did: images added, and the samples skipped with the reason."""
+
+    added: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    new_classes: list[str] = field(default_factory=list)
+
+
+def merge_class_tables(project: ClassTable, incoming: ClassTable) -> tuple[ClassTable, np.ndarray]:
+    """Match classes by name: (project table extended by unseen names, 256-entry remap of incoming indices)."""
+    names = project.names
+    colors = project.colors
+    for info in incoming.classes:
+        if info.name not in names:
+            names.append(info.name)
+            colors.append(info.color)
+    merged = ClassTable(ClassTable.from_names(names, colors).classes, project.ignore_index, project.ignore_color)
+    remap = np.full(256, merged.ignore_index, dtype=np.uint8)
+    for info in incoming.classes:
+        remap[info.index] = names.index(info.name)
+    return merged, remap
+
+
+def import_dataset(
+    store: ProjectStore,
+    dataset: LabelledDataset,
+    *,
+    copy: bool = True,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Add every sample (image, mask and boxes) of `dataset` to the project.
+
+    Classes are matched by name and unseen ones appended to the project's table. A sample that
+    cannot be read is skipped and reported; the others are imported.
+    """
+    report = ImportReport()
+    current = store.class_table()
+    has_images = bool(store.images())
+    # An empty project takes the dataset's table as it is, colours included.
+    base = current if has_images else ClassTable(dataset.class_table.classes, current.ignore_index, dataset.class_table.ignore_color)
+    merged, remap = merge_class_tables(base, dataset.class_table)
+    if has_images:
+        report.new_classes = [n for n in merged.names if n not in current.names]
+    if merged != current:
+        store.set_class_table(merged)
+    total = len(dataset)
+    for i, sample in enumerate(dataset):
+        try:
+            _import_sample(store, sample, remap, dataset.class_table, copy)
+            report.added += 1
+        except SegcoreError as exc:
+            log.warning("skipped %s: %s", sample.name, exc)
+            report.failed.append((sample.name, str(exc)))
+        if progress is not None:
+            progress(i + 1, total)
+    return report
+
+
+def _import_sample(store: ProjectStore, sample: LabelledSample, remap: np.ndarray, table: ClassTable, copy: bool) -> None:
+    image, mask = sample.load(table)  # validates both before anything is written
+    if sample.image_path is not None and sample.image_loader is None:
+        record = store.add_image(sample.image_path, copy=copy, split=sample.split)
+    else:
+        record = store.add_image_array(sample.name, image, split=sample.split)
+    for box in sample.boxes:
+        store.add_box(record.id, Box(box.x, box.y, box.w, box.h, int(remap[box.label])))
+    store.save_mask(record.id, remap[mask], source="import")
+
+
+def project_dataset(store: ProjectStore, statuses: Iterable[ImageStatus] = LABELLED_STATUSES) -> LabelledDataset:
+    """The project's labelled images as a dataset that any writer (or trainer) can consume."""
+    wanted = {ImageStatus(s) for s in statuses}
+    samples = []
+    for record in store.images():
+        if record.status not in wanted or not store.mask_revisions(record.id):
+            continue
+        samples.append(
+            LabelledSample(
+                name=record.name,
+                image_path=store.image_path(record.id),
+                mask_loader=_mask_loader(store, record.id),
+                split=record.split,
+                boxes=tuple(store.boxes(record.id)),
+            )
+        )
+    return LabelledDataset(store.class_table(), samples, source=store.root, format="project")
+
+
+def _mask_loader(store: ProjectStore, image_id: int) -> Callable[[], np.ndarray]:
+    def load() -> np.ndarray:
+        mask = store.load_mask(image_id)
+        assert mask is not None, "project_dataset only lists images that have a mask"
+        return mask
+
+    return load
+
+
+def export_project(
+    store: ProjectStore,
+    out: str | Path,
+    fmt: str,
+    *,
+    statuses: Iterable[ImageStatus] = LABELLED_STATUSES,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the project's labelled images as a `fmt` dataset folder (voc, folder, colormask)."""
+    from segcore.data.writers import write_dataset
+
+    dataset = project_dataset(store, statuses)
+    if not dataset.samples:
+        raise ProjectError(f"project {store.root} has no images with the requested statuses to export")
+    return write_dataset(dataset, Path(out), fmt, progress=progress)
