@@ -162,18 +162,13 @@ def read_labels_file(path: str | Path) -> ClassTable:
         if not line or line.startswith("#"):
             continue
         parts = line.replace(",", " ").split()
-        name, rest = parts[0], parts[1:]
-        color: Color | None = None
-        if rest:
-            try:
-                rgb = tuple(int(v) for v in rest)
-            except ValueError:
-                # Class names may contain spaces when no colour follows.
-                name, rgb = line, ()
-            if rgb:
-                if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-                    raise DatasetError(f"{path}:{lineno}: expected 'name r g b' with 0..255 values, got {raw!r}")
-                color = rgb  # type: ignore[assignment]
+        name, color = line, None
+        # A colour is the last three tokens when all are integers; names may contain spaces.
+        if len(parts) >= 4 and all(p.lstrip("-").isdigit() for p in parts[-3:]):
+            rgb = tuple(int(p) for p in parts[-3:])
+            if not all(0 <= v <= 255 for v in rgb):
+                raise DatasetError(f"{path}:{lineno}: expected 'name r g b' with 0..255 values, got {raw!r}")
+            name, color = " ".join(parts[:-3]), rgb
         if name == IGNORE_NAME:
             ignore_color = color
             continue

@@ -12,6 +12,7 @@ import numpy as np
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.readers.base import LabelledDataset, LabelledSample
+from segcore.data.writers import write_dataset
 from segcore.errors import ProjectError, SegcoreError
 from segcore.project.store import ImageStatus, ProjectStore
 
@@ -128,8 +129,6 @@ def export_project(
     progress: Progress | None = None,
 ) -> Path:
     """Write the project's labelled images as a `fmt` dataset folder (voc, folder, colormask)."""
-    from segcore.data.writers import write_dataset
-
     dataset = project_dataset(store, statuses)
     if not dataset.samples:
         raise ProjectError(f"project {store.root} has no images with the requested statuses to export")

@@ -1,0 +1,153 @@
+"""Start segdesk: parse arguments, check for a display, set up logging and errors, open the window.
+
+Qt is imported only after the display check, so a headless start fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger("segdesk")
+
+NO_DISPLAY_MESSAGE = (
+    "segdesk: no display found; run it under a virtual display: "
+    "xvfb-run -a make run (or xvfb-run -a .venv/bin/python main.py --demo)"
+)
+SCREENSHOT_TIMEOUT_MS = 60_000
+ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "segdesk.svg"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segdesk", description="Label images, train segmentation networks, review.")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--project", type=Path, metavar="DIR", help="open an existing project")
+    source.add_argument("--demo", action="store_true", help="open the built-in demo project (created on first use)")
+    parser.add_argument("--image", metavar="NAME", help="select this image first (file name or stem)")
+    parser.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render the window offscreen to a PNG and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    return parser
+
+
+def has_display(env: Mapping[str, str] = os.environ) -> bool:
+    """False on Linux without X11, Wayland or an explicit Qt platform; elsewhere there is always one."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    if args.screenshot is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # must precede the QApplication
+    elif not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
+    setup_logging(args.verbose)
+    return _run_gui(args)
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from app.errors import install_excepthook, show_error
+    from app.main_window import MainWindow
+    from app.state.project_state import ProjectState
+    from segcore.errors import SegcoreError
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("segdesk")
+    app.setWindowIcon(QIcon(str(ICON_PATH)))
+    if args.screenshot is None:  # offscreen, a modal dialog would wait forever for a click
+        install_excepthook()
+
+    state = ProjectState()
+    window = MainWindow(state)
+    app.aboutToQuit.connect(state.close)
+    window.show()
+    try:
+        _open_requested_project(args, state, window)
+    except SegcoreError as exc:
+        if args.screenshot is not None:
+            log.error("%s", exc)
+            return 1
+        show_error(str(exc), parent=window)
+    if args.screenshot is not None:
+        return _screenshot(app, window, args.screenshot)
+    return app.exec()
+
+
+def _open_requested_project(args: argparse.Namespace, state, window) -> None:  # noqa: ANN001 - Qt types import late
+    """Open --project or --demo and select --image; progress goes to the log and the status bar."""
+    if args.demo:
+        from PySide6.QtWidgets import QApplication
+
+        from segcore.demo import default_demo_dir, ensure_demo_project
+        from segcore.project.store import ProjectStore
+
+        root = default_demo_dir()
+        if not ProjectStore.is_project(root):
+            window.statusBar().showMessage(f"Generating the demo project in {root} (first run only)…")
+            log.info("generating the demo project in %s (first run only)", root)
+            QApplication.processEvents()  # paint the message before the generator blocks
+        root = ensure_demo_project(root)
+    elif args.project is not None:
+        root = args.project
+    else:
+        window.statusBar().showMessage("Open a project with File ▸ Open project…", 10_000)
+        return
+    state.open(root)
+    window.statusBar().showMessage(f"Opened {state.store.name}: {len(state.images)} images", 5_000)
+    if args.image:
+        record = state.find(args.image)
+        if record is None:
+            log.warning("no image named %r in %s", args.image, root)
+            window.statusBar().showMessage(f"No image named {args.image!r} in this project", 10_000)
+        else:
+            state.select(record.id)
+
+
+def _screenshot(app, window, out: Path) -> int:  # noqa: ANN001 - Qt types import late
+    """Grab the window to `out` once the current image is on screen (or at once when there is none)."""
+    from PySide6.QtCore import QTimer
+
+    from app.state.project_state import NO_IMAGE
+
+    result = {"code": 1}
+
+    def grab() -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(out), "PNG"):
+            log.info("wrote screenshot %s", out)
+            result["code"] = 0
+        else:
+            log.error("could not write screenshot %s", out)
+        app.quit()
+
+    def timeout() -> None:
+        log.error("no image was shown within %d s; no screenshot written", SCREENSHOT_TIMEOUT_MS // 1000)
+        app.quit()
+
+    state = window.state
+    # The image is loaded synchronously on selection; the timers let layout and fit-to-window settle first.
+    if state.current_id == NO_IMAGE or not window.view.image_item.pixmap().isNull():
+        QTimer.singleShot(100, grab)
+    else:
+        window.view.image_shown.connect(lambda _id: QTimer.singleShot(100, grab))
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timeout)
+    app.exec()
+    return result["code"]

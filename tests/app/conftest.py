@@ -1,0 +1,73 @@
+"""Fixtures for GUI tests: offscreen Qt and a tiny real project built through the store."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segcore.data.classes import IGNORE_INDEX, ClassTable
+from segcore.project.store import ImageStatus, ProjectStore
+
+CLASSES = ClassTable.from_names(["background", "cell"], [(0, 0, 0), (255, 0, 0)])
+
+
+@dataclass(frozen=True)
+class TinyProject:
+    root: Path
+    names: dict[str, ImageStatus]  # image name -> status, in store order
+    gray16: np.ndarray  # the labelled 16-bit image
+    mask: np.ndarray  # its mask: background, a cell block, an ignore corner
+
+
+def _gray16() -> np.ndarray:
+    yy, xx = np.mgrid[0:48, 0:64]
+    return (xx * 1000 + yy * 7).astype(np.uint16)
+
+
+def _mask() -> np.ndarray:
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:30, 20:40] = 1
+    mask[:5, :5] = IGNORE_INDEX
+    return mask
+
+
+@pytest.fixture()
+def tiny_project(tmp_path: Path) -> TinyProject:
+    """Four small images: 8-bit gray, 16-bit gray with a mask, 8-bit RGB, 16-bit gray; varied statuses."""
+    root = tmp_path / "tiny"
+    gray16, mask = _gray16(), _mask()
+    with ProjectStore.create(root, CLASSES, name="Tiny project") as store:
+        gray8 = store.add_image_array("alpha_gray8", (np.arange(40 * 30) % 256).astype(np.uint8).reshape(30, 40))
+        labelled = store.add_image_array("beta_gray16", gray16)
+        store.save_mask(labelled.id, mask)
+        rgb = np.zeros((32, 36, 3), np.uint8)
+        rgb[..., 0], rgb[..., 2] = 200, 50
+        predicted = store.add_image_array("gamma_rgb", rgb)
+        store.set_status(predicted.id, ImageStatus.PREDICTED)
+        store.add_image_array("delta_gray16", np.full((20, 24), 3000, np.uint16))
+        names = {record.name: record.status for record in store.images()}
+    assert gray8.id < labelled.id  # the tests rely on store order = insertion order
+    return TinyProject(root=root, names=names, gray16=gray16, mask=mask)
+
+
+@pytest.fixture()
+def window(qtbot, tiny_project: TinyProject):
+    """The real main window with the tiny project open, shown offscreen."""
+    from app.main_window import MainWindow
+    from app.state.project_state import ProjectState
+
+    state = ProjectState()
+    win = MainWindow(state)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    state.open(tiny_project.root)
+    yield win
+    state.close()

@@ -1,0 +1,142 @@
+"""The main window on a real project, driven by real mouse and keyboard events."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from app.canvas.image_view import ImageView
+from app.panels.image_browser import ImageBrowser
+from segcore.data.classes import IGNORE_INDEX
+
+
+def _current_name(win) -> str:
+    return win.state.record(win.state.current_id).name
+
+
+def _view_point(view: ImageView, x: int, y: int) -> QPoint:
+    """The viewport position of the centre of image pixel (x, y)."""
+    return view.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def _click_row(qtbot, browser: ImageBrowser, name: str) -> None:
+    row = browser.visible_names().index(name)
+    rect = browser.view.visualRect(browser.view.model().index(row, 0))
+    qtbot.mouseClick(browser.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_window_lists_all_images_with_statuses(window, tiny_project):
+    assert "Tiny project" in window.windowTitle()
+    browser = window.browser
+    assert browser.visible_names() == list(tiny_project.names)
+    model = browser.view.model()
+    statuses = {model.index(row, 0).data(): model.index(row, 3).data() for row in range(model.rowCount())}
+    assert statuses == {name: status.value for name, status in tiny_project.names.items()}
+    assert statuses["beta_gray16"] == "labelled" and statuses["gamma_rgb"] == "predicted"
+    assert model.index(1, 1).data() == "64 × 48" and model.index(1, 2).data() == "16"
+    assert model.index(1, 3).data(Qt.ItemDataRole.DecorationRole) is not None  # the status icon
+
+
+def test_first_image_is_shown_on_open(window):
+    assert _current_name(window) == "alpha_gray8"
+    assert window.view.image_item.pixmap().size().toTuple() == (40, 30)
+
+
+def test_clicking_an_image_shows_it(qtbot, window):
+    _click_row(qtbot, window.browser, "gamma_rgb")
+    assert _current_name(window) == "gamma_rgb"
+    assert window.view.image_item.pixmap().size().toTuple() == (36, 32)
+    color = window.view.image_item.pixmap().toImage().pixelColor(3, 3)
+    assert (color.red(), color.green(), color.blue()) == (200, 0, 50)  # 8-bit RGB shown as is
+
+
+def test_keys_move_to_next_and_previous_image(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    target = window.browser.view
+    target.setFocus()
+    qtbot.keyClick(target, Qt.Key.Key_D)
+    assert _current_name(window) == "beta_gray16"
+    qtbot.keyClick(target, Qt.Key.Key_PageDown)
+    assert _current_name(window) == "gamma_rgb"
+    qtbot.keyClick(window.view, Qt.Key.Key_A)
+    assert _current_name(window) == "beta_gray16"
+    qtbot.keyClick(window.view, Qt.Key.Key_PageUp)
+    qtbot.keyClick(window.view, Qt.Key.Key_PageUp)  # stays on the first image
+    assert _current_name(window) == "alpha_gray8"
+    # The browser's selection follows keyboard navigation.
+    assert target.currentIndex().data() == "alpha_gray8"
+
+
+def test_typing_in_the_filter_box_narrows_the_list_and_keeps_letters(qtbot, window):
+    browser = window.browser
+    qtbot.keyClicks(browser.search, "gray16")
+    assert browser.visible_names() == ["beta_gray16", "delta_gray16"]
+    assert browser.search.text() == "gray16"  # 'a'/'d' typed into the box are text, not navigation
+    assert _current_name(window) == "alpha_gray8"
+
+
+def test_status_filter_narrows_the_list(window):
+    combo = window.browser.status_filter
+    combo.setCurrentIndex(combo.findData("labelled"))
+    assert window.browser.visible_names() == ["beta_gray16"]
+    assert combo.currentText() == "labelled (1)"
+    combo.setCurrentIndex(combo.findData(None))
+    assert len(window.browser.visible_names()) == 4
+
+
+def test_overlay_appears_only_for_the_labelled_image(qtbot, window, tiny_project):
+    view = window.view
+    assert view.overlay_item.pixmap().isNull()  # alpha_gray8 has no mask
+    window.state.select(window.state.find("beta_gray16").id)
+    overlay = view.overlay_item.pixmap().toImage()
+    assert overlay.size().toTuple() == (64, 48)
+    cell = overlay.pixelColor(25, 15)
+    assert (cell.red(), cell.green(), cell.blue(), cell.alpha()) == (255, 0, 0, 255)
+    assert tiny_project.mask[0, 0] == IGNORE_INDEX and overlay.pixelColor(0, 0).alpha() == 0
+    assert tiny_project.mask[40, 50] == 0 and overlay.pixelColor(50, 40).alpha() == 0  # black background: not drawn
+    assert view.overlay_opacity() == 0.5
+    window.view_toolbar.opacity.setValue(80)
+    assert view.overlay_opacity() == 0.8
+
+
+def test_16bit_image_is_window_levelled(window):
+    window.state.select(window.state.find("beta_gray16").id)
+    image = window.view.image_item.pixmap().toImage()
+    left, right = image.pixelColor(0, 20).red(), image.pixelColor(63, 20).red()
+    assert left == 0 and right == 255  # x*1000 ramp: the percentiles land at the ends
+
+
+def test_mouse_move_reports_pixel_value_and_class(qtbot, window, tiny_project):
+    window.state.select(window.state.find("beta_gray16").id)
+    view = window.view
+    qtbot.mouseMove(view.viewport(), _view_point(view, 25, 15))
+    message = window.statusBar().currentMessage()
+    assert f"value {tiny_project.gray16[15, 25]}" in message
+    assert "x 25" in message and "y 15" in message and "class: cell" in message
+    qtbot.mouseMove(view.viewport(), _view_point(view, 2, 2))
+    assert "class: ignore" in window.statusBar().currentMessage()
+
+
+def test_wheel_zooms_around_the_cursor(qtbot, window):
+    view = window.view
+    before = view.scale_factor()
+    cursor = _view_point(view, 10, 10)
+    scene_before = view.mapToScene(cursor)
+    event = QWheelEvent(
+        QPointF(cursor), QPointF(view.viewport().mapToGlobal(cursor)), QPoint(0, 0), QPoint(0, 120),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.scale_factor() > before * 1.2
+    after = view.mapToScene(cursor)
+    assert abs(after.x() - scene_before.x()) < 1 and abs(after.y() - scene_before.y()) < 1
+
+
+def test_fit_and_actual_size(window):
+    view = window.view
+    window.view_toolbar.actual_size_action.trigger()
+    assert view.scale_factor() == 1.0
+    window.view_toolbar.fit_action.trigger()
+    assert view.scale_factor() > 5  # a 40 x 30 image fitted into a ~1000 px canvas

@@ -1,0 +1,109 @@
+"""Box refinement on synthetic interferograms: tighter than the box, never outside it, safe fallbacks."""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from segcore.data import refine
+from segcore.data.boxes import Box, boxes_to_mask
+from segcore.data.refine import refine_box, refine_boxes_to_mask
+from segcore.demo import demo_samples, make_interferogram
+from segcore.demo.interferogram import demo_box
+from segcore.errors import MaskError
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def _box_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
+    return boxes_to_mask(shape, [box]).astype(bool)
+
+
+def _interferogram(size: int, bit_depth: int, seed: int) -> tuple[np.ndarray, np.ndarray, Box]:
+    rng = np.random.default_rng(seed)
+    image, mask = make_interferogram(size, bit_depth=bit_depth, rng=rng)
+    return image, mask, demo_box(mask, rng)
+
+
+def test_refined_mask_beats_the_box_on_demo_samples():
+    box_ious, refined_ious = [], []
+    for sample in demo_samples(seed=11, small=5, large=0, small_size=256):
+        refined = refine_box(sample.image, sample.box)
+        assert refined.shape == sample.image.shape and refined.dtype == bool
+        box_ious.append(_iou(_box_mask(refined.shape, sample.box), sample.true_mask))
+        refined_ious.append(_iou(refined, sample.true_mask))
+    assert all(r > b for r, b in zip(refined_ious, box_ious)), (box_ious, refined_ious)
+    assert np.mean(refined_ious) > np.mean(box_ious) + 0.1
+    assert np.mean(refined_ious) > 0.8
+
+
+def test_nothing_outside_the_box_even_when_the_box_cuts_the_object():
+    image, truth, _ = _interferogram(256, 8, seed=5)
+    x, y, w, h = cv2.boundingRect(truth)
+    box = Box(x + w // 3, y, w - w // 3, h)  # a third of the object lies left of the box
+    refined = refine_box(image, box)
+    assert refined.any()
+    assert not (refined & ~_box_mask(refined.shape, box)).any()
+
+
+def test_sixteen_bit_input_with_downscaling(monkeypatch):
+    image, truth, box = _interferogram(384, 16, seed=7)
+    assert image.dtype == np.uint16
+    # Force the downscale -> GrabCut -> upscale path that 3072 x 3072 frames take.
+    monkeypatch.setattr(refine, "WORK_SIDE", 96)
+    refined = refine_box(image, box)
+    assert _iou(refined, truth) > _iou(_box_mask(truth.shape, box), truth) + 0.1
+    assert not (refined & ~_box_mask(truth.shape, box)).any()
+
+
+def test_rgb_and_rgba_input():
+    gray, truth, box = _interferogram(256, 8, seed=3)
+    tint = np.array([1.0, 0.8, 0.6])
+    rgb = np.clip(gray[:, :, None] * tint, 0, 255).astype(np.uint8)
+    rgba = np.dstack([rgb, np.full(gray.shape, 255, np.uint8)])
+    box_iou = _iou(_box_mask(truth.shape, box), truth)
+    for image in (rgb, rgba):
+        assert _iou(refine_box(image, box), truth) > box_iou + 0.1
+
+
+@pytest.mark.parametrize(
+    "image, box",
+    [
+        (np.zeros((64, 64), np.uint8), Box(10, 10, 5, 30)),  # too narrow to model
+        (np.full((64, 64), 90, np.uint8), Box(10, 10, 30, 30)),  # nothing to find
+        (np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8), Box(0, 0, 64, 64)),  # no background
+    ],
+    ids=["tiny-box", "flat-image", "box-is-whole-image"],
+)
+def test_degenerate_cases_fall_back_to_the_box(image, box, caplog):
+    with caplog.at_level(logging.WARNING, logger="segcore.data.refine"):
+        refined = refine_box(image, box)
+    np.testing.assert_array_equal(refined, _box_mask(image.shape[:2], box))
+    assert "keeping the box" in caplog.text
+
+
+def test_box_partly_outside_the_image_is_clipped():
+    image, truth, box = _interferogram(256, 8, seed=2)
+    shifted = Box(box.x - 1000, box.y, box.w + 1000, box.h)
+    refined = refine_box(image, shifted)
+    assert refined.shape == truth.shape
+    assert not (refined & ~_box_mask(truth.shape, shifted)).any()
+
+
+def test_refine_boxes_to_mask_paints_each_class():
+    image, truth, box = _interferogram(256, 8, seed=4)
+    other = Box(0, 0, 20, 20, label=2)
+    assert not (truth[:20, :20]).any(), "the second box must not overlap the sample for this test"
+    mask = refine_boxes_to_mask(image, [box, other], background=0)
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1, 2}
+    sample = mask == 1
+    assert _iou(sample, truth) > _iou(_box_mask(truth.shape, box), truth) + 0.1
+    assert (mask == 2).any() and not ((mask == 2) & ~_box_mask(truth.shape, other)).any()
+    with pytest.raises(MaskError):
+        refine_boxes_to_mask(image, [Box(0, 0, 20, 20, label=300)])
