@@ -20,7 +20,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	touch $@
 
 run: $(STAMP_RUN)
-	$(PY) main.py --demo
+	@$(PY) main.py --demo
 
 test: $(STAMP_TEST)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q

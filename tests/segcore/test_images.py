@@ -141,3 +141,12 @@ def test_float_tiff_is_refused_clearly(tmp_path):
 def test_decode_bytes_names_the_source():
     with pytest.raises(ImageReadError, match="from-memory"):
         decode_image(b"nonsense", "from-memory")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    from segcore.io import atomic
+
+    write_image(tmp_path / "p.png", np.zeros((2, 2), np.uint8))
+    # The umask-based mode of a new file, not the owner-only mode of the temporary file.
+    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]  # no temporary file left behind
