@@ -6,12 +6,11 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from segcore.cli.source_args import add_source_arguments, open_source
 from segcore.data.classes import resolve_class_table
-from segcore.data.readers import list_readers, open_dataset
+from segcore.data.writers import WRITER_FORMATS
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, export_project, import_dataset
-
-EXPORT_FORMATS = ("voc", "folder", "colormask")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,17 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     imp = actions.add_parser("import", help="import a labelled dataset into a project (created if missing)")
     imp.add_argument("project", type=Path)
     imp.add_argument("source", type=Path)
-    imp.add_argument("--from", dest="fmt", required=True, choices=list_readers())
-    imp.add_argument("--labels", help="labels file or built-in table name, for formats that need one")
-    imp.add_argument("--unknown-colors", choices=("error", "ignore"), default="error",
-                     help="colour masks: colours missing from the table are an error, or the ignore index")
+    add_source_arguments(imp)
     imp.add_argument("--link", action="store_true", help="reference the images where they are instead of copying")
     imp.set_defaults(func=_import)
 
     exp = actions.add_parser("export", help="export a project's labels as a dataset folder")
     exp.add_argument("project", type=Path)
     exp.add_argument("out", type=Path)
-    exp.add_argument("--to", dest="fmt", required=True, choices=EXPORT_FORMATS)
+    exp.add_argument("--to", dest="fmt", required=True, choices=WRITER_FORMATS)
     exp.add_argument("--status", action="append", choices=[s.value for s in ImageStatus],
                      help="statuses to export (repeatable; default: labelled and reviewed)")
     exp.set_defaults(func=_export)
@@ -54,12 +50,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    options: dict = {}
-    if args.labels:
-        options["class_table"] = resolve_class_table(args.labels)
-    if args.fmt == "colormask":
-        options["unknown"] = args.unknown_colors
-    dataset = open_dataset(args.fmt, args.source, **options)
+    dataset = open_source(args, args.source)
     if ProjectStore.is_project(args.project):
         store = ProjectStore.open(args.project)
     else:

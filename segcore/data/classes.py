@@ -220,4 +220,8 @@ def resolve_class_table(spec: str | Path) -> ClassTable:
     """A built-in table name (voc, camvid, landcover) or the path of a labels file."""
     if str(spec) in BUILTIN_TABLES and not Path(spec).exists():
         return builtin_table(str(spec))
+    if not Path(spec).exists():
+        raise DatasetError(
+            f"{spec!s} is neither a labels file nor a built-in class table ({', '.join(BUILTIN_TABLES)})"
+        )
     return read_labels_file(spec)

@@ -66,7 +66,7 @@ def test_labels_file_labelme_style_and_with_colours(tmp_path):
     lc.write(tmp_path / "lc.txt")
     assert read_labels_file(tmp_path / "lc.txt") == lc
     assert resolve_class_table("camvid").names[0] == "Sky"
-    with pytest.raises(DatasetError):
+    with pytest.raises(DatasetError, match="neither a labels file nor a built-in class table"):
         resolve_class_table(tmp_path / "missing.txt")
 
 
