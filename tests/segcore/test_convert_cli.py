@@ -91,7 +91,7 @@ def test_stray_colours_stop_the_conversion_unless_ignored(tmp_path):
 
 def test_bad_labels_and_formats(tmp_path):
     landcover_dataset(tmp_path / "tiles")
-    with pytest.raises(DatasetError, match="cannot read labels file"):
+    with pytest.raises(DatasetError, match="neither a labels file nor a built-in class table"):
         run_convert(tmp_path / "tiles", tmp_path / "out", "--from", "colormask", "--to", "voc", "--labels", "no-such-table")
     with pytest.raises(DatasetError, match="--labels"):
         run_convert(tmp_path / "tiles", tmp_path / "out", "--from", "colormask", "--to", "voc")
