@@ -10,9 +10,6 @@ building the default demo project (8 + 2 frames, two 3072 x 3072 16-bit PNGs inc
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -20,8 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import write_report
 
 from segcore.data import refine  # noqa: E402
 from segcore.data.boxes import boxes_to_mask  # noqa: E402
@@ -102,11 +98,7 @@ def main() -> int:
         print(f"{name:<24}{s['n']:>4}{s['box_iou']:>9.3f}{s['intensity_iou']:>11.3f}{s['refined_iou']:>9.3f}{s['refine_s']:>8.2f}")
     print(f"\ndemo project build (8 x 1024 8-bit + 2 x 3072 16-bit, seed 0): {build_s:.1f} s")
 
-    machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"seed": args.seed, "machine": machine, "samples": rows, "summary": summary, "demo_build_s": build_s}
-    args.out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, {"seed": args.seed, "samples": rows, "summary": summary, "demo_build_s": build_s})
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from segcore.errors import SegcoreError
 
-_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project")
+_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

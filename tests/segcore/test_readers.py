@@ -55,8 +55,8 @@ def as_labelme(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_all_six_readers_are_registered():
-    assert list_readers() == ["camvid", "colormask", "folder", "labelme", "voc", "voc_boxes"]
+def test_every_reader_is_registered():
+    assert list_readers() == ["camvid", "colormask", "folder", "labelme", "project", "voc", "voc_boxes"]
 
 
 # ------------------------------------------------------------------------------------ CamVid
