@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from segcore.data.classes import CAMVID_VOID_INDEX, IGNORE_INDEX, ClassTable, builtin_table
+from segcore.data.classes import (
+    CAMVID_VOID_INDEX,
+    IGNORE_INDEX,
+    ClassTable,
+    builtin_table,
+)
 from segcore.data.masks import read_index_mask
 from segcore.data.readers import register_reader
 from segcore.data.readers.base import LabelledDataset, LabelledSample

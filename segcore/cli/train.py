@@ -1,0 +1,174 @@
+"""`segcore train`, `segcore eval`, `segcore average`: the training engine on the command line.
+
+    python -m segcore train --data CamVid --format camvid --model unet --epochs 30 --crop 256 --out runs/unet
+    torchrun --nproc_per_node=2 -m segcore train ...      # DistributedDataParallel, one process per GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+from segcore.data.readers import list_readers, open_dataset
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train a segmentation model on a dataset or project")
+    _data_arguments(train)
+    train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="checkpoints, config.json, metrics.jsonl")
+    train.add_argument("--model", default="unet", help="a name from `segcore models` (default unet)")
+    train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="model option, e.g. base_channels=32 or output_stride=16 (repeatable)")
+    train.add_argument("--pretrained", action="store_true", help="ImageNet backbone weights from torch's cache")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--crop", type=int, help="random training crop (square); default: whole images")
+    train.add_argument("--resize", help="resize first: N = long side, or a factor like 0.333")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--weight-decay", type=float, default=1e-4)
+    train.add_argument("--loss", default="ce", help="ce, asl, dice, focal, or a sum like ce+dice")
+    train.add_argument("--class-weights", choices=("none", "median_freq"), default="none")
+    train.add_argument("--aux-weight", type=float, default=0.4)
+    train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adamw")
+    train.add_argument("--schedule", choices=("poly", "step", "cosine", "constant"), default="poly")
+    train.add_argument("--warmup", type=float, default=0.0, metavar="EPOCHS")
+    train.add_argument("--aug", default="hflip", help="comma list: hflip, vflip, rot=DEG, scale=MIN:MAX, "
+                       "jitter=B:C:G, clahe=CLIP, mean-image=PATH (default hflip; 'none' for nothing)")
+    train.add_argument("--val-fraction", type=float, default=0.2, help="held out when the data has no val split")
+    train.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, ...")
+    train.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
+    train.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPUs with native bf16")
+    train.add_argument("--grad-clip", type=float)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--deterministic", action="store_true")
+    train.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
+    train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt")
+    train.add_argument("--init-from", type=Path, metavar="CKPT", help="start from these weights (e.g. after new labels)")
+    train.set_defaults(func=run_train)
+
+    ev = subparsers.add_parser("eval", help="evaluate a checkpoint; prints one JSON object")
+    ev.add_argument("--checkpoint", type=Path, required=True)
+    _data_arguments(ev)
+    ev.add_argument("--split", default="val", help="samples of this split (val, train, test) or 'all'")
+    ev.add_argument("--device", default="auto")
+    ev.set_defaults(func=run_eval)
+
+    avg = subparsers.add_parser("average", help="average the weights of checkpoints of one model")
+    avg.add_argument("--out", type=Path, required=True)
+    avg.add_argument("checkpoints", type=Path, nargs="+")
+    avg.set_defaults(func=run_average)
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder or project folder")
+    parser.add_argument("--format", required=True, choices=list_readers())
+    parser.add_argument("--labels", help="labels file or built-in table (voc, camvid, landcover) for formats that need one")
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202 - a LabelledDataset
+    options = {}
+    if args.labels:
+        from segcore.data.classes import resolve_class_table
+
+        options["class_table"] = resolve_class_table(args.labels)
+    return open_dataset(args.format, args.data, **options)
+
+
+def parse_aug(spec: str, crop: int | None, resize: str | None) -> dict:
+    """`--aug hflip,rot=15,scale=0.5:2` -> AugmentConfig options."""
+    options: dict = {"hflip": 0.0}
+    for token in filter(None, (t.strip() for t in spec.split(","))):
+        key, _, value = token.partition("=")
+        if key == "none":
+            continue
+        if key in ("hflip", "vflip"):
+            options[key] = float(value) if value else 0.5
+        elif key == "rot":
+            options["rotation"] = float(value)
+        elif key == "scale":
+            low, high = value.split(":")
+            options["scale_range"] = [float(low), float(high)]
+        elif key == "jitter":
+            options["jitter"] = [float(v) for v in value.split(":")] if value else [0.2, 0.2, 0.2]
+        elif key == "clahe":
+            options["clahe"] = float(value) if value else 2.0
+        elif key == "mean-image":
+            options["mean_image"] = value
+        else:
+            raise argparse.ArgumentTypeError(f"unknown augmentation {key!r} in --aug {spec!r}")
+    if crop:
+        options["crop"] = crop
+    if resize:
+        options["resize"] = float(resize) if "." in resize else int(resize)
+    return options
+
+
+def _model_kwargs(pairs: list[str]) -> dict:
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--model-arg expects KEY=VALUE, got {pair!r}")
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+    return kwargs
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from segcore.cli.progress import ConsoleReporter
+    from segcore.training import TrainConfig, Trainer, prepare
+
+    config = TrainConfig(
+        model=args.model, model_kwargs=_model_kwargs(args.model_arg), pretrained_backbone=args.pretrained,
+        loss=args.loss, class_weights=args.class_weights, aux_weight=args.aux_weight, optimizer=args.optimizer,
+        lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_epochs=args.warmup,
+        epochs=args.epochs, batch_size=args.batch_size, augment=parse_aug(args.aug, args.crop, args.resize),
+        val_fraction=args.val_fraction, device=args.device, amp=args.amp, cpu_bf16=args.cpu_bf16,
+        grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
+        sync_bn=args.sync_bn,
+    )
+    data = prepare(_open(args), config.val_fraction, config.seed)
+    trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
+    with ConsoleReporter(args.out, enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:
+        finished = trainer.fit(reporter)
+    return 130 if finished.cancelled else 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from segcore.training import load_checkpoint
+    from segcore.training.evaluate import evaluate
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    dataset = _open(args)
+    samples = [s for s in dataset if args.split == "all" or s.split == args.split]
+    if not samples:
+        splits = sorted({str(s.split) for s in dataset})
+        raise SystemExit(f"segcore eval: no samples in split {args.split!r} (splits here: {', '.join(splits)})")
+    metrics = evaluate(checkpoint, samples, device=args.device).to_dict()
+    names = checkpoint.class_table.names
+    result = {
+        "checkpoint": str(args.checkpoint),
+        "images": len(samples),
+        "miou": metrics["miou"],
+        "pixel_acc": metrics["pixel_acc"],
+        "mean_class_acc": metrics["mean_class_acc"],
+        "per_class_iou": dict(zip(names, metrics["per_class_iou"])),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def run_average(args: argparse.Namespace) -> int:
+    from segcore.training import average_checkpoints, save_checkpoint
+
+    path = save_checkpoint(args.out, average_checkpoints(args.checkpoints))
+    print(f"averaged {len(args.checkpoints)} checkpoints into {path}")
+    return 0

@@ -1,0 +1,159 @@
+"""`AugmentConfig`: the augmentation settings of a run (saved in its config JSON) and the pipelines
+built from them by `build_transforms`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segcore.data.transforms.base import Compose, Transform
+from segcore.data.transforms.geometric import (
+    PadToMultiple,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomScale,
+    RandomVerticalFlip,
+    Resize,
+)
+from segcore.data.transforms.photometric import (
+    CLAHE,
+    MeanImageSubtraction,
+    PhotometricJitter,
+)
+from segcore.data.transforms.tensor import Normalize, ToTensor
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What `build_transforms` needs; every field JSON-friendly (lists come back as tuples).
+
+    crop: training crop, int or (h, w); None trains on whole images (then they must share a size).
+    scale_range: (min, max) of RandomScale. hflip / vflip: flip probabilities. rotation: max degrees.
+    jitter: (brightness, contrast, gamma) strengths of PhotometricJitter, or None.
+    clahe: CLAHE clip limit (None: off); clahe_grid: tiles per side.
+    mean_image: path of a mean image (.npy or image file) to subtract first, or None.
+    resize: int = long side, float = scale factor, (h, w) = exact size; applied to train and val.
+    mean / std: Normalize statistics on the 0..1 scale; None leaves images on the 0..1 scale.
+    pad_divisor: validation pads H and W to a multiple of this (None: native size, batch 1).
+    """
+
+    crop: int | tuple[int, int] | None = None
+    scale_range: tuple[float, float] | None = None
+    hflip: float = 0.5
+    vflip: float = 0.0
+    rotation: float = 0.0
+    jitter: tuple[float, float, float] | None = None
+    clahe: float | None = None
+    clahe_grid: int = 8
+    mean_image: str | None = None
+    resize: int | float | tuple[int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    pad_divisor: int | None = None
+
+    def __post_init__(self) -> None:
+        # Fail when the options are read (a run's config), not at the first sample: build both
+        # pipelines once, minus the mean image, whose file is only read by `build`.
+        options = {**asdict(self), "mean_image": None}
+        if self.clahe is not None and self.mean_image is not None:
+            raise ValueError("clahe and mean_image exclude each other: CLAHE needs integer frames, the subtraction yields float")
+        try:
+            build_transforms(True, **options)
+            build_transforms(False, **options)
+        except TypeError as exc:
+            raise ValueError(f"malformed augmentation option: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s): {', '.join(unknown)}")
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()})
+
+    def build(self, train: bool) -> Compose:
+        return build_transforms(train, **asdict(self))
+
+
+def build_transforms(
+    train: bool,
+    *,
+    crop: int | tuple[int, int] | None = None,
+    scale_range: tuple[float, float] | None = None,
+    hflip: float = 0.5,
+    vflip: float = 0.0,
+    rotation: float = 0.0,
+    jitter: tuple[float, float, float] | None = None,
+    clahe: float | None = None,
+    clahe_grid: int = 8,
+    mean_image: str | Path | np.ndarray | None = None,
+    resize: float | tuple[int, int] | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    pad_divisor: int | None = None,
+) -> Compose:
+    """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
+
+    Order, and why:
+      MeanImageSubtraction  first: the mean image is aligned with the raw full-size frame;
+      Resize                early: everything after works on the smaller image;
+      CLAHE                 on integer data, before geometry so tiles see the whole frame;
+      RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
+                            resamplings so the rotated-in corners are mostly cropped away);
+      PhotometricJitter     (train only);
+      Normalize, ToTensor.
+    Validation keeps the deterministic steps and adds PadToMultiple when pad_divisor is set.
+    """
+    if clahe is not None and mean_image is not None:
+        raise ValueError("clahe and mean_image exclude each other: CLAHE needs integer frames, the subtraction yields float")
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std for Normalize, or neither")
+    steps: list[Transform] = []
+    if mean_image is not None:
+        steps.append(
+            MeanImageSubtraction(mean_image)
+            if isinstance(mean_image, np.ndarray)
+            else MeanImageSubtraction.from_file(mean_image)
+        )
+    if resize is not None:
+        steps.append(_resize(resize))
+    if clahe is not None:
+        steps.append(CLAHE(clahe, (clahe_grid, clahe_grid)))
+    if train:
+        if scale_range is not None:
+            steps.append(RandomScale(*scale_range))
+        if rotation:
+            steps.append(RandomRotation(rotation))
+        if crop is not None:
+            steps.append(RandomCrop(crop))
+        if hflip:
+            steps.append(RandomHorizontalFlip(hflip))
+        if vflip:
+            steps.append(RandomVerticalFlip(vflip))
+        if jitter is not None and len(jitter) != 3:
+            raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
+        if jitter is not None and any(jitter):
+            steps.append(PhotometricJitter(*jitter))
+    elif pad_divisor is not None:
+        steps.append(PadToMultiple(pad_divisor))
+    if mean is not None and std is not None:
+        steps.append(Normalize(mean, std))
+    steps.append(ToTensor())
+    return Compose(steps)
+
+
+def _resize(spec: float | tuple[int, int] | list[int]) -> Resize:
+    if isinstance(spec, (tuple, list)):
+        return Resize(size=(int(spec[0]), int(spec[1])))
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        return Resize(long_side=int(spec))
+    if isinstance(spec, float):
+        return Resize(scale=spec)
+    raise ValueError(f"resize must be an int (long side), a float (scale) or (h, w); got {spec!r}")

@@ -1,0 +1,91 @@
+"""One training run described by one dataclass, saved as config.json beside its checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from segcore.errors import SegcoreError
+from segcore.io.atomic import atomic_write_bytes
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("poly", "step", "cosine", "constant")
+CLASS_WEIGHTS = ("none", "median_freq")
+
+
+class ConfigError(SegcoreError):
+    """A training configuration is invalid."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "unet"
+    model_kwargs: dict = field(default_factory=dict)
+    pretrained_backbone: bool = False
+    loss: str = "ce"
+    loss_kwargs: dict = field(default_factory=dict)
+    class_weights: str = "none"
+    """'none' or 'median_freq' (weights from the training labels' class frequencies)."""
+    aux_weight: float = 0.4
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    schedule: str = "poly"
+    poly_power: float = 0.9
+    step_epochs: int = 10
+    """'step' schedule: the learning rate halves every this many epochs."""
+    warmup_epochs: float = 0.0
+    epochs: int = 20
+    batch_size: int = 8
+    augment: dict = field(default_factory=dict)
+    """Options of `segcore.data.transforms.AugmentConfig` (crop, flips, rotation, CLAHE, ...)."""
+    val_fraction: float = 0.2
+    """Held out for validation when the data has no 'val' split."""
+    device: str = "auto"
+    amp: str = "auto"
+    cpu_bf16: bool = False
+    grad_clip: float | None = None
+    seed: int = 0
+    deterministic: bool = False
+    num_workers: int = 0
+    sync_bn: bool = False
+
+    def validate(self) -> None:
+        from segcore.models import list_models
+
+        if self.model not in list_models():
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(list_models())}")
+        for name, value, allowed in (
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("schedule", self.schedule, SCHEDULES),
+            ("class_weights", self.class_weights, CLASS_WEIGHTS),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("epochs and batch_size must be at least 1 and lr positive")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training options: {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_bytes(path, json.dumps(self.to_dict(), indent=2).encode("utf-8"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from exc

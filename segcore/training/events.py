@@ -1,0 +1,82 @@
+"""What a training run reports, as small dataclasses (a GUI, a CLI or a test consumes them)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Event:
+    def to_dict(self) -> dict:
+        return {"event": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_dir: str
+    device: str
+    model: str
+    train_images: int
+    val_images: int
+    start_epoch: int
+    epochs: int
+    notes: tuple[str, ...] = ()
+    """Things the user should know (no pretrained weights found, mixed precision off, ...)."""
+
+
+@dataclass(frozen=True)
+class BatchProgress(Event):
+    epoch: int
+    batch: int
+    """1-based index of the batch just finished."""
+    batches: int
+    loss: float
+    images_per_s: float
+    eta_s: float
+    """Estimated seconds to the end of the run."""
+    lr: float
+
+
+@dataclass(frozen=True)
+class EpochMetrics(Event):
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    val_miou: float | None
+    pixel_acc: float | None
+    mean_class_acc: float | None
+    per_class_iou: list[float | None] = field(default_factory=list)
+    lr: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    path: str
+    epoch: int
+    best: bool
+    val_miou: float | None
+
+
+@dataclass(frozen=True)
+class BatchSizeReduced(Event):
+    """The GPU ran out of memory; the run continues with a smaller batch."""
+
+    old: int
+    new: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    epochs: int
+    best_miou: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    error: str
+    error_type: str

@@ -1,0 +1,332 @@
+"""The training loop: a generator of events, no Qt, no prints; cancel/pause between batches.
+
+    trainer = Trainer(config, data, run_dir)
+    for event in trainer.run():
+        ...  # BatchProgress, EpochMetrics, CheckpointSaved, BatchSizeReduced, Finished, Failed
+
+Reproducible: the data order comes from (seed, epoch), each sample's augmentation from
+(seed, epoch, index), dropout from torch's RNG saved in every checkpoint. A run resumed from its
+last checkpoint therefore ends with the same weights as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+from segcore.errors import SegcoreError
+from segcore.metrics import ConfusionMatrix
+from segcore.models import get_model, get_model_info
+from segcore.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from segcore.training.config import TrainConfig
+from segcore.training.control import TrainingCancelled, TrainingControl
+from segcore.training.data import TrainingData
+from segcore.training.device import setup_device
+from segcore.training.distributed import (
+    DistContext,
+    all_reduce_mean,
+    barrier,
+    init_from_env,
+)
+from segcore.training.events import (
+    BatchProgress,
+    BatchSizeReduced,
+    CheckpointSaved,
+    EpochMetrics,
+    Event,
+    Failed,
+    Finished,
+    RunStarted,
+)
+from segcore.training.optim import build_optimizer, set_learning_rate
+from segcore.training.pipeline import DataPipeline, build_pipeline, loader_kwargs
+
+log = logging.getLogger(__name__)
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+class TrainingError(SegcoreError):
+    """Training cannot go on (e.g. out of memory on the CPU)."""
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: TrainingData,
+        run_dir: str | Path,
+        *,
+        control: TrainingControl | None = None,
+        resume: bool = False,
+        init_from: str | Path | None = None,
+    ):
+        """`resume` continues this run from run_dir/last.pt; `init_from` starts a new run from a checkpoint's weights."""
+        config.validate()
+        self.config = config
+        self.data = data
+        self.run_dir = Path(run_dir)
+        self.control = control or TrainingControl()
+        self.resume = resume
+        self.init_from = Path(init_from) if init_from else None
+        self.epoch = 0
+        self.best_miou: float | None = None
+
+    # -- public ----------------------------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        """Train; yields events. Errors are yielded as `Failed` and then raised."""
+        try:
+            yield from self._run()
+        except TrainingCancelled:
+            yield self._finished(cancelled=True)
+        except Exception as exc:
+            log.exception("training failed")
+            yield Failed(str(exc), type(exc).__name__)
+            raise
+
+    def fit(self, callback=None) -> Finished:  # noqa: ANN001 - any callable taking an Event
+        """Run to the end, passing every event to `callback`; returns the `Finished` event."""
+        last = None
+        for event in self.run():
+            if callback is not None:
+                callback(event)
+            last = event
+        assert isinstance(last, Finished)
+        return last
+
+    # -- the run -------------------------------------------------------------------------------------
+    def _run(self) -> Iterator[Event]:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.setup = setup_device(cfg.device, cfg.amp, cfg.cpu_bf16)
+        self.ctx: DistContext = init_from_env(self.setup.device.type)
+        if self.ctx.enabled and self.setup.device.type == "cuda":
+            self.setup = setup_device(f"cuda:{self.ctx.local_rank}", cfg.amp)
+        device = self.setup.device
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        notes: list[str] = []
+
+        self.model = self._build_model(notes).to(device)
+        if self.setup.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net: nn.Module = self.model
+        if self.ctx.enabled:
+            if cfg.sync_bn:
+                self.net = nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
+            self.net = DistributedDataParallel(self.net, device_ids=[self.ctx.local_rank] if device.type == "cuda" else None)
+        self.pipeline: DataPipeline = build_pipeline(cfg, self.data, self.ctx)
+        self.loss_fn = self.pipeline.loss.to(device)
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.setup.uses_grad_scaler)
+        self.batch_size = cfg.batch_size
+        start_epoch = 1
+        if self.resume and (self.run_dir / LAST).is_file():
+            start_epoch = self._restore(load_checkpoint(self.run_dir / LAST, map_location=device)) + 1
+        if self.ctx.is_main:
+            cfg.save(self.run_dir / "config.json")
+        yield RunStarted(str(self.run_dir), self.setup.description, cfg.model, len(self.data.train),
+                         len(self.data.val), start_epoch, cfg.epochs, tuple(notes))
+
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            self.epoch = epoch
+            started = time.perf_counter()
+            train_loss = yield from self._train_epoch(epoch)
+            metrics = self._validate()
+            miou = metrics.get("miou")
+            improved = miou is not None and (self.best_miou is None or miou > self.best_miou)
+            if improved:
+                self.best_miou = miou
+            event = EpochMetrics(
+                epoch=epoch,
+                train_loss=train_loss,
+                val_loss=metrics.get("val_loss"),
+                val_miou=miou,
+                pixel_acc=metrics.get("pixel_acc"),
+                mean_class_acc=metrics.get("mean_class_acc"),
+                per_class_iou=metrics.get("per_class_iou", []),
+                lr=self.optimizer.param_groups[0]["lr"],
+                seconds=time.perf_counter() - started,
+            )
+            if self.ctx.is_main:
+                with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log_file:
+                    log_file.write(json.dumps(event.to_dict()) + "\n")
+            yield event
+            yield from self._save(epoch, metrics, best=improved or not self.data.val)
+            barrier(self.ctx)
+        yield self._finished(cancelled=False)
+
+    def _build_model(self, notes: list[str]) -> nn.Module:
+        cfg = self.config
+        kwargs = dict(cfg.model_kwargs)
+        pretrained = cfg.pretrained_backbone
+        model = get_model(cfg.model, num_classes=self.data.class_table.num_classes, in_channels=self.data.in_channels,
+                          pretrained_backbone=pretrained, **kwargs)
+        if self.init_from is not None:
+            ckpt = load_checkpoint(self.init_from)
+            model.load_state_dict(ckpt.state_dict)
+            notes.append(f"weights initialised from {self.init_from}")
+        return model
+
+    def _train_epoch(self, epoch: int) -> Iterator[Event]:
+        """One pass over the training data; returns the mean loss. Halves the batch on GPU OOM."""
+        while True:
+            try:
+                return (yield from self._train_batches(epoch))
+            except torch.OutOfMemoryError as exc:
+                if self.batch_size == 1:
+                    raise TrainingError("out of GPU memory even with batch size 1: use a smaller crop or model") from exc
+                old, self.batch_size = self.batch_size, self.batch_size // 2
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.setup.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                log.warning("out of memory with batch %d; restarting epoch %d with batch %d", old, epoch, self.batch_size)
+                yield BatchSizeReduced(old, self.batch_size, f"out of memory in epoch {epoch}")
+
+    def _train_batches(self, epoch: int) -> Iterator[Event]:
+        cfg, device = self.config, self.setup.device
+        loader = self._train_loader(epoch)
+        batches = len(loader)
+        self.net.train()
+        total_loss, seen = 0.0, 0
+        started = time.perf_counter()
+        for i, (images, masks) in enumerate(loader, 1):
+            self.control.check()
+            lr = set_learning_rate(self.optimizer, cfg, epoch - 1 + (i - 1) / batches)
+            images = images.to(device, non_blocking=True)
+            masks = masks.to(device, non_blocking=True)
+            if self.setup.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            try:
+                with torch.autocast(device.type, dtype=self.setup.amp_dtype or torch.float32,
+                                    enabled=self.setup.amp_dtype is not None):
+                    outputs = self.net(images)
+                    loss = self.loss_fn(outputs, masks)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+            except RuntimeError as exc:
+                if device.type == "cpu" and ("not enough memory" in str(exc) or "can't allocate" in str(exc)):
+                    raise TrainingError(
+                        f"out of memory on the CPU with batch {self.batch_size}: reduce the batch size or the crop"
+                    ) from exc
+                raise
+            if cfg.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            batch_loss = float(loss.detach())
+            if not math.isfinite(batch_loss):
+                raise TrainingError(f"the loss became {batch_loss} in epoch {epoch}: lower the learning rate")
+            total_loss += batch_loss * images.shape[0]
+            seen += images.shape[0]
+            elapsed = time.perf_counter() - started
+            remaining = (batches - i) + (cfg.epochs - epoch) * batches
+            yield BatchProgress(epoch, i, batches, batch_loss, seen * self.ctx.world_size / max(elapsed, 1e-9),
+                                remaining * elapsed / i, lr)
+        return all_reduce_mean(total_loss / max(seen, 1), self.ctx, device)
+
+    def _train_loader(self, epoch: int) -> DataLoader:
+        dataset = self.pipeline.train_set
+        dataset.set_epoch(epoch)
+        if self.ctx.enabled:
+            sampler = DistributedSampler(dataset, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=self.config.seed)
+            sampler.set_epoch(epoch)
+        else:
+            generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+            sampler = RandomSampler(dataset, generator=generator)
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=len(dataset) > self.batch_size,
+                          **loader_kwargs(self.pipeline, self.setup.device))
+
+    @torch.no_grad()
+    def _validate(self) -> dict:
+        """Validation loss and metrics (confusion matrix reduced over ranks)."""
+        if not self.pipeline.val_set:
+            return {}
+        device = self.setup.device
+        self.net.eval()
+        matrix = ConfusionMatrix(self.data.class_table.num_classes, device=device)
+        total, count = 0.0, 0
+        for images, masks in self.pipeline.val_loader(self.ctx):
+            images, masks = images.to(device), masks.to(device)
+            with torch.autocast(device.type, dtype=self.setup.amp_dtype or torch.float32,
+                                enabled=self.setup.amp_dtype is not None):
+                outputs = self.net(images)
+                loss = self.loss_fn(outputs, masks)
+            if torch.isfinite(loss):
+                total += float(loss) * images.shape[0]
+                count += images.shape[0]
+            matrix.update(outputs["out"].argmax(1), masks)
+        matrix.reduce_from_all_processes()
+        metrics = matrix.compute().to_dict()
+        metrics["val_loss"] = all_reduce_mean(total / max(count, 1), self.ctx, device)
+        return metrics
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def _checkpoint(self, epoch: int, metrics: dict) -> Checkpoint:
+        cfg = self.config
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "best_miou": self.best_miou,
+            "batch_size": self.batch_size,
+        }
+        return Checkpoint(
+            model_name=cfg.model,
+            model_kwargs=dict(cfg.model_kwargs),
+            num_classes=self.data.class_table.num_classes,
+            in_channels=self.data.in_channels,
+            class_table=self.data.class_table,
+            normalization=self.pipeline.normalization,
+            state_dict={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            config=cfg.to_dict(),
+            metrics=metrics,
+            label_set_hash=self.data.label_hash,
+            epoch=epoch,
+            training_state=state,
+            extra={"divisor": get_model_info(cfg.model).divisor},
+        )
+
+    def _save(self, epoch: int, metrics: dict, best: bool) -> Iterator[Event]:
+        if not self.ctx.is_main:
+            return
+        ckpt = self._checkpoint(epoch, metrics)
+        path = save_checkpoint(self.run_dir / LAST, ckpt)
+        yield CheckpointSaved(str(path), epoch, False, metrics.get("miou"))
+        if best:
+            path = save_checkpoint(self.run_dir / BEST, ckpt)
+            yield CheckpointSaved(str(path), epoch, True, metrics.get("miou"))
+
+    def _restore(self, ckpt: Checkpoint) -> int:
+        """Load everything exact resume needs; returns the epoch the checkpoint ended."""
+        if ckpt.label_set_hash != self.data.label_hash:
+            log.warning("resuming on different labels than the run started with (label set changed)")
+        self.model.load_state_dict(ckpt.state_dict)
+        state = ckpt.training_state
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.best_miou = state.get("best_miou")
+        self.batch_size = state.get("batch_size", self.batch_size)
+        log.info("resumed %s from epoch %d", self.run_dir, ckpt.epoch)
+        return ckpt.epoch
+
+    def _finished(self, cancelled: bool) -> Finished:
+        best = self.run_dir / BEST
+        last = self.run_dir / LAST
+        return Finished(self.epoch, self.best_miou, str(best) if best.is_file() else None,
+                        str(last) if last.is_file() else None, cancelled)
