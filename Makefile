@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-gui
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test clean-venv
+.PHONY: run test bench clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: $(STAMP_TEST)
+	$(PY) benchmarks/run_all.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from segcore.errors import SegcoreError
 
-_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train")
+_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train", "predict", "export_onnx")
 
 
 def build_parser() -> argparse.ArgumentParser:

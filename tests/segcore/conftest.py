@@ -4,29 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from segcore.data.classes import ClassTable
-from segcore.io.images import write_image
-
-
-def write_squares_dataset(root: Path, n: int = 16, size: int = 32, seed: int = 0, val: int = 3) -> Path:
-    """A folder dataset of gray frames with one bright rectangle each (class 1) on noise (class 0).
-
-    The last `val` images go into masks/ like the others; the split is left to the trainer.
-    """
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        image = (rng.random((size, size)) * 60).astype(np.uint8)
-        mask = np.zeros((size, size), np.uint8)
-        y, x = rng.integers(2, size // 2 + 2, 2)
-        mask[y : y + size // 3, x : x + size // 3 + 2] = 1
-        image[mask == 1] += 150
-        write_image(root / "images" / f"f{i:02d}.png", image)
-        write_image(root / "masks" / f"f{i:02d}.png", mask)
-    ClassTable.from_names(["background", "square"]).write(root / "classes.txt")
-    return root
+from synthetic import write_squares_dataset
 
 
 @pytest.fixture()

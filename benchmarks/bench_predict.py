@@ -1,0 +1,144 @@
+"""Prediction: big frames within memory, folder throughput, and our predictor vs a naive forward.
+
+    python benchmarks/bench_predict.py [--out benchmarks/out/bench_predict.json]
+
+1. 3072x3072 16-bit frame, tiled on the CPU: peak memory (the OS's high-water mark of the
+   process, VmHWM, measured in a fresh subprocess) must stay under 2 GB; tiled vs whole-image time.
+2. folder prediction (decode, preprocess, model, palette PNG export) images/s vs the pure model
+   forward of the same predictor on the same batch already in memory (target >= 90 %).
+3. our predictor's forward (BatchNorm folded, channels_last, bf16 where the CPU has it) vs a
+   naive fp32 eager forward of torchvision's DeepLabV3-ResNet50 at 512x512 (target >= 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.models.segmentation as tvseg
+from _common import ROOT, machine_info, median_seconds, write_report
+
+from segcore.data.classes import ClassTable
+from segcore.inference.folder import list_images, predict_folder
+from segcore.inference.predictor import Predictor
+from segcore.io.images import write_image
+from segcore.models import get_model, get_model_info
+from segcore.training.checkpoint import Checkpoint, save_checkpoint
+
+
+def make_checkpoint(path: Path, model: str, in_channels: int, num_classes: int, **kwargs) -> Path:
+    """An untrained checkpoint: speed and memory do not depend on the weights' values."""
+    torch.manual_seed(0)
+    net = get_model(model, num_classes=num_classes, in_channels=in_channels, **kwargs)
+    table = ClassTable.from_names([f"class_{i}" for i in range(num_classes)])
+    mean, std = ([0.5] * in_channels, [0.25] * in_channels)
+    ckpt = Checkpoint(model, kwargs, num_classes, in_channels, table, {"mean": mean, "std": std, "augment": {}},
+                      {k: v for k, v in net.state_dict().items()}, extra={"divisor": get_model_info(model).divisor})
+    return save_checkpoint(path, ckpt)
+
+
+BIG_FRAME_CHILD = """
+import json, sys, time, numpy as np
+from segcore.inference.predictor import Predictor
+mode, ckpt = sys.argv[1], sys.argv[2]
+image = (np.random.default_rng(0).random((3072, 3072)) * 65535).astype(np.uint16)
+kwargs = {"mode": "tile", "tile": 512, "overlap": 0.25} if mode == "tile" else {"mode": "whole"}
+predictor = Predictor(ckpt, precision="fp32", **kwargs)
+start = time.perf_counter()
+result = predictor.predict(image)
+seconds = time.perf_counter() - start
+peak_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"mode": mode, "seconds": seconds, "peak_bytes": peak_kb * 1024, "shape": list(result.labels.shape)}))
+"""
+
+
+def big_frame(ckpt: Path) -> dict:
+    rows = {}
+    for mode in ("tile", "whole"):
+        out = subprocess.run([sys.executable, "-c", BIG_FRAME_CHILD, mode, str(ckpt)], cwd=ROOT, capture_output=True,
+                             text=True, check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    rows["tile_vs_whole_time"] = rows["tile"]["seconds"] / rows["whole"]["seconds"]
+    return rows
+
+
+def folder_vs_pure(ckpt: Path, n: int, size: int, batch: int, workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        for i in range(n):
+            write_image(Path(tmp) / "in" / f"img_{i:03d}.png", (rng.random((size, size, 3)) * 255).astype(np.uint8))
+        predictor = Predictor(ckpt, mode="whole")
+        paths = list_images(Path(tmp) / "in")
+        list(predict_folder(predictor, paths[:batch], Path(tmp) / "warm", ["palette"], batch_size=batch, workers=0))
+        start = time.perf_counter()
+        results = list(predict_folder(predictor, paths, Path(tmp) / "out", ["palette"], batch_size=batch, workers=workers))
+        folder_s = time.perf_counter() - start
+        assert all(r.error is None for r in results)
+        x = torch.randn(batch, 3, size, size)
+        with torch.inference_mode():
+            pure_s = median_seconds(lambda: predictor._forward(x), repeats=max(3, n // batch))
+    return {"images": n, "size": size, "batch": batch, "workers": workers, "folder_img_s": n / folder_s,
+            "pure_img_s": batch / pure_s, "ratio": (n / folder_s) / (batch / pure_s)}
+
+
+def predictor_vs_naive(ckpt: Path, repeats: int) -> dict:
+    predictor = Predictor(ckpt, mode="whole")
+    naive = tvseg.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=21).eval()
+    x = torch.randn(1, 3, 512, 512)
+    predictor._forward(x)  # settles the precision (bf16 kept only if it agrees with fp32)
+    times: dict[str, list[float]] = {"ours": [], "naive": []}
+    with torch.inference_mode():
+        naive(x)
+        for _ in range(repeats):
+            for name, fn in (("ours", lambda: predictor._forward(x)), ("naive", lambda: naive(x))):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    precision = "bf16" if predictor.amp_dtype == torch.bfloat16 else "fp32"
+    return {"ours_s": medians["ours"], "naive_s": medians["naive"], "speedup": medians["naive"] / medians["ours"],
+            "precision": precision}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-model", default="unet", help="model of the 3072x3072 gray frame (default unet, 32 channels)")
+    parser.add_argument("--folder-images", type=int, default=24)
+    parser.add_argument("--folder-size", type=int, default=512)
+    parser.add_argument("--folder-batch", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_predict.json"))
+    args = parser.parse_args()
+    info = machine_info()
+    print(f"{info.get('cpu')} ({info['cpus']} CPUs, torch {info.get('torch')})")
+    with tempfile.TemporaryDirectory() as tmp:
+        big_ckpt = make_checkpoint(Path(tmp) / "big.pt", args.big_model, 1, 2,
+                                   **({"base_channels": 32} if args.big_model == "unet" else {}))
+        big = big_frame(big_ckpt)
+        print(f"\n1. 3072x3072 16-bit, {args.big_model}: tiled (512, overlap 0.25) {big['tile']['seconds']:.1f} s, "
+              f"peak {big['tile']['peak_bytes'] / 2**30:.2f} GiB (target < 2 GB); whole image {big['whole']['seconds']:.1f} s, "
+              f"peak {big['whole']['peak_bytes'] / 2**30:.2f} GiB; tiled / whole time {big['tile_vs_whole_time']:.2f}")
+        folder_ckpt = make_checkpoint(Path(tmp) / "folder.pt", "fcn_resnet18", 3, 21)
+        folder = folder_vs_pure(folder_ckpt, args.folder_images, args.folder_size, args.folder_batch, args.workers)
+        print(f"2. folder of {folder['images']} x {folder['size']}px RGB, fcn_resnet18, batch {folder['batch']}, "
+              f"{folder['workers']} worker(s): {folder['folder_img_s']:.2f} img/s vs pure forward "
+              f"{folder['pure_img_s']:.2f} img/s -> {folder['ratio']:.1%} (target >= 90 %)")
+        naive_ckpt = make_checkpoint(Path(tmp) / "dlv3.pt", "deeplabv3_resnet50", 3, 21)
+        speed = predictor_vs_naive(naive_ckpt, args.repeats)
+        print(f"3. deeplabv3_resnet50 at 512x512: our predictor {speed['ours_s'] * 1000:.0f} ms ({speed['precision']}) vs "
+              f"naive fp32 eager torchvision {speed['naive_s'] * 1000:.0f} ms -> {speed['speedup']:.2f}x (target >= 1.5x)")
+    write_report(args.out, {"big_frame": big, "folder": folder, "predictor_vs_naive": speed})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Predict a folder (or a sequence) with decoding, preprocessing, the model and writing overlapped.
+
+DataLoader workers decode and preprocess the next images while the model runs; a writer thread
+exports the previous results. On a GPU the model therefore never waits for the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from segcore.export.writer import export_prediction
+from torch.utils.data import DataLoader, Dataset
+
+from segcore.data.normalization import compute_mean_image
+from segcore.data.torch_dataset import worker_init
+from segcore.errors import SegcoreError
+from segcore.inference.predictor import Prediction, Predictor
+from segcore.io.images import is_image_file, read_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FolderResult:
+    path: Path
+    prediction: Prediction | None
+    files: list[Path]
+    error: str | None = None
+
+
+def list_images(path: str | Path) -> list[Path]:
+    """One image, or a folder's images in name order (the order of a sequence)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise SegcoreError(f"input {path} does not exist")
+    images = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+    if not images:
+        raise SegcoreError(f"no images (png, jpg, tif, bmp) in {path}")
+    return images
+
+
+class _Preprocessed(Dataset):
+    def __init__(self, paths: Sequence[Path], predictor: Predictor, keep_image: bool):
+        self.paths, self.predictor, self.keep_image = list(paths), predictor, keep_image
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        try:
+            image = read_image(self.paths[index])
+            return index, self.predictor.preprocess(image), image.shape[:2], image if self.keep_image else None, None
+        except SegcoreError as exc:  # one bad file must not stop a folder of thousands
+            return index, None, None, None, str(exc)
+
+
+def _collate(items):
+    return items
+
+
+def sequence_mean(paths: Sequence[Path]) -> np.ndarray:
+    """The mean frame of a sequence (for mean-image subtraction across it)."""
+    return compute_mean_image(read_image(p) for p in paths)
+
+
+def predict_folder(
+    predictor: Predictor,
+    paths: Sequence[Path],
+    out_dir: str | Path,
+    formats: Sequence[str],
+    *,
+    batch_size: int = 1,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[FolderResult]:
+    """Predict `paths` in order, export each result in `formats`, yield one `FolderResult` per image.
+
+    Images of the same size go through the model `batch_size` at a time (whole-image mode).
+    """
+    out_dir = Path(out_dir)
+    keep_image = "overlay" in formats
+    loader = DataLoader(_Preprocessed(paths, predictor, keep_image), batch_size=batch_size, num_workers=workers,
+                        collate_fn=_collate, worker_init_fn=worker_init if workers else None)
+    results: queue.Queue = queue.Queue(maxsize=4)
+    done: queue.Queue = queue.Queue()
+
+    def writer() -> None:
+        while (item := results.get()) is not None:
+            path, prediction, image, error = item
+            files: list[Path] = []
+            if prediction is not None and formats:
+                try:
+                    files = export_prediction(out_dir, path.stem, labels=prediction.labels, table=predictor.class_table,
+                                              image=image, image_path=path, probabilities=prediction.probabilities,
+                                              formats=formats)
+                except (SegcoreError, OSError) as exc:
+                    error = f"cannot write results for {path.name}: {exc}"
+            done.put(FolderResult(path, prediction, files, error))
+
+    thread = threading.Thread(target=writer, name="segcore-writer", daemon=True)
+    thread.start()
+    finished = 0
+    try:
+        for items in loader:
+            good = [i for i in items if i[1] is not None]
+            for index, _, _, _, error in (i for i in items if i[1] is None):
+                results.put((paths[index], None, None, error))
+            for group in _same_size_groups(good):
+                tensors = torch.stack([g[1] for g in group])
+                for (index, _, _, image, _), prediction in zip(group, predictor.predict_batch(tensors, [g[2] for g in group])):
+                    results.put((paths[index], prediction, image, None))
+            while not done.empty():
+                finished += 1
+                result = done.get()
+                if progress:
+                    progress(finished, len(paths))
+                yield result
+    finally:
+        results.put(None)
+        thread.join()
+    while not done.empty():
+        finished += 1
+        if progress:
+            progress(finished, len(paths))
+        yield done.get()
+
+
+def _same_size_groups(items: list) -> list[list]:
+    groups: dict[tuple, list] = {}
+    for item in items:
+        groups.setdefault(tuple(item[1].shape), []).append(item)
+    return list(groups.values())

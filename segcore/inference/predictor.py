@@ -1,0 +1,232 @@
+"""Predict images with a trained checkpoint: whole, downscaled, or tiled with blended overlaps.
+
+    predictor = Predictor(load_checkpoint("runs/a/best.pt"), mode="tile", tile=1024, overlap=0.25)
+    result = predictor.predict(image)          # labels, uncertainty, score (and probabilities)
+
+The input goes through the checkpoint's own preprocessing (mean image, resize, CLAHE,
+normalisation); logits come back at the input's full size whatever the mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segcore.data.transforms import AugmentConfig, build_transforms
+from segcore.inference.fold import fold_batchnorm
+from segcore.inference.memory import choose_tiling
+from segcore.inference.tiling import blend_window, padded_size, tile_grid
+from segcore.models import get_model_info
+from segcore.training.checkpoint import Checkpoint, load_checkpoint
+from segcore.training.device import cpu_has_native_bf16, pick_device
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "whole", "resize", "tile")
+PRECISIONS = ("auto", "fp32", "bf16")
+BF16_AGREEMENT = 0.995
+"""bf16 is kept only if its labels agree with fp32's on at least this fraction of pixels."""
+
+
+@dataclass
+class Prediction:
+    labels: np.ndarray
+    """H x W uint8 class indices at the input's size."""
+    uncertainty: np.ndarray
+    """H x W float32 in [0, 1]: softmax entropy divided by log(C) (0 = certain)."""
+    score: float
+    """The image's mean uncertainty: sorts a review queue (highest first)."""
+    probabilities: np.ndarray | None = None
+    """C x H x W float32 softmax, when asked for (`keep_probabilities`)."""
+    mode: str = "whole"
+
+
+class Predictor:
+    def __init__(
+        self,
+        checkpoint: Checkpoint | str | Path,
+        *,
+        device: str = "auto",
+        mode: str = "auto",
+        tile: int | None = None,
+        overlap: float = 0.25,
+        resize: int | float | None = None,
+        tta: bool = False,
+        precision: str = "auto",
+        compile: bool = False,
+        fold_bn: bool = True,
+        batch_size: int | None = None,
+        keep_probabilities: bool = False,
+        mean_image: np.ndarray | None = None,
+    ):
+        """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        self.checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        self.class_table = self.checkpoint.class_table
+        self.device = pick_device(device)
+        self.mode, self.overlap, self.tta, self.keep_probabilities = mode, overlap, tta, keep_probabilities
+        self.divisor = int(self.checkpoint.extra.get("divisor") or get_model_info(self.checkpoint.model_name).divisor)
+        self.transform = self._transform(resize, mean_image)
+        self.model = self._prepare_model(fold_bn, compile)
+        self.tile, self.batch_size = tile, batch_size
+        if mode in ("auto", "tile") and (tile is None or batch_size is None):
+            auto_tile, auto_batch = choose_tiling(self.model, self.checkpoint.in_channels, self.divisor, self.device)
+            self.tile = tile or auto_tile
+            self.batch_size = batch_size or auto_batch
+        self.tile = padded_size(self.tile or 512, self.divisor)
+        self.batch_size = self.batch_size or 1
+        self.amp_dtype = self._initial_precision(precision)
+        self._precision_checked = precision != "auto" or self.amp_dtype is None
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _transform(self, resize: int | float | None, mean_image: np.ndarray | None):
+        norm = self.checkpoint.normalization
+        augment = AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
+        if resize is not None:  # an explicit downscale replaces the training resize
+            augment = dataclasses.replace(augment, resize=resize)
+            self.mode = "resize" if self.mode == "auto" else self.mode
+        options = dataclasses.asdict(dataclasses.replace(augment, pad_divisor=None))
+        if mean_image is not None:
+            options["mean_image"] = mean_image
+        return build_transforms(False, **options)
+
+    def _prepare_model(self, fold_bn: bool, compile: bool) -> nn.Module:
+        model = self.checkpoint.build_model().eval()
+        if fold_bn:
+            folded = fold_batchnorm(model)
+            log.debug("folded %d BatchNorm layers", folded)
+        model = model.to(self.device, memory_format=torch.channels_last)
+        if compile:
+            model = torch.compile(model)
+        return model
+
+    def _initial_precision(self, precision: str) -> torch.dtype | None:
+        if precision == "fp32":
+            return None
+        if precision == "bf16":
+            return torch.bfloat16
+        if self.device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if self.device.type == "cpu" and cpu_has_native_bf16():
+            return torch.bfloat16
+        return None
+
+    # -- prediction -------------------------------------------------------------------------------------
+    def preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """The normalised C x H x W tensor the model sees (after the checkpoint's resize, if any)."""
+        tensor, _ = self.transform(image, None)
+        return tensor
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray) -> Prediction:
+        """Labels, uncertainty and score for one decoded image (gray or RGB, 8/16-bit)."""
+        return self.predict_tensor(self.preprocess(image), image.shape[:2])
+
+    @torch.inference_mode()
+    def predict_tensor(self, tensor: torch.Tensor, output_size: tuple[int, int]) -> Prediction:
+        """Predict a preprocessed C x H x W tensor; results are resized to `output_size`."""
+        x = tensor.unsqueeze(0).to(self.device)
+        mode = self._mode_for(x)
+        if not self._precision_checked:
+            self._check_bf16(x, mode)
+        logits = self._logits(x, mode)
+        if logits.shape[-2:] != tuple(output_size):
+            logits = F.interpolate(logits, size=tuple(output_size), mode="bilinear", align_corners=False)
+        return self._finish(logits[0], mode)
+
+    @torch.inference_mode()
+    def predict_batch(self, batch: torch.Tensor, output_sizes: list[tuple[int, int]]) -> list[Prediction]:
+        """Predict N preprocessed images of one size in a single forward (whole-image mode)."""
+        x = batch.to(self.device)
+        if self._mode_for(x) == "tile":
+            return [self.predict_tensor(t, size) for t, size in zip(batch, output_sizes)]
+        if not self._precision_checked:
+            self._check_bf16(x[:1], "whole")
+        logits = self._logits(x, "whole")
+        results = []
+        for item, size in zip(logits, output_sizes):
+            if item.shape[-2:] != tuple(size):
+                item = F.interpolate(item[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
+            results.append(self._finish(item, "whole"))
+        return results
+
+    def _mode_for(self, x: torch.Tensor) -> str:
+        if self.mode in ("whole", "tile"):
+            return self.mode
+        if self.mode == "resize":
+            return "whole"
+        return "tile" if max(x.shape[-2:]) > self.tile else "whole"
+
+    def _logits(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        logits = self._tiled(x) if mode == "tile" else self._forward(x)
+        if self.tta:
+            flipped = self._tiled(x.flip(-1)) if mode == "tile" else self._forward(x.flip(-1))
+            logits = (logits + flipped.flip(-1)) / 2
+        return logits
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Model logits (float32) for a batch, padded to the divisor and cropped back."""
+        h, w = x.shape[-2:]
+        ph, pw = padded_size(h, self.divisor) - h, padded_size(w, self.divisor) - w
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            out = self.model(x)["out"]
+        return out[..., :h, :w].float()
+
+    def _tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """Sliding window: tiles in batches, logits blended with smooth weights where they overlap."""
+        _, _, h, w = x.shape
+        tiles = tile_grid(h, w, self.tile, self.overlap)
+        acc = torch.zeros(1, self.class_table.num_classes, h, w, device=self.device)
+        weight_sum = torch.zeros(1, 1, h, w, device=self.device)
+        for start in range(0, len(tiles), self.batch_size):
+            batch = tiles[start : start + self.batch_size]
+            crops = torch.cat([x[..., t.y : t.y + t.h, t.x : t.x + t.w] for t in batch])
+            logits = self._forward(crops)
+            for t, tile_logits in zip(batch, logits):
+                window = blend_window(t.h, t.w, self.overlap, device=self.device)
+                acc[0, :, t.y : t.y + t.h, t.x : t.x + t.w] += tile_logits * window
+                weight_sum[0, 0, t.y : t.y + t.h, t.x : t.x + t.w] += window
+        return acc / weight_sum
+
+    def _finish(self, logits: torch.Tensor, mode: str) -> Prediction:
+        probs = torch.softmax(logits, dim=0)
+        labels = probs.argmax(0).to(torch.uint8)
+        classes = probs.shape[0]
+        entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0)
+        uncertainty = entropy / math.log(classes) if classes > 1 else torch.zeros_like(entropy)
+        return Prediction(
+            labels=labels.cpu().numpy(),
+            uncertainty=uncertainty.float().cpu().numpy(),
+            score=float(uncertainty.mean()),
+            probabilities=probs.cpu().numpy() if self.keep_probabilities else None,
+            mode=mode,
+        )
+
+    def _check_bf16(self, x: torch.Tensor, mode: str) -> None:
+        """Keep bf16 only where it agrees with fp32 on >= 99.5 % of this image's pixels."""
+        dtype, self.amp_dtype = self.amp_dtype, None
+        reference = self._logits(x, mode).argmax(1)
+        self.amp_dtype = dtype
+        fast = self._logits(x, mode).argmax(1)
+        agreement = float((fast == reference).float().mean())
+        self._precision_checked = True
+        if agreement < BF16_AGREEMENT:
+            log.warning("bf16 labels agree with fp32 on only %.2f%% of pixels; predicting in fp32", 100 * agreement)
+            self.amp_dtype = None
+        else:
+            log.info("bf16 agrees with fp32 on %.3f%% of pixels; using bf16", 100 * agreement)
+        self.bf16_agreement = agreement

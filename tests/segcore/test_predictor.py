@@ -1,0 +1,154 @@
+"""The predictor on a really trained tiny model: modes, seams, sizes, precision, folders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import segcore.inference.predictor as predictor_module
+from segcore.data.readers import open_dataset
+from segcore.inference.fold import fold_batchnorm
+from segcore.inference.memory import choose_tiling
+from segcore.inference.predictor import Predictor
+from segcore.inference.tiling import blend_window, tile_grid
+from segcore.io.images import write_image
+from segcore.models import get_model
+from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
+from synthetic import write_squares_dataset
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A U-Net trained for a few seconds on bright squares (class 1) on dark noise (class 0)."""
+    root = write_squares_dataset(tmp_path_factory.mktemp("data") / "squares", n=24, size=48)
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=20, batch_size=4, lr=1e-2)
+    run = tmp_path_factory.mktemp("run")
+    finished = Trainer(config, prepare(open_dataset("folder", root), 0.2, 0), run).fit()
+    assert finished.best_miou > 0.9
+    return load_checkpoint(run / "best.pt")
+
+
+def _scene(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    image = (rng.random((h, w)) * 60).astype(np.uint8)
+    truth = np.zeros((h, w), np.uint8)
+    for y, x in rng.integers(0, [h - 20, w - 20], (6, 2)):
+        truth[y : y + 16, x : x + 18] = 1
+    image[truth == 1] += 150
+    return image, truth
+
+
+def test_tiles_cover_the_image_and_blend_weights_are_smooth():
+    tiles = tile_grid(300, 260, 128, 0.25)
+    covered = np.zeros((300, 260), int)
+    for t in tiles:
+        covered[t.y : t.y + t.h, t.x : t.x + t.w] += 1
+    assert covered.min() >= 1 and tiles[-1].y + tiles[-1].h == 300 and tiles[-1].x + tiles[-1].w == 260
+    window = blend_window(128, 128, 0.25)
+    assert window[64, 64] == 1 and 0 < window[0, 0] < 0.01 and torch.all(window[64, :64].diff() >= 0)
+
+
+def test_whole_tiled_and_resized_predictions(checkpoint):
+    image, truth = _scene(203, 317)
+    whole = Predictor(checkpoint, mode="whole", precision="fp32").predict(image)
+    tiled = Predictor(checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32").predict(image)
+    small = Predictor(checkpoint, resize=0.5, precision="fp32").predict(image)
+    for result in (whole, tiled, small):
+        assert result.labels.shape == truth.shape and result.labels.dtype == np.uint8
+        iou = ((result.labels == 1) & (truth == 1)).sum() / ((result.labels == 1) | (truth == 1)).sum()
+        assert iou > 0.8, (result.mode, iou)
+        assert 0 <= result.uncertainty.min() and result.uncertainty.max() <= 1 and 0 <= result.score <= 1
+    assert tiled.mode == "tile" and whole.mode == "whole"
+    assert (whole.labels == tiled.labels).mean() > 0.99
+
+
+def test_no_seam_on_an_image_of_one_class(checkpoint):
+    image = np.full((260, 390), 30, np.uint8)  # all background
+    whole = Predictor(checkpoint, mode="whole", precision="fp32", keep_probabilities=True).predict(image)
+    tiled = Predictor(checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32",
+                      keep_probabilities=True).predict(image)
+    assert (whole.labels == 0).all()
+    np.testing.assert_array_equal(tiled.labels, whole.labels)
+    # No tile boundary shows in the blended probabilities either.
+    assert np.abs(tiled.probabilities - whole.probabilities).max() < 0.05
+
+
+def test_16_bit_input_and_tta_and_probabilities(checkpoint):
+    image, truth = _scene(150, 170, seed=3)
+    image16 = image.astype(np.uint16) * 257  # the same scene on the 16-bit scale
+    predictor = Predictor(checkpoint, mode="whole", precision="fp32", tta=True, keep_probabilities=True)
+    result = predictor.predict(image16)
+    assert result.probabilities.shape == (2, 150, 170)
+    np.testing.assert_allclose(result.probabilities.sum(0), 1, atol=1e-5)
+    np.testing.assert_array_equal(result.labels, result.probabilities.argmax(0))
+    assert (result.labels == predictor.predict(image).labels).mean() > 0.99
+
+
+@pytest.mark.parametrize(("threshold", "kept"), [(0.0, True), (1.01, False)])
+def test_bf16_is_kept_only_when_it_agrees_with_fp32(checkpoint, monkeypatch, threshold, kept):
+    monkeypatch.setattr(predictor_module, "BF16_AGREEMENT", threshold)
+    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+    predictor.amp_dtype, predictor._precision_checked = torch.bfloat16, False  # as on a bf16-capable CPU
+    predictor.predict(_scene(64, 64)[0])
+    assert (predictor.amp_dtype == torch.bfloat16) is kept
+    assert 0.9 < predictor.bf16_agreement <= 1
+
+
+def test_batchnorm_folding_keeps_outputs():
+    torch.manual_seed(0)
+    model = get_model("fcn_resnet18", num_classes=3, in_channels=1).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(1, 1, 67, 45)
+    with torch.no_grad():
+        before = model(x)["out"]
+        assert fold_batchnorm(model) == 20
+        after = model(x)["out"]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_tiling_is_chosen_from_memory():
+    model = get_model("unet", num_classes=2, in_channels=1, base_channels=8).eval()
+    tile, batch = choose_tiling(model, 1, 16, torch.device("cpu"))
+    assert tile % 16 == 0 and 256 <= tile <= 2048 and batch == 1
+
+
+def test_predict_folder_in_order_with_a_bad_file(checkpoint, tmp_path):
+    from segcore.inference.folder import list_images, predict_folder
+
+    for i in range(4):
+        write_image(tmp_path / "in" / f"frame_{i}.png", _scene(96, 80, seed=i)[0])
+    (tmp_path / "in" / "frame_9.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    paths = list_images(tmp_path / "in")
+    predictor = Predictor(checkpoint, mode="whole", precision="fp32")
+    results = list(predict_folder(predictor, paths, tmp_path / "out", ["palette"], batch_size=2, workers=0))
+    assert [r.path.name for r in results] == [p.name for p in paths]
+    assert [r.error is not None for r in results] == [False] * 4 + [True]
+    assert "frame_9.png" in results[-1].error
+    for r in results[:4]:
+        assert r.files and all(f.is_file() for f in r.files)
+
+
+def test_predict_cli_exports_and_scores(checkpoint, tmp_path, capsys):
+    import json
+
+    from segcore.cli import main
+    from segcore.data.masks import read_index_mask
+    from segcore.training import save_checkpoint
+
+    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    for i in range(3):
+        write_image(tmp_path / "seq" / f"t{i}.png", _scene(120, 90, seed=i)[0])
+    rc = main(["predict", "--checkpoint", str(tmp_path / "model.pt"), "--input", str(tmp_path / "seq"),
+               "--out", str(tmp_path / "out"), "--tile", "64", "--tta", "--sequence-mean", "--workers", "0",
+               "--export", "palette,color,overlay,labelme,probs"])
+    assert rc == 0
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert sorted(scores) == ["t0.png", "t1.png", "t2.png"]
+    assert read_index_mask(tmp_path / "out" / "palette" / "t1.png").shape == (120, 90)
+    for folder, suffix in (("color", ".png"), ("overlay", ".png"), ("labelme", ".json"), ("probs", ".npy")):
+        assert (tmp_path / "out" / folder / f"t0{suffix}").is_file(), folder
+    assert "predicted 3 of 3 images" in capsys.readouterr().out
