@@ -31,7 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="auto: bf16 where the hardware has it and it agrees with fp32 on >= 99.5%% of pixels")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward in whole-image mode")
-    parser.add_argument("--workers", type=int, default=2, help="decoding / preprocessing processes")
+    parser.add_argument("--workers", type=int, help="decoding / preprocessing processes (default: 2 with a GPU; "
+                        "0 on a CPU, whose cores are better spent on the model)")
+    parser.add_argument("--no-uncertainty", action="store_true",
+                        help="labels only: skip the per-pixel entropy and the per-image score (faster on a CPU)")
     parser.set_defaults(func=run)
 
 
@@ -49,17 +52,18 @@ def run(args: argparse.Namespace) -> int:
     mode = "tile" if args.tile else "resize" if resize else "whole" if args.whole else "auto"
     predictor = Predictor(args.checkpoint, device=args.device, mode=mode, tile=args.tile, overlap=args.overlap,
                           resize=resize, tta=args.tta, precision=args.precision, compile=args.compile,
-                          keep_probabilities="probs" in formats,
+                          keep_probabilities="probs" in formats, uncertainty=not args.no_uncertainty,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
+    workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
     scores, failed = {}, 0
     with tqdm(total=len(paths), unit="img") as bar:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
-                                     workers=min(args.workers, len(paths))):
+                                     workers=min(workers, len(paths))):
             bar.update(1)
             if result.error:
                 failed += 1
                 tqdm.write(f"skipped {result.path.name}: {result.error}")
-            else:
+            elif result.prediction.score is not None:
                 scores[result.path.name] = round(result.prediction.score, 6)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scores.json").write_text(json.dumps(scores, indent=1))

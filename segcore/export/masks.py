@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from segcore.data.classes import IGNORE_INDEX, ClassTable
-from segcore.data.masks import check_index_mask, check_same_size, index_to_rgb, write_palette_png
+from segcore.data.masks import (
+    check_index_mask,
+    check_same_size,
+    index_to_rgb,
+    write_palette_png,
+)
 from segcore.display import auto_window, to_display_rgb
 from segcore.io.images import write_image
 

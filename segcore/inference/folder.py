@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from segcore.export.writer import export_prediction
 from torch.utils.data import DataLoader, Dataset
 
 from segcore.data.normalization import compute_mean_image
 from segcore.data.torch_dataset import worker_init
 from segcore.errors import SegcoreError
+from segcore.export.writer import export_prediction
 from segcore.inference.predictor import Prediction, Predictor
 from segcore.io.images import is_image_file, read_image
 

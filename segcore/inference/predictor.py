@@ -40,9 +40,9 @@ BF16_AGREEMENT = 0.995
 class Prediction:
     labels: np.ndarray
     """H x W uint8 class indices at the input's size."""
-    uncertainty: np.ndarray
-    """H x W float32 in [0, 1]: softmax entropy divided by log(C) (0 = certain)."""
-    score: float
+    uncertainty: np.ndarray | None
+    """H x W float32 in [0, 1]: softmax entropy divided by log(C) (0 = certain); None if not asked for."""
+    score: float | None
     """The image's mean uncertainty: sorts a review queue (highest first)."""
     probabilities: np.ndarray | None = None
     """C x H x W float32 softmax, when asked for (`keep_probabilities`)."""
@@ -66,6 +66,7 @@ class Predictor:
         batch_size: int | None = None,
         keep_probabilities: bool = False,
         mean_image: np.ndarray | None = None,
+        uncertainty: bool = True,
     ):
         """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own."""
         if mode not in MODES:
@@ -76,6 +77,7 @@ class Predictor:
         self.class_table = self.checkpoint.class_table
         self.device = pick_device(device)
         self.mode, self.overlap, self.tta, self.keep_probabilities = mode, overlap, tta, keep_probabilities
+        self.with_uncertainty = uncertainty
         self.divisor = int(self.checkpoint.extra.get("divisor") or get_model_info(self.checkpoint.model_name).divisor)
         self.transform = self._transform(resize, mean_image)
         self.model = self._prepare_model(fold_bn, compile)
@@ -184,13 +186,16 @@ class Predictor:
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             out = self.model(x)["out"]
-        return out[..., :h, :w].float()
+        out = out.float()
+        if not out.is_contiguous(memory_format=torch.channels_last):
+            out = out.contiguous(memory_format=torch.channels_last)  # class-last reductions in _finish
+        return out[..., :h, :w]
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         """Sliding window: tiles in batches, logits blended with smooth weights where they overlap."""
         _, _, h, w = x.shape
         tiles = tile_grid(h, w, self.tile, self.overlap)
-        acc = torch.zeros(1, self.class_table.num_classes, h, w, device=self.device)
+        acc = torch.zeros(1, self.class_table.num_classes, h, w, device=self.device).to(memory_format=torch.channels_last)
         weight_sum = torch.zeros(1, 1, h, w, device=self.device)
         for start in range(0, len(tiles), self.batch_size):
             batch = tiles[start : start + self.batch_size]
@@ -203,16 +208,24 @@ class Predictor:
         return acc / weight_sum
 
     def _finish(self, logits: torch.Tensor, mode: str) -> Prediction:
-        probs = torch.softmax(logits, dim=0)
-        labels = probs.argmax(0).to(torch.uint8)
-        classes = probs.shape[0]
-        entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0)
-        uncertainty = entropy / math.log(classes) if classes > 1 else torch.zeros_like(entropy)
+        # Classes last: reductions over a contiguous axis run ~2.5x faster than over axis 0 (and
+        # the channels_last logits of the model are already laid out that way).
+        hwc = logits.permute(1, 2, 0)
+        labels = hwc.argmax(-1).to(torch.uint8)
+        classes = hwc.shape[-1]
+        uncertainty = probabilities = None
+        if self.with_uncertainty or self.keep_probabilities:
+            log_probs = torch.log_softmax(hwc, dim=-1)
+            if self.with_uncertainty:
+                uncertainty = (log_probs.exp() * log_probs).sum(-1).neg_().div_(math.log(classes)) if classes > 1 else \
+                    torch.zeros(hwc.shape[:2], device=hwc.device)
+            if self.keep_probabilities:
+                probabilities = log_probs.exp().permute(2, 0, 1).cpu().numpy()
         return Prediction(
             labels=labels.cpu().numpy(),
-            uncertainty=uncertainty.float().cpu().numpy(),
-            score=float(uncertainty.mean()),
-            probabilities=probs.cpu().numpy() if self.keep_probabilities else None,
+            uncertainty=None if uncertainty is None else uncertainty.float().cpu().numpy(),
+            score=None if uncertainty is None else float(uncertainty.mean()),
+            probabilities=probabilities,
             mode=mode,
         )
 

@@ -351,3 +351,18 @@ def test_augment_config_round_trips_through_json_and_builds(tmp_path):
             AugmentConfig.from_dict(bad)  # rejected when the run config is read, not mid-epoch
     with pytest.raises(ValueError, match="exclude"):
         build_transforms(True, clahe=2.0, mean_image=np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize(("dtype", "shape", "mean", "std"), [
+    (np.uint8, (9, 7, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    (np.uint16, (9, 7), (0.3,), (0.1,)),
+    (np.uint8, (9, 7, 3), (0.5,), (0.25,)),
+])
+def test_normalize_lookup_tables_equal_the_formula(dtype, shape, mean, std):
+    from segcore.data.transforms import Normalize
+
+    image = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    out, _ = Normalize(mean, std)(image, None)
+    expected = (image.astype(np.float64) / np.iinfo(dtype).max - np.array(mean)) / np.array(std)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
