@@ -126,7 +126,7 @@ def predictor_vs_naive(ckpt: Path, repeats: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big-model", default="unet", help="model of the 3072x3072 gray frame (default unet, 32 channels)")
-    parser.add_argument("--folder-images", type=int, default=24)
+    parser.add_argument("--folder-images", type=int, default=32)
     parser.add_argument("--camvid", type=Path, default=ROOT.parent / "shared" / "datasets" / "camvid")
     parser.add_argument("--folder-batch", type=int, default=4)
     parser.add_argument("--workers", type=int, default=0, help="decoding workers (0 on a CPU-only machine)")

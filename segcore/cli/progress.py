@@ -59,8 +59,11 @@ class ConsoleReporter:
             if self.bar is None or event.batch == 1:
                 if self.bar is not None:
                     self.bar.close()
-                self.bar = tqdm(total=event.batches, desc=f"epoch {event.epoch}", unit="batch", leave=False)
-            self.bar.update(1)
+                # Start at the finished batch: a bar created now and updated at once shows a bogus rate.
+                self.bar = tqdm(total=event.batches, initial=event.batch, desc=f"epoch {event.epoch}", unit="batch",
+                                leave=False)
+            else:
+                self.bar.update(1)
             self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.1f}", eta=f"{event.eta_s / 60:.1f}min")
         elif isinstance(event, EpochMetrics):
             if self.bar is not None:

@@ -50,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
     train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt")
     train.add_argument("--init-from", type=Path, metavar="CKPT", help="start from these weights (e.g. after new labels)")
+    train.add_argument("--keep-top-k", type=int, default=3, help="keep the k best epochs for `segcore average --run`")
     train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser("eval", help="evaluate a checkpoint; prints one JSON object")
@@ -61,7 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     avg = subparsers.add_parser("average", help="average the weights of checkpoints of one model")
     avg.add_argument("--out", type=Path, required=True)
-    avg.add_argument("checkpoints", type=Path, nargs="+")
+    avg.add_argument("checkpoints", type=Path, nargs="*", help="checkpoint files")
+    avg.add_argument("--run", type=Path, help="average the k best epochs this run kept (its top_k/)")
+    avg.add_argument("--k", type=int, help="with --run: only the k best of them")
     avg.set_defaults(func=run_average)
 
 
@@ -133,7 +136,7 @@ def run_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, augment=parse_aug(args.aug, args.crop, args.resize),
         val_fraction=args.val_fraction, device=args.device, amp=args.amp, cpu_bf16=args.cpu_bf16,
         grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
-        sync_bn=args.sync_bn,
+        sync_bn=args.sync_bn, keep_top_k=args.keep_top_k,
     )
     data = prepare(_open(args), config.val_fraction, config.seed)
     trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
@@ -168,7 +171,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_average(args: argparse.Namespace) -> int:
     from segcore.training import average_checkpoints, save_checkpoint
+    from segcore.training.checkpoint import CheckpointError, TopK
 
-    path = save_checkpoint(args.out, average_checkpoints(args.checkpoints))
-    print(f"averaged {len(args.checkpoints)} checkpoints into {path}")
+    paths = list(args.checkpoints)
+    if args.run is not None:
+        paths += TopK(args.run, k=0).paths()[: args.k]
+    if not paths:
+        raise CheckpointError("nothing to average: name checkpoint files, or a run with --run that kept its best epochs")
+    path = save_checkpoint(args.out, average_checkpoints(paths))
+    print(f"averaged {len(paths)} checkpoints into {path}")
     return 0

@@ -67,6 +67,28 @@ def _collate(items):
     return items
 
 
+def _prefetched(iterable, depth: int = 2):
+    """Iterate `iterable` in a background thread, `depth` items ahead (decoding releases the GIL)."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    end = object()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in iterable:
+                items.put(item)
+        except BaseException as exc:  # handed to the consumer below, which re-raises it
+            failure.append(exc)
+        finally:
+            items.put(end)
+
+    threading.Thread(target=produce, name="segcore-reader", daemon=True).start()
+    while (item := items.get()) is not end:
+        yield item
+    if failure:
+        raise failure[0]
+
+
 def sequence_mean(paths: Sequence[Path]) -> np.ndarray:
     """The mean frame of a sequence (for mean-image subtraction across it)."""
     return compute_mean_image(read_image(p) for p in paths)
@@ -110,7 +132,8 @@ def predict_folder(
     thread.start()
     finished = 0
     try:
-        for items in loader:
+        # Without worker processes, a reader thread still decodes the next batch during the forward.
+        for items in (loader if workers else _prefetched(loader)):
             good = [i for i in items if i[1] is not None]
             for index, _, _, _, error in (i for i in items if i[1] is None):
                 results.put((paths[index], None, None, error))

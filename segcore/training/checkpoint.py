@@ -7,6 +7,7 @@ loaded with `torch.load(weights_only=True)`: nothing is ever unpickled.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch import nn
 
 from segcore.data.classes import ClassTable
 from segcore.errors import SegcoreError
-from segcore.io.atomic import atomic_path
+from segcore.io.atomic import atomic_path, atomic_write_bytes
 
 FORMAT = "segcore-checkpoint"
 VERSION = 1
@@ -112,6 +113,41 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         training_state=payload.get("training_state", {}),
         extra=payload.get("extra", {}),
     )
+
+
+class TopK:
+    """The k best epochs of a run by validation mIoU, kept as top_k/epoch_NNNN.pt with an index.
+
+    Averaging their weights (`average_checkpoints`) gives the "ensemble" model users ask for.
+    """
+
+    def __init__(self, run_dir: str | Path, k: int):
+        self.dir = Path(run_dir) / "top_k"
+        self.k = k
+        self.index_path = self.dir / "index.json"
+
+    def entries(self) -> list[dict]:
+        """[{"path", "epoch", "miou"}] best first."""
+        if not self.index_path.is_file():
+            return []
+        return json.loads(self.index_path.read_text(encoding="utf-8"))
+
+    def paths(self) -> list[Path]:
+        return [self.dir / e["path"] for e in self.entries()]
+
+    def offer(self, checkpoint: Checkpoint, miou: float) -> bool:
+        """Keep `checkpoint` if it is among the k best so far; returns whether it was kept."""
+        entries = [e for e in self.entries() if e["epoch"] != checkpoint.epoch]
+        if len(entries) >= self.k and miou <= entries[-1]["miou"]:
+            return False
+        name = f"epoch_{checkpoint.epoch:04d}.pt"
+        save_checkpoint(self.dir / name, checkpoint)
+        entries.append({"path": name, "epoch": checkpoint.epoch, "miou": miou})
+        entries.sort(key=lambda e: -e["miou"])
+        for dropped in entries[self.k :]:
+            (self.dir / dropped["path"]).unlink(missing_ok=True)
+        atomic_write_bytes(self.index_path, json.dumps(entries[: self.k], indent=1).encode())
+        return True
 
 
 def mask_digest(mask: np.ndarray) -> str:

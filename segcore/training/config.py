@@ -51,6 +51,8 @@ class TrainConfig:
     deterministic: bool = False
     num_workers: int = 0
     sync_bn: bool = False
+    keep_top_k: int = 3
+    """Also keep the k best epochs (top_k/) for weight averaging; 0 keeps only best.pt and last.pt."""
 
     def validate(self) -> None:
         from segcore.models import list_models

@@ -26,7 +26,12 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from segcore.errors import SegcoreError
 from segcore.metrics import ConfusionMatrix
 from segcore.models import get_model, get_model_info
-from segcore.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from segcore.training.checkpoint import (
+    Checkpoint,
+    TopK,
+    load_checkpoint,
+    save_checkpoint,
+)
 from segcore.training.config import TrainConfig
 from segcore.training.control import TrainingCancelled, TrainingControl
 from segcore.training.data import TrainingData
@@ -308,6 +313,8 @@ class Trainer:
         if best:
             path = save_checkpoint(self.run_dir / BEST, ckpt)
             yield CheckpointSaved(str(path), epoch, True, metrics.get("miou"))
+        if self.config.keep_top_k and metrics.get("miou") is not None:
+            TopK(self.run_dir, self.config.keep_top_k).offer(ckpt, metrics["miou"])
 
     def _restore(self, ckpt: Checkpoint) -> int:
         """Load everything exact resume needs; returns the epoch the checkpoint ended."""

@@ -257,3 +257,17 @@ def test_two_process_ddp_with_gloo(squares, tmp_path):
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]  # rank 0 alone writes
     assert load_checkpoint(run / "last.pt").epoch == 2
+
+
+def test_top_k_epochs_are_kept_and_averaged(squares, tmp_path):
+    from segcore.training.checkpoint import TopK
+
+    config = tiny_config(epochs=4, keep_top_k=2)
+    events = list(Trainer(config, data_for(squares, config), tmp_path / "run").run())
+    by_epoch = {e.epoch: e.val_miou for e in events if isinstance(e, EpochMetrics)}
+    kept = TopK(tmp_path / "run", 2).entries()
+    best_two = sorted(by_epoch, key=lambda e: -by_epoch[e])[:2]
+    assert [e["epoch"] for e in kept] == best_two
+    assert sorted(p.name for p in (tmp_path / "run" / "top_k").glob("*.pt")) == sorted(e["path"] for e in kept)
+    assert main(["average", "--out", str(tmp_path / "avg.pt"), "--run", str(tmp_path / "run")]) == 0
+    assert len(load_checkpoint(tmp_path / "avg.pt").extra["averaged_from"]) == 2
