@@ -71,25 +71,30 @@ def big_frame(ckpt: Path) -> dict:
     return rows
 
 
-def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int) -> dict:
+def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, repeats: int = 3) -> dict:
     """Same-size photos through predict_folder (decode, preprocess, model, palette PNG), labels only
-    and with the per-pixel uncertainty, against the pure forward of the same batch in memory."""
+    and with the per-pixel uncertainty, against the pure forward of the same batch in memory.
+    Folder passes and pure forwards alternate; each rate is the median over `repeats` rounds."""
     rows = {}
     for uncertainty in (False, True):
         predictor = Predictor(ckpt, mode="whole", uncertainty=uncertainty)
+        x = torch.stack([predictor.preprocess(read_image(p)) for p in images[:batch]])
+        folder_rates, pure_rates = [], []
         with tempfile.TemporaryDirectory() as tmp:
             list(predict_folder(predictor, images[:batch], Path(tmp) / "warm", ["palette"], batch_size=batch, workers=0))
-            start = time.perf_counter()
-            results = list(predict_folder(predictor, images, Path(tmp) / "out", ["palette"], batch_size=batch,
-                                          workers=workers))
-            folder_s = time.perf_counter() - start
-        assert all(r.error is None for r in results)
-        x = torch.stack([predictor.preprocess(read_image(p)) for p in images[:batch]])
-        with torch.inference_mode():
-            pure_s = median_seconds(lambda: predictor._forward(x), repeats=max(3, len(images) // batch))
+            for i in range(repeats):
+                start = time.perf_counter()
+                results = list(predict_folder(predictor, images, Path(tmp) / f"out{i}", ["palette"],
+                                              batch_size=batch, workers=workers))
+                folder_rates.append(len(images) / (time.perf_counter() - start))
+                assert all(r.error is None for r in results)
+                with torch.inference_mode():
+                    pure_rates.append(batch / median_seconds(lambda: predictor._forward(x), repeats=len(images) // batch,
+                                                             warmup=0))
+        folder, pure = statistics.median(folder_rates), statistics.median(pure_rates)
         name = "with_uncertainty" if uncertainty else "labels_only"
-        rows[name] = {"folder_img_s": len(images) / folder_s, "pure_img_s": batch / pure_s,
-                      "ratio": (len(images) / folder_s) / (batch / pure_s)}
+        rows[name] = {"folder_img_s": folder, "pure_img_s": pure, "ratio": folder / pure,
+                      "ratios": [f / p for f, p in zip(folder_rates, pure_rates)]}
     return {"images": len(images), "size": list(x.shape[-2:]), "batch": batch, "workers": workers, **rows}
 
 
