@@ -25,11 +25,16 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def reader_options(fmt: str, labels: str | None, unknown_colors: str = "error") -> dict:
+    """Reader keyword options from the CLI's --labels (a file or built-in table) and --unknown-colors."""
+    options: dict = {}
+    if labels:
+        options["class_table"] = resolve_class_table(labels)
+    if fmt == "colormask":
+        options["unknown"] = unknown_colors
+    return options
+
+
 def open_source(args: argparse.Namespace, src) -> LabelledDataset:  # noqa: ANN001 - a path-like
     """Open the dataset at `src` with the options added by `add_source_arguments`."""
-    options: dict = {}
-    if args.labels:
-        options["class_table"] = resolve_class_table(args.labels)
-    if args.src_format == "colormask":
-        options["unknown"] = args.unknown_colors
-    return open_dataset(args.src_format, src, **options)
+    return open_dataset(args.src_format, src, **reader_options(args.src_format, args.labels, args.unknown_colors))

@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from segcore.cli.source_args import reader_options
 from segcore.data.readers import list_readers, open_dataset
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202 - a LabelledDataset
-    options = {}
-    if args.labels:
-        from segcore.data.classes import resolve_class_table
-
-        options["class_table"] = resolve_class_table(args.labels)
-    return open_dataset(args.format, args.data, **options)
+    return open_dataset(args.format, args.data, **reader_options(args.format, args.labels))
 
 
 def parse_aug(spec: str, crop: int | None, resize: str | None) -> dict:

@@ -220,7 +220,7 @@ def sidecar_dict(
             "formula": "x = (pixel / value_scale[dtype] - mean[c]) / std[c]; mean/std null: x = pixel / value_scale[dtype]",
         },
         # Deterministic steps the model was trained with that happen before normalisation; a
-        # consumer must repeat those that are set (segcore's `checkpoint_transforms` does).
+        # consumer must repeat those that are set (segcore's `Checkpoint.preprocessing` does).
         "preprocessing": {k: augment.get(k, getattr(_AUGMENT_DEFAULTS, k)) for k in ("mean_image", "resize", "clahe", "clahe_grid")},
         "epoch": ckpt.epoch,
         "label_set_hash": ckpt.label_set_hash,

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segcore.data.transforms import AugmentConfig, build_transforms
+from segcore.data.transforms import build_transforms
 from segcore.inference.fold import fold_batchnorm
 from segcore.inference.memory import choose_tiling
 from segcore.inference.tiling import blend_window, padded_size, tile_grid
@@ -93,8 +93,7 @@ class Predictor:
 
     # -- setup ---------------------------------------------------------------------------------------
     def _transform(self, resize: int | float | None, mean_image: np.ndarray | None):
-        norm = self.checkpoint.normalization
-        augment = AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
+        augment = self.checkpoint.preprocessing()
         if resize is not None:  # an explicit downscale replaces the training resize
             augment = dataclasses.replace(augment, resize=resize)
             self.mode = "resize" if self.mode == "auto" else self.mode

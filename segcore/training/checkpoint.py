@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from segcore.data.classes import ClassTable
+from segcore.data.transforms import AugmentConfig
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_path, atomic_write_bytes
 
@@ -46,6 +47,14 @@ class Checkpoint:
     training_state: dict = field(default_factory=dict)
     """optimizer / scheduler / scaler / rng / best score: only what exact resume needs."""
     extra: dict = field(default_factory=dict)
+
+    def preprocessing(self) -> AugmentConfig:
+        """The deterministic preprocessing the model was trained with (mean image, resize, CLAHE, normalise).
+
+        `.build(train=False)` gives the pipeline; inference overrides fields with `dataclasses.replace`.
+        """
+        norm = self.normalization
+        return AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
 
     def build_model(self) -> nn.Module:
         """The model, rebuilt through the registry and loaded with these weights."""

@@ -27,6 +27,8 @@ class TrainingData:
     """Pixels per class over the training masks (for median-frequency weights)."""
     class_image_pixels: np.ndarray
     """Labelled pixels of the training images in which each class appears."""
+    image_bytes: int
+    """Decoded size of one training image (sizes the in-memory cache)."""
 
 
 def split_samples(samples: list[LabelledSample], val_fraction: float, seed: int) -> tuple[list, list]:
@@ -67,4 +69,5 @@ def prepare(dataset: LabelledDataset, val_fraction: float, seed: int) -> Trainin
         label_hash=label_set_hash(digests),
         class_pixel_counts=stats.counts,
         class_image_pixels=stats.image_pixel_totals,
+        image_bytes=first.nbytes,
     )

@@ -9,18 +9,10 @@ from torch.utils.data import DataLoader
 
 from segcore.data.readers.base import LabelledSample
 from segcore.data.torch_dataset import SegmentationDataset
-from segcore.data.transforms import AugmentConfig
 from segcore.errors import DatasetError
 from segcore.metrics import ConfusionMatrix, SegmentationMetrics
 from segcore.training.checkpoint import Checkpoint
 from segcore.training.device import pick_device
-
-
-def checkpoint_transforms(checkpoint: Checkpoint):  # noqa: ANN201 - a Compose
-    """The deterministic preprocessing the model was trained with (resize, mean image, CLAHE, normalise)."""
-    norm = checkpoint.normalization
-    augment = AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
-    return augment.build(train=False)
 
 
 @torch.no_grad()
@@ -34,7 +26,7 @@ def evaluate(
     """Confusion-matrix metrics of the checkpoint's model over `samples` (whole images, batch 1)."""
     dev = pick_device(device)
     model = checkpoint.build_model().to(dev).eval()
-    dataset = SegmentationDataset(samples, checkpoint_transforms(checkpoint), class_table=checkpoint.class_table)
+    dataset = SegmentationDataset(samples, checkpoint.preprocessing().build(train=False), class_table=checkpoint.class_table)
     matrix = ConfusionMatrix(checkpoint.num_classes, device=dev)
     for i, (image, mask) in enumerate(DataLoader(dataset, batch_size=1), 1):
         if image.shape[1] != checkpoint.in_channels:

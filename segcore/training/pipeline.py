@@ -79,8 +79,7 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         raise ConfigError(f"bad augmentation options: {exc}") from exc
     mean, std = normalization_for(data, augment)
     augment = dataclasses.replace(augment, mean=mean, std=std)
-    first = data.train[0].load_image()
-    cache = first.nbytes * (len(data.train) + len(data.val)) <= CACHE_BYTES
+    cache = data.image_bytes * (len(data.train) + len(data.val)) <= CACHE_BYTES
     common = {"seed": config.seed, "class_table": data.class_table, "cache": cache}
     train_set = SegmentationDataset(data.train, augment.build(train=True), **common)
     val_set = SegmentationDataset(data.val, augment.build(train=False), **common) if data.val else None
