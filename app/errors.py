@@ -49,3 +49,8 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
 def install_excepthook() -> None:
     """Route uncaught exceptions (also those raised in Qt slots) to a log record and an error dialog."""
     sys.excepthook = _excepthook
+
+
+def report_worker_error(exc: BaseException) -> None:
+    """The default receiver of a background worker's error: the same path as the excepthook."""
+    _excepthook(type(exc), exc, exc.__traceback__)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 Window = tuple[float, float]
@@ -66,3 +67,35 @@ def to_display_rgb(image: np.ndarray, window: Window) -> np.ndarray:
         return np.ascontiguousarray(mapped)
     # Two-channel (gray + alpha) or other odd layouts: show the first channel as gray.
     return np.repeat(mapped[:, :, :1], 3, axis=2)
+
+
+def apply_clahe(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: int = 8) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation of a display image (OpenCV's CLAHE).
+
+    Gray-looking images are equalised directly; colour ones on the L channel of Lab, so hues stay.
+    """
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"CLAHE works on the 8-bit display image, got {rgb.dtype}")
+    clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tile_grid, tile_grid))
+    if rgb.ndim == 2:
+        return clahe.apply(rgb)
+    if _is_gray(rgb):
+        return np.repeat(clahe.apply(np.ascontiguousarray(rgb[:, :, 0]))[:, :, None], 3, axis=2)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab[:, :, 0] = clahe.apply(np.ascontiguousarray(lab[:, :, 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    sample = _subsample(rgb)
+    return bool((sample[:, :, 0] == sample[:, :, 1]).all() and (sample[:, :, 1] == sample[:, :, 2]).all())
+
+
+def thumbnail(image: np.ndarray, max_side: int = 96) -> np.ndarray:
+    """A small H x W x 3 uint8 RGB preview (auto window/level), its longer side `max_side`."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # Shrink first (area averaging keeps fringes from aliasing), then window: both cheaper small.
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    return to_display_rgb(small, auto_window(small))

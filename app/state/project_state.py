@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from segcore.data.classes import ClassTable
@@ -20,8 +21,15 @@ class ProjectState(QObject):
     """Holds the open `ProjectStore` and the current image; widgets subscribe to its signals."""
 
     project_opened = Signal()
+    about_to_close = Signal()
+    project_closed = Signal()
     images_changed = Signal()
+    """The image list changed (images added or removed, or the project reopened)."""
+    record_changed = Signal(int)
+    """One image's record (its status, split) changed; carries its id."""
     current_image_changed = Signal(int)
+    class_table_changed = Signal()
+    current_class_changed = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -29,6 +37,7 @@ class ProjectState(QObject):
         self._images: list[ImageRecord] = []
         self._class_table: ClassTable | None = None
         self._current_id = NO_IMAGE
+        self._current_class = 0
 
     @property
     def store(self) -> ProjectStore:
@@ -53,6 +62,36 @@ class ProjectState(QObject):
         return self._class_table
 
     @property
+    def current_class(self) -> int:
+        """The class index new labels get (a class of the table, or its ignore index)."""
+        return self._current_class
+
+    def set_current_class(self, index: int) -> None:
+        table = self.class_table
+        if not (0 <= index < table.num_classes or index == table.ignore_index):
+            raise ValueError(f"class {index} is not in the class table (0..{table.num_classes - 1} or ignore)")
+        if index != self._current_class:
+            self._current_class = index
+            self.current_class_changed.emit(index)
+
+    def set_class_table(self, table: ClassTable, remap: np.ndarray | None = None) -> None:
+        """Replace the project's classes; `remap` (a 256-entry LUT, old index -> new) rewrites stored masks."""
+        self.store.replace_class_table(table, remap)
+        self._class_table = table
+        if remap is not None and self._current_class != table.ignore_index:
+            self._current_class = int(remap[self._current_class])
+        if not (self._current_class < table.num_classes or self._current_class == table.ignore_index):
+            self._current_class = table.num_classes - 1
+        self.class_table_changed.emit()
+        self.current_class_changed.emit(self._current_class)
+
+    def reload_record(self, image_id: int) -> None:
+        """Re-read one image's record from the store (after its status changed) and announce it."""
+        fresh = self.store.image(image_id)
+        self._images = [fresh if record.id == image_id else record for record in self._images]
+        self.record_changed.emit(image_id)
+
+    @property
     def current_id(self) -> int:
         """The id of the selected image, or `NO_IMAGE`."""
         return self._current_id
@@ -63,6 +102,7 @@ class ProjectState(QObject):
         self.close()
         self._store = store
         self._class_table = store.class_table()
+        self._current_class = 1 if self._class_table.num_classes > 1 else 0  # the first non-background class
         self._images = store.images()
         log.info("opened project %r at %s (%d images)", store.name, store.root, len(self._images))
         self.project_opened.emit()
@@ -75,11 +115,13 @@ class ProjectState(QObject):
         """Close the open project, if any."""
         if self._store is None:
             return
+        self.about_to_close.emit()  # last chance for subscribers to flush work to the store
         self._store.close()
         self._store = None
         self._images = []
         self._class_table = None
         self._current_id = NO_IMAGE
+        self.project_closed.emit()
 
     def refresh(self) -> None:
         """Re-read the image list (after statuses or images changed) and tell the subscribers."""

@@ -62,6 +62,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, epoch, key)
         )""",
     ),
+    # v3: the edit journal: small mask patches written per edit, folded into a revision later
+    (
+        """CREATE TABLE mask_patches (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            x INTEGER NOT NULL,
+            y INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+        """CREATE INDEX mask_patches_image ON mask_patches(image_id, id)""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

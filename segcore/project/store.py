@@ -27,10 +27,10 @@ import numpy as np
 
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
-from segcore.data.masks import read_index_mask, write_palette_png
+from segcore.data.masks import check_index_mask, read_index_mask, write_palette_png
 from segcore.errors import MaskError, ProjectError, SegcoreError
 from segcore.io.atomic import atomic_path
-from segcore.io.images import image_info, read_image, write_image
+from segcore.io.images import decode_image, encode_image, image_info, read_image, write_image
 from segcore.project.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -323,18 +323,33 @@ class ProjectStore:
                 f"mask size {mask.shape[1]}x{mask.shape[0]} differs from image {record.name} "
                 f"({record.width}x{record.height})"
             )
+        return self._write_revision(image_id, mask, source, status)
+
+    def _write_revision(
+        self, image_id: int, mask: np.ndarray, source: str, status: ImageStatus, delete_patches_upto: int | None = None
+    ) -> int:
         table = self.class_table()
         with self._transaction() as conn:
-            row = conn.execute("SELECT MAX(revision) FROM mask_revisions WHERE image_id = ?", (image_id,)).fetchone()
-            revision = (row[0] or 0) + 1
-            rel = f"{MASKS_DIR}/{image_id}/{revision:06d}.png"
-            # File first, row second: a crash in between leaves an unreferenced file, never a dangling row.
-            write_palette_png(self.root / rel, mask, table)
+            revision = self._insert_revision(conn, image_id, mask, source, table)
+            # A full revision supersedes the journal: a saved mask must not be overwritten by older edits.
             conn.execute(
-                "INSERT INTO mask_revisions(image_id, revision, file, source) VALUES (?, ?, ?, ?)",
-                (image_id, revision, rel, source),
+                "DELETE FROM mask_patches WHERE image_id = ? AND id <= COALESCE(?, id)", (image_id, delete_patches_upto)
             )
             conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
+        return revision
+
+    def _insert_revision(
+        self, conn: sqlite3.Connection, image_id: int, mask: np.ndarray, source: str, table: ClassTable
+    ) -> int:
+        row = conn.execute("SELECT MAX(revision) FROM mask_revisions WHERE image_id = ?", (image_id,)).fetchone()
+        revision = (row[0] or 0) + 1
+        rel = f"{MASKS_DIR}/{image_id}/{revision:06d}.png"
+        # File first, row second: a crash in between leaves an unreferenced file, never a dangling row.
+        write_palette_png(self.root / rel, mask, table)
+        conn.execute(
+            "INSERT INTO mask_revisions(image_id, revision, file, source) VALUES (?, ?, ?, ?)",
+            (image_id, revision, rel, source),
+        )
         return revision
 
     def mask_revisions(self, image_id: int) -> list[MaskRevision]:
@@ -342,23 +357,99 @@ class ProjectStore:
         return [MaskRevision(r["image_id"], r["revision"], r["file"], r["source"], r["created_at"]) for r in rows]
 
     def load_mask(self, image_id: int, revision: int | None = None) -> np.ndarray | None:
-        """The image's label mask (latest revision by default), or None if it was never labelled."""
-        if revision is None:
-            rows = self._query(
-                "SELECT file FROM mask_revisions WHERE image_id = ? ORDER BY revision DESC LIMIT 1", (image_id,)
-            )
-        else:
-            rows = self._query(
-                "SELECT file FROM mask_revisions WHERE image_id = ? AND revision = ?", (image_id, revision)
-            )
-        if not rows:
+        """The image's label mask, or None if it was never labelled.
+
+        By default the latest revision with the edit journal applied on top (an image edited
+        but never compacted starts from class 0); `revision` reads that revision alone.
+        """
+        with self._lock:  # revision and journal read as one consistent state
             if revision is not None:
-                raise ProjectError(f"image {image_id} has no mask revision {revision}")
-            return None
+                return self._read_revision(image_id, revision)
+            rows = self._query(
+                "SELECT revision FROM mask_revisions WHERE image_id = ? ORDER BY revision DESC LIMIT 1", (image_id,)
+            )
+            mask = self._read_revision(image_id, rows[0]["revision"]) if rows else None
+            patches = self._query("SELECT x, y, data FROM mask_patches WHERE image_id = ? ORDER BY id", (image_id,))
+            if patches and mask is None:
+                record = self.image(image_id)
+                mask = np.zeros((record.height, record.width), np.uint8)
+            for row in patches:
+                patch = decode_image(row["data"], f"edit journal of image {image_id}")
+                mask[row["y"] : row["y"] + patch.shape[0], row["x"] : row["x"] + patch.shape[1]] = patch
+            return mask
+
+    def _read_revision(self, image_id: int, revision: int) -> np.ndarray:
+        rows = self._query("SELECT file FROM mask_revisions WHERE image_id = ? AND revision = ?", (image_id, revision))
+        if not rows:
+            raise ProjectError(f"image {image_id} has no mask revision {revision}")
         try:
             return read_index_mask(self.root / rows[0]["file"])
         except SegcoreError as exc:
             raise ProjectError(f"the stored mask of image {image_id} cannot be read: {exc}") from exc
+
+    # -- edit journal ---------------------------------------------------------------------------------
+    def save_mask_patch(
+        self, image_id: int, x: int, y: int, patch: np.ndarray, *, status: ImageStatus = ImageStatus.LABELLED
+    ) -> int:
+        """Record one edit: the mask's pixels [y:y+h, x:x+w] are now `patch`. Durable on return.
+
+        The GUI's autosave: a small PNG in one transaction per edit (milliseconds even on a
+        3072x3072 mask), folded into a full revision later by `compact_mask`.
+        """
+        record = self.image(image_id)
+        patch = np.asarray(patch)
+        height, width = patch.shape[:2] if patch.ndim == 2 else (0, 0)
+        if patch.ndim != 2 or patch.dtype != np.uint8 or not height or not width:
+            raise MaskError(f"a mask patch must be a non-empty 2-D uint8 array, got {patch.dtype} {patch.shape}")
+        if x < 0 or y < 0 or x + width > record.width or y + height > record.height:
+            raise MaskError(
+                f"patch {width}x{height} at ({x}, {y}) lies outside image {record.name} ({record.width}x{record.height})"
+            )
+        check_index_mask(patch, self.class_table(), f"patch of {record.name}")
+        data = encode_image(patch, ".png")
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO mask_patches(image_id, x, y, data) VALUES (?, ?, ?, ?)", (image_id, int(x), int(y), data)
+            )
+            conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
+            return int(cur.lastrowid)
+
+    def pending_patches(self, image_id: int) -> int:
+        """How many journal entries of this image are not yet folded into a revision."""
+        return int(self._query("SELECT COUNT(*) FROM mask_patches WHERE image_id = ?", (image_id,))[0][0])
+
+    def compact_mask(self, image_id: int) -> int | None:
+        """Fold the image's edit journal into a new mask revision; returns it, or None if the journal was empty."""
+        with self._lock:  # no patch may slip in between reading the journal and deleting it
+            last = self._query("SELECT MAX(id) FROM mask_patches WHERE image_id = ?", (image_id,))[0][0]
+            if last is None:
+                return None
+            mask = self.load_mask(image_id)
+            status = self.image(image_id).status
+            revision = self._write_revision(image_id, mask, "edit", status, delete_patches_upto=last)
+        return revision
+
+    # -- class table changes ----------------------------------------------------------------------------
+    def replace_class_table(self, table: ClassTable, remap: np.ndarray | None = None) -> None:
+        """Replace the class table; `remap` (256 entries, old index -> new) rewrites every stored mask.
+
+        New revision files are written first and committed with the new table in one transaction:
+        a crash leaves either the old classes with the old masks or the new with the new.
+        """
+        if remap is None:
+            self.set_class_table(table)
+            return
+        remap = np.asarray(remap, dtype=np.uint8)
+        if remap.shape != (256,):
+            raise ValueError(f"remap must be a 256-entry lookup table, got shape {remap.shape}")
+        with self._lock:
+            masks = {r.id: self.load_mask(r.id) for r in self.images()}
+            with self._transaction() as conn:
+                for image_id, mask in masks.items():
+                    if mask is not None:
+                        self._insert_revision(conn, image_id, remap[mask], "classes changed", table)
+                conn.execute("DELETE FROM mask_patches")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
 
     # -- training runs -----------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:

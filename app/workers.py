@@ -1,0 +1,147 @@
+"""The one worker abstraction for long work in the GUI (modelled on superqt's `thread_worker`).
+
+A plain function or generator runs on a `QThreadPool` thread; the worker's signals arrive on the
+GUI thread:
+
+    worker = Worker(load_thumbnails, paths)          # a generator: each `yield` is progress
+    worker.yielded.connect(add_thumbnail)
+    worker.errored.connect(report_error)              # or rely on the default: show_error
+    worker.start()
+    ...
+    worker.quit()                                     # stops at the next `yield`; emits `aborted`
+
+Signals: `started`, `yielded(object)`, `returned(object)`, `errored(BaseException)`, `aborted`,
+and `finished` last in every case. `quit()` is the generic stop; finer control (pause, resume)
+goes through the engine's own objects (e.g. segcore's `TrainingControl`). Errors go to
+`app.errors.report_worker_error` (the one path to the user) unless `errored` has a receiver.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSignals(QObject):
+    started = Signal()
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object)
+    aborted = Signal()
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """Run `fn(*args, **kwargs)` off the GUI thread; generators report each yielded value."""
+
+    _live: set[Worker] = set()  # started workers are kept alive until they finish
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._abort = threading.Event()
+        self._done = threading.Event()
+        self._started = False
+        self.signals = WorkerSignals()
+        self.signals.finished.connect(self._forget)
+
+    # Attribute access mirrors superqt: worker.yielded.connect(...)
+    started = property(lambda self: self.signals.started)
+    yielded = property(lambda self: self.signals.yielded)
+    returned = property(lambda self: self.signals.returned)
+    errored = property(lambda self: self.signals.errored)
+    aborted = property(lambda self: self.signals.aborted)
+    finished = property(lambda self: self.signals.finished)
+
+    def _forget(self) -> None:
+        Worker._live.discard(self)
+
+    @property
+    def is_running(self) -> bool:
+        return self._started and not self._done.is_set()
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort.is_set()
+
+    def start(self, pool: QThreadPool | None = None) -> Worker:
+        """Queue the work on `pool` (the global pool by default); returns self for chaining."""
+        if self._started:
+            raise RuntimeError("a worker runs once; create a new one")
+        self._started = True
+        if not _has_receivers(self.signals, "errored(PyObject)"):
+            from app.errors import report_worker_error
+
+            self.errored.connect(report_worker_error)
+        Worker._live.add(self)
+        (pool or QThreadPool.globalInstance()).start(self)
+        return self
+
+    def quit(self) -> None:
+        """Ask the work to stop at its next `yield` (a plain function runs to its end)."""
+        self._abort.set()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the work has ended (for tests and shutdown); True if it did."""
+        return self._done.wait(timeout_s)
+
+    def run(self) -> None:  # noqa: D102 - runs on the pool thread
+        self.signals.started.emit()
+        try:
+            result = self._fn(*self._args, **self._kwargs)
+            if inspect.isgenerator(result):
+                result = self._drain(result)
+                if self._abort.is_set():
+                    self.signals.aborted.emit()
+                    return
+            self.signals.returned.emit(result)
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread through `errored`
+            log.debug("worker %s failed", getattr(self._fn, "__name__", self._fn), exc_info=True)
+            self.signals.errored.emit(exc)
+        finally:
+            self._done.set()
+            self.signals.finished.emit()
+
+    def _drain(self, generator) -> Any:
+        try:
+            while True:
+                value = next(generator)
+                self.signals.yielded.emit(value)
+                if self._abort.is_set():
+                    generator.close()
+                    return None
+        except StopIteration as stop:
+            return stop.value
+
+
+def _has_receivers(obj: QObject, signature: str) -> bool:
+    try:
+        return obj.receivers(f"2{signature}") > 0
+    except (TypeError, RuntimeError):
+        return False
+
+
+def run_worker(
+    fn: Callable[..., Any],
+    *args: Any,
+    on_yield: Callable[[Any], None] | None = None,
+    on_return: Callable[[Any], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    on_finish: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> Worker:
+    """Create, connect and start a worker in one call."""
+    worker = Worker(fn, *args, **kwargs)
+    for signal, slot in ((worker.yielded, on_yield), (worker.returned, on_return), (worker.errored, on_error),
+                         (worker.finished, on_finish)):
+        if slot is not None:
+            signal.connect(slot)
+    return worker.start()
