@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from synthetic import write_squares_dataset
 
 import segcore.inference.predictor as predictor_module
 from segcore.data.readers import open_dataset
@@ -15,7 +16,6 @@ from segcore.inference.tiling import blend_window, tile_grid
 from segcore.io.images import write_image
 from segcore.models import get_model
 from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
-from synthetic import write_squares_dataset
 
 
 @pytest.fixture(scope="module")
