@@ -74,6 +74,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         """CREATE INDEX mask_patches_image ON mask_patches(image_id, id)""",
     ),
+    # v4: the latest prediction of each image (labels + uncertainty files, score, where from)
+    (
+        """CREATE TABLE predictions (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            labels_file TEXT NOT NULL,
+            uncertainty_file TEXT,
+            score REAL,
+            checkpoint TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

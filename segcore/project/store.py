@@ -18,6 +18,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "project.segdesk"
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
+PREDICTIONS_DIR = "predictions"
 ANNOTATION_KINDS = ("box", "polygon")
 
 
@@ -77,6 +79,19 @@ class MaskRevision:
     revision: int
     file: str
     source: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    image_id: int
+    labels: np.ndarray
+    """H x W uint8 class indices."""
+    uncertainty: np.ndarray | None
+    """H x W float32 in [0, 1] (0 = certain), or None."""
+    score: float | None
+    checkpoint: str
+    run_id: int | None
     created_at: str
 
 
@@ -352,6 +367,10 @@ class ProjectStore:
         )
         return revision
 
+    def has_mask(self, image_id: int) -> bool:
+        """True when the image has a label mask (a revision or edits in the journal)."""
+        return bool(self.mask_revisions(image_id)) or self.pending_patches(image_id) > 0
+
     def mask_revisions(self, image_id: int) -> list[MaskRevision]:
         rows = self._query("SELECT * FROM mask_revisions WHERE image_id = ? ORDER BY revision", (image_id,))
         return [MaskRevision(r["image_id"], r["revision"], r["file"], r["source"], r["created_at"]) for r in rows]
@@ -451,6 +470,70 @@ class ProjectStore:
                 conn.execute("DELETE FROM mask_patches")
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
 
+    # -- predictions -----------------------------------------------------------------------------------
+    def save_prediction(
+        self,
+        image_id: int,
+        labels: np.ndarray,
+        uncertainty: np.ndarray | None = None,
+        *,
+        score: float | None = None,
+        checkpoint: str,
+        run_id: int | None = None,
+    ) -> None:
+        """Keep `labels` (and the per-pixel uncertainty) as the image's latest prediction.
+
+        An unlabelled image becomes 'predicted'; labelled and reviewed ones keep their status.
+        """
+        record = self.image(image_id)
+        if labels.shape != (record.height, record.width):
+            raise MaskError(f"prediction size {labels.shape[::-1]} differs from image {record.name} "
+                            f"({record.width}x{record.height})")
+        if uncertainty is not None and uncertainty.shape != labels.shape:
+            raise MaskError(f"uncertainty shape {uncertainty.shape} differs from the labels' {labels.shape}")
+        table = self.class_table()
+        stamp = time.time_ns()
+        labels_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}.png"
+        write_palette_png(self.root / labels_rel, labels, table)
+        uncertainty_rel = None
+        if uncertainty is not None:  # 16-bit PNG: lossless to 1.5e-5, a quarter of a float32 .npy
+            uncertainty_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}-uncertainty.png"
+            scaled = np.rint(np.clip(uncertainty, 0.0, 1.0) * 65535).astype(np.uint16)
+            write_image(self.root / uncertainty_rel, scaled)
+        old = self._query("SELECT labels_file, uncertainty_file FROM predictions WHERE image_id = ?", (image_id,))
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id),
+            )
+            if record.status is ImageStatus.UNLABELLED:
+                conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus.PREDICTED.value, image_id))
+        for row in old:  # superseded files go only after the new row is committed
+            for rel in (row["labels_file"], row["uncertainty_file"]):
+                if rel:
+                    (self.root / rel).unlink(missing_ok=True)
+
+    def load_prediction(self, image_id: int) -> StoredPrediction | None:
+        """The image's latest prediction, or None."""
+        rows = self._query("SELECT * FROM predictions WHERE image_id = ?", (image_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        try:
+            labels = read_index_mask(self.root / row["labels_file"])
+            uncertainty = None
+            if row["uncertainty_file"]:
+                uncertainty = read_image(self.root / row["uncertainty_file"]).astype(np.float32) / 65535
+        except SegcoreError as exc:
+            raise ProjectError(f"the stored prediction of image {image_id} cannot be read: {exc}") from exc
+        return StoredPrediction(image_id, labels, uncertainty, row["score"], row["checkpoint"], row["run_id"],
+                                row["created_at"])
+
+    def prediction_scores(self) -> dict[int, float | None]:
+        """{image id: mean uncertainty} of every image that has a prediction."""
+        return {r["image_id"]: r["score"] for r in self._query("SELECT image_id, score FROM predictions")}
+
     # -- training runs -----------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:
         with self._transaction() as conn:
@@ -465,6 +548,21 @@ class ProjectStore:
                 "INSERT OR REPLACE INTO run_metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)",
                 [(run_id, epoch, k, float(v)) for k, v in metrics.items()],
             )
+
+    def set_run_checkpoint_dir(self, run_id: int, checkpoint_dir: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE runs SET checkpoint_dir = ? WHERE id = ?", (checkpoint_dir, run_id))
+
+    def reopen_run(self, run_id: int) -> None:
+        """Mark a run as running again (it is being resumed)."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
+
+    def run(self, run_id: int) -> RunRecord:
+        for record in self.runs():
+            if record.id == run_id:
+                return record
+        raise ProjectError(f"no run with id {run_id} in project {self.root}")
 
     def finish_run(self, run_id: int, status: str, *, best_score: float | None = None) -> None:
         with self._transaction() as conn:

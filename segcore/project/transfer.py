@@ -97,7 +97,7 @@ def project_dataset(store: ProjectStore, statuses: Iterable[ImageStatus] = LABEL
     wanted = {ImageStatus(s) for s in statuses}
     samples = []
     for record in store.images():
-        if record.status not in wanted or not store.mask_revisions(record.id):
+        if record.status not in wanted or not store.has_mask(record.id):
             continue
         samples.append(
             LabelledSample(

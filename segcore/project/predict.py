@@ -1,0 +1,76 @@
+"""Predict a project's images with a checkpoint and keep the results (labels, uncertainty) in the store.
+
+    for progress in predict_project(store, "runs/0001/best.pt", store_ids):
+        ...  # PredictProgress(done, total, image_id, score)
+
+Big images are tiled automatically (the predictor's "auto" mode); a generator, so the caller
+can stop between images.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from segcore.errors import ProjectError, SegcoreError
+from segcore.inference.predictor import Predictor
+from segcore.project.store import ImageStatus, ProjectStore
+from segcore.training.checkpoint import Checkpoint, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+SELECTIONS = ("all", "unlabelled", "labelled")
+
+
+@dataclass(frozen=True)
+class PredictProgress:
+    done: int
+    total: int
+    image_id: int
+    score: float | None
+    """Mean uncertainty of the image (None when it failed)."""
+    error: str | None = None
+
+
+def select_images(store: ProjectStore, which: str) -> list[int]:
+    """Image ids of a selection: all, unlabelled (not labelled by hand) or labelled ones."""
+    if which not in SELECTIONS:
+        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {which!r}")
+    records = store.images()
+    if which == "unlabelled":
+        records = [r for r in records if r.status in (ImageStatus.UNLABELLED, ImageStatus.PREDICTED)]
+    elif which == "labelled":
+        records = [r for r in records if r.status in (ImageStatus.LABELLED, ImageStatus.REVIEWED)]
+    return [r.id for r in records]
+
+
+def predict_project(
+    store: ProjectStore,
+    checkpoint: Checkpoint | str | Path,
+    image_ids: Iterable[int],
+    *,
+    run_id: int | None = None,
+    **predictor_options,
+) -> Iterator[PredictProgress]:
+    """Predict each image and store its labels and uncertainty; an unreadable image is reported, not fatal."""
+    source = str(checkpoint) if not isinstance(checkpoint, Checkpoint) else "<in memory>"
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    if ckpt.class_table.names != store.class_table().names:
+        raise ProjectError(
+            f"the checkpoint predicts {', '.join(ckpt.class_table.names)} but the project's classes are "
+            f"{', '.join(store.class_table().names)}"
+        )
+    predictor = Predictor(ckpt, **{"mode": "auto", **predictor_options})
+    ids = list(image_ids)
+    for done, image_id in enumerate(ids, start=1):
+        try:
+            result = predictor.predict(store.read_image(image_id))
+            store.save_prediction(image_id, result.labels, result.uncertainty, score=result.score,
+                                  checkpoint=source, run_id=run_id)
+        except SegcoreError as exc:
+            log.warning("image %d not predicted: %s", image_id, exc)
+            yield PredictProgress(done, len(ids), image_id, None, str(exc))
+            continue
+        yield PredictProgress(done, len(ids), image_id, result.score)

@@ -1,0 +1,110 @@
+"""Training runs of a project: the trainer's events, recorded in the store as they happen.
+
+    for event in train_project(store, TrainConfig(model="unet", epochs=20), control=control):
+        ...  # BatchProgress, EpochMetrics, CheckpointSaved, Finished (a GUI shows them)
+
+A run lives in `<project>/runs/<id>/` (config.json, best.pt, last.pt, top_k/); the store keeps
+its config, per-epoch metrics, status (running, finished, cancelled, failed) and best mIoU, so
+a run history survives restarts. A run can be resumed, or a new one started from a checkpoint
+after new labels (`init_from`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from segcore.errors import ProjectError
+from segcore.project.store import ProjectStore, RunRecord
+from segcore.project.transfer import project_dataset
+from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
+from segcore.training.checkpoint import TopK
+from segcore.training.events import EpochMetrics, Event, Failed, Finished
+
+log = logging.getLogger(__name__)
+
+RUNS_DIR = "runs"
+
+
+def run_dir(store: ProjectStore, run: RunRecord | int) -> Path:
+    """The folder of a run's checkpoints."""
+    record = store.run(run) if isinstance(run, int) else run
+    if not record.checkpoint_dir:
+        raise ProjectError(f"run {record.id} has no checkpoint folder")
+    return store.root / record.checkpoint_dir
+
+
+def train_project(
+    store: ProjectStore,
+    config: TrainConfig,
+    *,
+    name: str | None = None,
+    control: TrainingControl | None = None,
+    init_from: str | Path | None = None,
+    resume_run: int | None = None,
+) -> Iterator[Event]:
+    """Train on the project's labelled images; yields the trainer's events and records the run.
+
+    `resume_run` continues that run from its last checkpoint (same config); `init_from` starts
+    a new run from a checkpoint's weights (e.g. after labelling more images).
+    """
+    config.validate()
+    data = prepare(project_dataset(store), config.val_fraction, config.seed)
+    if resume_run is not None:
+        record = store.run(resume_run)
+        config = TrainConfig.from_dict(record.config)
+        run_id, folder = record.id, run_dir(store, record)
+        store.reopen_run(run_id)
+    else:
+        run_id = store.add_run(name or config.model, config.to_dict())
+        rel = f"{RUNS_DIR}/{run_id:04d}"  # named after the id the insert gave
+        store.set_run_checkpoint_dir(run_id, rel)
+        folder = store.root / rel
+    trainer = Trainer(config, data, folder, control=control, resume=resume_run is not None, init_from=init_from)
+    status, best = "failed", None
+    try:
+        for event in trainer.run():
+            if isinstance(event, EpochMetrics):
+                store.log_metrics(run_id, event.epoch, _epoch_values(event))
+            elif isinstance(event, Finished):
+                status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
+            elif isinstance(event, Failed):
+                status = "failed"
+            yield event
+    except GeneratorExit:  # the consumer stopped listening (a GUI worker quitting): not a failure
+        status = "cancelled"
+        raise
+    finally:
+        store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+
+
+def _epoch_values(event: EpochMetrics) -> dict[str, float]:
+    values = {"train_loss": event.train_loss, "lr": event.lr, "seconds": event.seconds}
+    for key in ("val_loss", "val_miou", "pixel_acc", "mean_class_acc"):
+        value = getattr(event, key)
+        if value is not None:
+            values[key] = value
+    for index, iou in enumerate(event.per_class_iou):
+        if iou is not None:
+            values[f"iou_{index}"] = iou
+    return values
+
+
+def run_checkpoints(store: ProjectStore, run_id: int) -> dict[str, Path]:
+    """The run's checkpoints that exist: best, last, averaged ones and its kept top-k epochs."""
+    folder = run_dir(store, run_id)
+    found = {p.stem: p for p in sorted(folder.glob("*.pt"))}
+    for entry, path in zip(TopK(folder, k=0).entries(), TopK(folder, k=0).paths(), strict=True):
+        if path.is_file():
+            found[f"epoch {entry['epoch']} (mIoU {entry['miou']:.3f})"] = path
+    return found
+
+
+def average_run(store: ProjectStore, run_id: int, k: int | None = None) -> Path:
+    """Average the weights of the run's k best kept epochs (all kept ones by default) into one checkpoint."""
+    folder = run_dir(store, run_id)
+    paths = TopK(folder, k=0).paths()[:k]
+    if len(paths) < 2:
+        raise ProjectError(f"run {run_id} kept {len(paths)} epoch checkpoint(s); averaging needs at least 2")
+    return save_checkpoint(folder / f"averaged_top{len(paths)}.pt", average_checkpoints(paths))

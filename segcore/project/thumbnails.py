@@ -1,0 +1,49 @@
+"""Small RGB previews of a project's images, cached as PNGs in `<project>/thumbnails/`.
+
+A cached file is used only while it is newer than its image file, so a replaced image gets a
+fresh thumbnail; the cache can be deleted at any time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segcore.display import thumbnail
+from segcore.errors import ImageReadError
+from segcore.io.images import read_image, write_image
+from segcore.project.store import ProjectStore
+
+THUMBNAILS_DIR = "thumbnails"
+
+
+def thumbnail_cache_path(root: str | Path, image_id: int, max_side: int = 96) -> Path:
+    """Where the thumbnail of image `image_id` at `max_side` is cached in the project at `root`."""
+    return Path(root) / THUMBNAILS_DIR / f"{image_id}_{max_side}.png"
+
+
+def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96) -> np.ndarray:
+    """The H x W x 3 uint8 thumbnail of the image file `source`, read from `cache` or made and written there.
+
+    Needs no project store, so it can run in a worker while the project is being closed.
+    """
+    source, cache = Path(source), Path(cache)
+    try:
+        source_mtime = source.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ImageReadError(source, "file not found") from None
+    try:
+        # Strictly newer: file times are coarse (ms), and an equal time may hide a later replacement.
+        if cache.stat().st_mtime_ns > source_mtime:
+            return read_image(cache)
+    except (FileNotFoundError, ImageReadError):
+        pass  # no cache yet, or a damaged one: make it again
+    rgb = thumbnail(read_image(source), max_side)
+    write_image(cache, rgb)
+    return rgb
+
+
+def thumbnail_for(store: ProjectStore, image_id: int, max_side: int = 96) -> np.ndarray:
+    """The H x W x 3 uint8 thumbnail (longer side `max_side`) of a project image, cached on disk."""
+    return cached_thumbnail(store.image_path(image_id), thumbnail_cache_path(store.root, image_id, max_side), max_side)
