@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,18 @@ def voc_colormap(n: int = 256) -> np.ndarray:
 
 
 _VOC_CMAP = voc_colormap()
+
+
+def _voc_color(index: int) -> Color:
+    return tuple(int(v) for v in _VOC_CMAP[index])  # type: ignore[return-value]
+
+
+def _checked_color(color: Sequence[int]) -> Color:
+    """`color` as an (r, g, b) tuple of ints; refused unless it is three values in 0..255."""
+    rgb = tuple(int(v) for v in color)
+    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+        raise DatasetError(f"a colour is three values in 0..255, got {tuple(color)}")
+    return rgb  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,60 @@ class ClassTable:
             lut[info.index] = info.color
         lut[self.ignore_index] = self.ignore_color
         return lut
+
+    def with_class(self, name: str, color: Color | None = None) -> ClassTable:
+        """This table with a class appended; its colour defaults to the VOC colour of its index."""
+        index = self.num_classes
+        rgb = _voc_color(index) if color is None else _checked_color(color)
+        return replace(self, classes=(*self.classes, ClassInfo(index, self._new_name(name), rgb)))
+
+    def renamed(self, index: int, name: str) -> ClassTable:
+        """This table with class `index` renamed."""
+        info = self.classes[self._checked_index(index)]
+        if name.strip() == info.name:
+            return self
+        return self._with_info(replace(info, name=self._new_name(name)))
+
+    def recoloured(self, index: int, color: Color) -> ClassTable:
+        """This table with class `index` shown in `color`."""
+        return self._with_info(replace(self.classes[self._checked_index(index)], color=_checked_color(color)))
+
+    def with_ignore_color(self, color: Color) -> ClassTable:
+        """This table with the ignore class shown in `color`."""
+        return replace(self, ignore_color=_checked_color(color))
+
+    def reordered(self, order: Sequence[int]) -> tuple[ClassTable, np.ndarray]:
+        """The table whose class i is this table's class `order[i]`, and the 256-entry LUT old index -> new.
+
+        The LUT maps every other value (the ignore index, unused values) to itself, so `lut[mask]`
+        rewrites a mask of this table into one of the new table.
+        """
+        order = [int(i) for i in order]
+        if sorted(order) != list(range(self.num_classes)):
+            raise ValueError(f"order must be a permutation of 0..{self.num_classes - 1}, got {order}")
+        infos = tuple(replace(self.classes[old], index=new) for new, old in enumerate(order))
+        lut = np.arange(256, dtype=np.uint8)
+        lut[order] = np.arange(self.num_classes, dtype=np.uint8)
+        return replace(self, classes=infos), lut
+
+    def _checked_index(self, index: int) -> int:
+        if not 0 <= index < self.num_classes:
+            raise DatasetError(f"no class {index}; the classes are 0..{self.num_classes - 1}")
+        return index
+
+    def _new_name(self, name: str) -> str:
+        """`name` stripped, refused when empty, reserved, or already a class name."""
+        name = name.strip()
+        if not name:
+            raise DatasetError("a class name cannot be empty")
+        if name == IGNORE_NAME or "\n" in name:
+            raise DatasetError(f"{name!r} cannot be a class name")
+        if name in self.names:
+            raise DatasetError(f"a class named {name!r} already exists")
+        return name
+
+    def _with_info(self, info: ClassInfo) -> ClassTable:
+        return replace(self, classes=tuple(info if c.index == info.index else c for c in self.classes))
 
     def to_dict(self) -> dict:
         return {
