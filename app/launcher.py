@@ -71,6 +71,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segdesk")
+    app.setOrganizationName("segdesk")  # where QSettings (recent projects) are kept
     app.setWindowIcon(QIcon(str(ICON_PATH)))
     if args.screenshot is None:  # offscreen, a modal dialog would wait forever for a click
         install_excepthook()

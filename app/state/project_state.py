@@ -124,7 +124,11 @@ class ProjectState(QObject):
         self.project_closed.emit()
 
     def refresh(self) -> None:
-        """Re-read the image list (after statuses or images changed) and tell the subscribers."""
+        """Re-read the image list and the class table (after an import) and tell the subscribers."""
+        table = self.store.class_table()
+        if table != self._class_table:
+            self._class_table = table
+            self.class_table_changed.emit()
         self._images = self.store.images()
         self.images_changed.emit()
         if self._current_id not in self._ids():

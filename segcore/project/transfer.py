@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,17 +46,25 @@ def merge_class_tables(project: ClassTable, incoming: ClassTable) -> tuple[Class
     return merged, remap
 
 
-def import_dataset(
-    store: ProjectStore,
-    dataset: LabelledDataset,
-    *,
-    copy: bool = True,
-    progress: Progress | None = None,
-) -> ImportReport:
-    """Add every sample (image, mask and boxes) of `dataset` to the project.
+@dataclass(frozen=True)
+class ImportProgress:
+    """One file or sample handled: `done` of `total`, its name, and why it was skipped (None if added)."""
+
+    done: int
+    total: int
+    name: str
+    error: str | None = None
+
+
+ImportSteps = Generator[ImportProgress, None, ImportReport]
+
+
+def iter_import_dataset(store: ProjectStore, dataset: LabelledDataset, *, copy: bool = True) -> ImportSteps:
+    """Add every sample (image, mask and boxes) of `dataset` to the project, one step per sample.
 
     Classes are matched by name and unseen ones appended to the project's table. A sample that
-    cannot be read is skipped and reported; the others are imported.
+    cannot be read is skipped and reported; the others are imported. Stopping early keeps what
+    was added. The generator's return value is the `ImportReport`.
     """
     report = ImportReport()
     current = store.class_table()
@@ -68,17 +76,35 @@ def import_dataset(
         report.new_classes = [n for n in merged.names if n not in current.names]
     if merged != current:
         store.set_class_table(merged)
-    total = len(dataset)
-    for i, sample in enumerate(dataset):
+    for done, sample in enumerate(dataset, start=1):
+        error = None
         try:
             _import_sample(store, sample, remap, dataset.class_table, copy)
             report.added += 1
         except SegcoreError as exc:
             log.warning("skipped %s: %s", sample.name, exc)
-            report.failed.append((sample.name, str(exc)))
-        if progress is not None:
-            progress(i + 1, total)
+            error = str(exc)
+            report.failed.append((sample.name, error))
+        yield ImportProgress(done, len(dataset), sample.name, error)
     return report
+
+
+def import_dataset(
+    store: ProjectStore,
+    dataset: LabelledDataset,
+    *,
+    copy: bool = True,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """`iter_import_dataset` run to the end, with an optional `progress(done, total)` callback."""
+    steps = iter_import_dataset(store, dataset, copy=copy)
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(step.done, step.total)
 
 
 def _import_sample(store: ProjectStore, sample: LabelledSample, remap: np.ndarray, table: ClassTable, copy: bool) -> None:

@@ -1,0 +1,276 @@
+"""Projects: new, open, open recent, and imports of images and datasets (in the background).
+
+Each command has two halves: `ask_*` asks the user (a file or custom dialog) and calls the
+matching do-it method (`new_project`, `open_project`, `import_images`, `import_folder`,
+`import_dataset`), which tests and scripts call directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QProgressDialog, QWidget
+
+from app.dialogs.import_dataset import ImportDatasetDialog
+from app.dialogs.new_project import NewProjectDialog
+from app.state.project_state import ProjectState
+from app.workers import Worker
+from segcore.data.classes import ClassTable
+from segcore.data.readers import open_dataset
+from segcore.io.images import IMAGE_SUFFIXES
+from segcore.project.image_import import (
+    ImportProgress,
+    ImportSteps,
+    iter_import_dataset,
+    iter_import_folder,
+    iter_import_images,
+)
+from segcore.project.store import ProjectStore
+from segcore.project.transfer import ImportReport
+
+log = logging.getLogger(__name__)
+
+RECENT_KEY = "recentProjects"
+MAX_RECENT = 10
+STOP_IMPORT_TIMEOUT_S = 30.0
+_IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)});;All files (*)"
+
+
+def _dataset_import_steps(store: ProjectStore, fmt: str, root: Path, copy: bool, options: dict[str, Any]) -> ImportSteps:
+    """Worker body: read the dataset (which may scan every mask), then import it sample by sample."""
+    dataset = open_dataset(fmt, root, **options)
+    return (yield from iter_import_dataset(store, dataset, copy=copy))
+
+
+class ProjectController(QObject):
+    """Owns the project commands; the main window puts its actions and `recent_menu` in the File menu."""
+
+    import_finished = Signal(object)
+    """An import ended and the image list was refreshed; carries its `ImportReport`, or None if stopped or failed."""
+
+    def __init__(self, state: ProjectState, parent_widget: QWidget, settings: QSettings | None = None) -> None:
+        super().__init__(parent_widget)
+        self._state = state
+        self._parent = parent_widget
+        self._settings = settings if settings is not None else QSettings()
+        self._import_worker: Worker | None = None
+        # A pool of its own: a long import must not hold the threads that load the current image.
+        self._import_pool = QThreadPool(self)
+        self._import_pool.setMaxThreadCount(1)
+        self._import_report: ImportReport | None = None
+        self._import_stopped = False
+        self.progress_dialog: QProgressDialog | None = None
+        self.report_box: QMessageBox | None = None
+        """The skipped-files message of the last import, if it had any."""
+        self.dialog: NewProjectDialog | ImportDatasetDialog | None = None
+        """The custom dialog now open, if any (they are non-blocking)."""
+
+        self.new_action = self._action("&New project…", self.ask_new_project, QKeySequence.StandardKey.New)
+        self.open_action = self._action("&Open project…", self.ask_open_project, QKeySequence.StandardKey.Open)
+        self.recent_menu = QMenu("Open &Recent", parent_widget)
+        self.import_images_action = self._action("Import &images…", self.ask_import_images)
+        self.import_folder_action = self._action("Import a &folder of images…", self.ask_import_folder)
+        self.import_dataset_action = self._action("Import a labelled &dataset…", self.ask_import_dataset)
+        self.import_actions = (self.import_images_action, self.import_folder_action, self.import_dataset_action)
+
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        state.project_opened.connect(self._on_project_opened)
+        state.project_closed.connect(self._update_enabled)
+        state.about_to_close.connect(self._stop_import)
+        self._fill_recent_menu()
+        self._update_enabled()
+
+    def _action(self, text: str, slot: Callable[[], None], shortcut: QKeySequence.StandardKey | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        return action
+
+    # -- new / open ----------------------------------------------------------------------------------
+    def ask_new_project(self) -> None:
+        """Show the new-project dialog; OK creates and opens the project."""
+        dialog = NewProjectDialog(self._parent)
+        dialog.accepted.connect(lambda: self.new_project(dialog.project_folder(), dialog.project_name(), dialog.class_table()))
+        self._show_dialog(dialog)
+
+    def new_project(self, folder: str | Path, name: str, table: ClassTable) -> None:
+        """Create a project in `folder` (made if missing) and open it."""
+        ProjectStore.create(folder, table, name=name).close()
+        log.info("created project %r in %s with classes %s", name, folder, ", ".join(table.names))
+        self._state.open(folder)
+
+    def ask_open_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent, "Open a segdesk project")
+        if folder:
+            self.open_project(folder)
+
+    def open_project(self, folder: str | Path) -> None:
+        """Open the project in `folder`; it becomes the most recent one."""
+        self._state.open(folder)
+
+    # -- recent projects -----------------------------------------------------------------------------
+    def recent_projects(self) -> list[str]:
+        """Recently opened project folders, most recent first; folders that no longer hold a project are dropped."""
+        stored = self._settings.value(RECENT_KEY, [])
+        entries = [stored] if isinstance(stored, str) else list(stored or [])
+        kept = [entry for entry in entries if ProjectStore.is_project(entry)][:MAX_RECENT]
+        if kept != entries:
+            self._set_recent(kept)
+        return kept
+
+    def clear_recent(self) -> None:
+        self._set_recent([])
+        self._fill_recent_menu()
+
+    def _set_recent(self, entries: list[str]) -> None:
+        self._settings.setValue(RECENT_KEY, entries)
+        self._settings.sync()
+
+    def _on_project_opened(self) -> None:
+        root = str(Path(self._state.store.root).resolve())
+        self._set_recent([root, *(entry for entry in self.recent_projects() if entry != root)][:MAX_RECENT])
+        self._fill_recent_menu()
+        self._update_enabled()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        entries = self.recent_projects()
+        for entry in entries:
+            action = self.recent_menu.addAction(entry)
+            action.triggered.connect(lambda _checked=False, folder=entry: self.open_project(folder))
+        if entries:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear the list", self.clear_recent)
+        self.recent_menu.setEnabled(bool(entries))
+
+    # -- imports -------------------------------------------------------------------------------------
+    def ask_import_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self._parent, "Import images", "", _IMAGE_FILTER)
+        if paths:
+            self.import_images(paths)
+
+    def ask_import_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent, "Import every image of a folder")
+        if folder:
+            self.import_folder(folder)
+
+    def ask_import_dataset(self) -> None:
+        """Show the import-dataset dialog; OK starts the import."""
+        dialog = ImportDatasetDialog(self._parent)
+        dialog.accepted.connect(lambda: self.import_dataset(dialog.format_name(), dialog.dataset_folder(), **dialog.options()))
+        self._show_dialog(dialog)
+
+    def import_images(self, paths: list[str | Path], *, copy: bool = True) -> Worker:
+        """Add image files to the open project in the background; unreadable ones are skipped and reported."""
+        return self._start_import("Importing images", iter_import_images, self._state.store, paths, copy=copy)
+
+    def import_folder(self, folder: str | Path, *, copy: bool = True) -> Worker:
+        """Add every image file directly in `folder`, as `import_images` does."""
+        return self._start_import("Importing images", iter_import_folder, self._state.store, folder, copy=copy)
+
+    def import_dataset(self, fmt: str, path: str | Path, *, copy: bool = True, **reader_options: Any) -> Worker:
+        """Import a labelled dataset (`fmt`: a segcore reader name) with its masks; new classes join the project's."""
+        store = self._state.store
+        return self._start_import("Importing a dataset", _dataset_import_steps, store, fmt, Path(path), copy, reader_options)
+
+    @property
+    def import_running(self) -> bool:
+        return self._import_worker is not None
+
+    def _start_import(self, title: str, steps: Callable[..., ImportSteps], *args: Any, **kwargs: Any) -> Worker:
+        if self._import_worker is not None:
+            raise RuntimeError("an import is already running")
+        store = self._state.store
+        worker = Worker(steps, *args, **kwargs)
+        dialog = QProgressDialog(f"{title}…", "Cancel", 0, 0, self._parent)
+        dialog.setWindowTitle(title)
+        # Not modal: a modal progress dialog spins a nested event loop in setValue; the user may keep labelling.
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.setMinimumDuration(300)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(worker.quit)
+        worker.yielded.connect(lambda progress: self._on_import_progress(title, progress))
+        worker.returned.connect(self._on_import_returned)
+        worker.aborted.connect(self._on_import_stopped)
+        worker.finished.connect(lambda: self._on_import_finished(store))
+        self._import_worker, self._import_report, self._import_stopped = worker, None, False
+        self.progress_dialog = dialog
+        self._update_enabled()
+        return worker.start(self._import_pool)
+
+    def _on_import_progress(self, title: str, progress: ImportProgress) -> None:
+        if self.progress_dialog is None:
+            return
+        self.progress_dialog.setMaximum(progress.total)
+        self.progress_dialog.setValue(progress.done)
+        self.progress_dialog.setLabelText(f"{title}: {progress.name} ({progress.done}/{progress.total})")
+
+    def _on_import_returned(self, report: ImportReport) -> None:
+        self._import_report = report
+
+    def _on_import_stopped(self) -> None:
+        self._import_stopped = True
+
+    def _on_import_finished(self, store: ProjectStore) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.canceled.disconnect()  # closing a progress dialog emits `canceled`
+            self.progress_dialog.close()
+            self.progress_dialog.deleteLater()
+            self.progress_dialog = None
+        self._import_worker = None
+        report = self._import_report
+        # The project may have been closed (or another opened) meanwhile: refresh only the one imported into.
+        if self._state.is_open and self._state.store is store:
+            self._state.refresh()  # also picks up classes a dataset brought
+            if report is not None:
+                self._announce(report)
+            elif self._import_stopped:
+                self._show_status("Import stopped; the images added so far are in the project.")
+        self._update_enabled()
+        self.import_finished.emit(report)
+
+    def _announce(self, report: ImportReport) -> None:
+        summary = f"Imported {report.added} image(s)."
+        if report.new_classes:
+            summary += f" New classes: {', '.join(report.new_classes)}."
+        self._show_status(summary)
+        if report.failed:
+            box = QMessageBox(
+                QMessageBox.Icon.Warning, "Import", f"{summary} {len(report.failed)} file(s) could not be read and were skipped.",
+                QMessageBox.StandardButton.Ok, self._parent,
+            )
+            box.setDetailedText("\n".join(f"{name}: {reason}" for name, reason in report.failed))
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.finished.connect(lambda _result: setattr(self, "report_box", None))
+            self.report_box = box
+            box.open()  # not exec(): the report must not block whatever the user does next
+
+    def _stop_import(self) -> None:
+        """Before the store closes: stop a running import at its next file and wait for it."""
+        if self._import_worker is not None:
+            self._import_worker.quit()
+            if not self._import_worker.wait(STOP_IMPORT_TIMEOUT_S):
+                log.warning("the import did not stop within %.0f s", STOP_IMPORT_TIMEOUT_S)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _show_dialog(self, dialog: NewProjectDialog | ImportDatasetDialog) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _result: setattr(self, "dialog", None))
+        self.dialog = dialog
+        dialog.open()
+
+    def _show_status(self, message: str) -> None:
+        log.info("%s", message)
+        if isinstance(self._parent, QMainWindow):
+            self._parent.statusBar().showMessage(message, 10_000)
+
+    def _update_enabled(self) -> None:
+        for action in self.import_actions:
+            action.setEnabled(self._state.is_open and self._import_worker is None)
