@@ -1,0 +1,134 @@
+"""The predict dialog: a checkpoint, which images, tiling and flip test-time augmentation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.state.project_state import NO_IMAGE, ProjectState
+from segcore.errors import ProjectError
+from segcore.project.runs import run_checkpoints
+
+
+@dataclass(frozen=True)
+class PredictChoice:
+    """What to predict, in `PredictionController.predict`'s terms."""
+
+    checkpoint: Path
+    which: str
+    """'selected', 'unlabelled' or 'all'."""
+    tile: int | None
+    """Tile size in pixels, or None for automatic (whole image, tiled only when it is too big)."""
+    tta: bool
+
+
+class PredictDialog(QDialog):
+    """Asks what to predict; `values()` holds the answer."""
+
+    def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Predict")
+        self.checkpoint = QLineEdit(placeholderText="A checkpoint (.pt) trained on this project's classes")
+        self.browse = QPushButton("Browse…")
+        self.selected = QRadioButton("Current image")
+        self.unlabelled = QRadioButton("Unlabelled images", checked=True)
+        self.all = QRadioButton("All images")
+        self.which = QButtonGroup(self)
+        for button, key in ((self.selected, "selected"), (self.unlabelled, "unlabelled"), (self.all, "all")):
+            button.setObjectName(key)
+            self.which.addButton(button)
+        self.selected.setEnabled(state.current_id != NO_IMAGE)
+        self.fixed_tile = QCheckBox("Fixed tile size")
+        self.fixed_tile.setToolTip("Unchecked: each image is predicted whole, tiled only when it does not fit in memory.")
+        self.tile = QSpinBox(minimum=64, maximum=8192, singleStep=64, value=512, suffix=" px", enabled=False)
+        self.tta = QCheckBox("Flip test-time augmentation (slower, often a little better)")
+        self.problem = QLabel(wordWrap=True)
+        self.problem.setStyleSheet("color: #c0392b")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Predict")
+
+        checkpoint_row = QHBoxLayout()
+        checkpoint_row.addWidget(self.checkpoint, 1)
+        checkpoint_row.addWidget(self.browse)
+        which_box = QVBoxLayout()
+        for button in (self.selected, self.unlabelled, self.all):
+            which_box.addWidget(button)
+        tile_row = QHBoxLayout()
+        tile_row.addWidget(self.fixed_tile)
+        tile_row.addWidget(self.tile, 1)
+        form = QFormLayout(self)
+        form.addRow("Checkpoint", checkpoint_row)
+        form.addRow("Images", which_box)
+        form.addRow("Tiling", tile_row)
+        form.addRow("", self.tta)
+        form.addRow(self.problem)
+        form.addRow(self.buttons)
+        self.resize(520, 0)
+
+        self.browse.clicked.connect(self._choose_checkpoint)
+        self.fixed_tile.toggled.connect(self.tile.setEnabled)
+        self.checkpoint.textChanged.connect(self._validate)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        latest = latest_best_checkpoint(state)
+        if latest is not None:
+            self.checkpoint.setText(str(latest))
+        self._validate()
+
+    def values(self) -> PredictChoice:
+        """The choice as the dialog shows it now."""
+        return PredictChoice(
+            checkpoint=Path(self.checkpoint.text().strip()).expanduser(),
+            which=self.which.checkedButton().objectName(),
+            tile=self.tile.value() if self.fixed_tile.isChecked() else None,
+            tta=self.tta.isChecked(),
+        )
+
+    def _validate(self) -> None:
+        text = self.checkpoint.text().strip()
+        problem = ""
+        if not text:
+            problem = "Choose a checkpoint (train a model first, or browse for one)."
+        elif not Path(text).expanduser().is_file():
+            problem = f"{text} is not a file."
+        self.problem.setText(problem)
+        self.ok_button.setEnabled(not problem)
+
+    def _choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", self.checkpoint.text(),
+                                              "Checkpoints (*.pt);;All files (*)")
+        if path:
+            self.checkpoint.setText(path)
+
+
+def latest_best_checkpoint(state: ProjectState) -> Path | None:
+    """The best checkpoint of the project's most recent run that has one, or None."""
+    if not state.is_open:
+        return None
+    store = state.store
+    for run in reversed(store.runs()):
+        try:
+            best = run_checkpoints(store, run.id).get("best")
+        except ProjectError:  # a run that never got a folder
+            continue
+        if best is not None:
+            return best
+    return None

@@ -1,0 +1,167 @@
+"""Background prediction into the project (PredictionController) and the predict dialog, on a really trained checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.dialogs.predict_dialog import PredictChoice, PredictDialog
+from app.predictions import PredictionController
+from app.state.project_state import ProjectState
+from segcore.data.classes import ClassTable
+from segcore.project.predict import predict_project
+from segcore.project.runs import run_checkpoints, train_project
+from segcore.project.store import ImageStatus, ProjectStore
+from segcore.training import TrainConfig
+
+TABLE = ClassTable.from_names(["background", "square"])
+LABELLED, UNLABELLED = 6, 2
+
+
+def _frame(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    image = (rng.random((32, 32)) * 60).astype(np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    y, x = rng.integers(2, 18, 2)
+    mask[y : y + 10, x : x + 12] = 1
+    image[mask == 1] += 150
+    return image, mask
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A project of 32x32 frames (6 labelled, 2 unlabelled) with one 1-epoch run of a tiny U-Net."""
+    root = tmp_path_factory.mktemp("trained") / "proj"
+    rng = np.random.default_rng(0)
+    with ProjectStore.create(root, TABLE) as store:
+        for i in range(LABELLED + UNLABELLED):
+            image, mask = _frame(rng)
+            record = store.add_image_array(f"f{i}", image)
+            if i < LABELLED:
+                store.save_mask(record.id, mask)
+        config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=1, batch_size=4,
+                             val_fraction=0.34, seed=0, device="cpu")
+        list(train_project(store, config, name="tiny"))
+    return root
+
+
+@pytest.fixture()
+def state(trained, tmp_path):
+    """The trained project (a fresh copy per test), open."""
+    root = tmp_path / "proj"
+    shutil.copytree(trained, root)
+    state = ProjectState()
+    state.open(root)
+    yield state
+    state.close()
+
+
+def _best(state: ProjectState) -> Path:
+    return run_checkpoints(state.store, state.store.runs()[0].id)["best"]
+
+
+def test_predict_unlabelled_fills_the_store_and_the_statuses(qtbot, state):
+    controller = PredictionController(state)
+    unlabelled = [r.id for r in state.images if r.status is ImageStatus.UNLABELLED]
+    assert len(unlabelled) == UNLABELLED
+    progress, predicted, changed = [], [], []
+    controller.progress.connect(lambda done, total: progress.append((done, total)))
+    controller.image_predicted.connect(predicted.append)
+    state.record_changed.connect(changed.append)
+
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as finished:
+        controller.predict(_best(state), "unlabelled")
+        assert controller.is_running
+    assert finished.args == [UNLABELLED, []]
+    assert progress == [(1, 2), (2, 2)] and predicted == unlabelled and changed == unlabelled
+    assert not controller.is_running
+    for image_id in unlabelled:
+        assert state.record(image_id).status is ImageStatus.PREDICTED  # the state's cache, reloaded
+        stored = state.store.load_prediction(image_id)
+        assert stored.labels.shape == (32, 32) and stored.uncertainty is not None
+        assert stored.run_id == state.store.runs()[0].id  # the checkpoint's run is remembered
+    assert all(state.record(r.id).status is ImageStatus.LABELLED for r in state.images[:LABELLED])
+
+
+def test_cancel_stops_after_the_image_in_progress(qtbot, state, monkeypatch):
+    gate = threading.Event()  # holds the worker after its first image until the test has cancelled
+
+    def gated(*args, **kwargs):
+        for step in predict_project(*args, **kwargs):
+            yield step
+            gate.wait(10)
+
+    monkeypatch.setattr("app.predictions.predict_project", gated)
+    controller = PredictionController(state)
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as finished:
+        with qtbot.waitSignal(controller.progress, timeout=60_000):
+            worker = controller.predict(_best(state), "all")
+        controller.cancel()
+        gate.set()  # the image in progress (the second) is finished and stored, then the worker stops
+    assert finished.args == [2, []]
+    assert worker.wait(5)
+    assert len(state.store.prediction_scores()) == 2 < LABELLED + UNLABELLED
+
+
+def test_predict_the_current_image_tiled_with_flips(qtbot, state):
+    controller = PredictionController(state)
+    target = state.images[-1].id
+    state.select(target)
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as finished:
+        controller.predict(_best(state), "selected", tile=16, tta=True)
+    assert finished.args == [1, []]
+    assert set(state.store.prediction_scores()) == {target}
+    with pytest.raises(ValueError, match="which"):
+        controller.predict(_best(state), "labelled")
+
+
+def test_closing_the_project_stops_a_running_prediction(qtbot, state):
+    controller = PredictionController(state)
+    worker = controller.predict(_best(state), "all")
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
+        state.close()  # waits for the image in progress; nothing touches the closed store afterwards
+        assert worker.wait(0)
+
+
+def _click(button) -> None:
+    """Click a check box or radio button on its indicator (its centre may be empty space in a wide row)."""
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton, pos=QPoint(8, button.height() // 2))
+
+
+def test_predict_dialog_offers_the_latest_best_checkpoint(qtbot, state):
+    dialog = PredictDialog(state)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.checkpoint.text() == str(_best(state)) and dialog.ok_button.isEnabled()
+    assert dialog.values() == PredictChoice(_best(state), "unlabelled", None, False)
+
+    _click(dialog.all)
+    _click(dialog.fixed_tile)
+    assert dialog.tile.isEnabled()
+    dialog.tile.selectAll()
+    QTest.keyClicks(dialog.tile, "1024")
+    _click(dialog.tta)
+    assert dialog.values() == PredictChoice(_best(state), "all", 1024, True)
+
+    _click(dialog.selected)
+    assert dialog.values().which == "selected"
+
+    dialog.checkpoint.clear()
+    QTest.keyClicks(dialog.checkpoint, "/nowhere/model.pt")
+    assert not dialog.ok_button.isEnabled() and "not a file" in dialog.problem.text()
+
+
+def test_predict_dialog_without_runs_asks_for_a_checkpoint(qtbot, tiny_project):
+    state = ProjectState()
+    state.open(tiny_project.root)
+    dialog = PredictDialog(state)
+    qtbot.addWidget(dialog)
+    assert dialog.checkpoint.text() == "" and not dialog.ok_button.isEnabled()
+    assert "Choose a checkpoint" in dialog.problem.text()
+    state.close()

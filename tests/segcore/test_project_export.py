@@ -1,0 +1,136 @@
+"""Exporting a project's labels and predictions: every file reads back through segcore with the stored masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segcore.data.classes import IGNORE_INDEX, ClassTable
+from segcore.data.masks import read_index_mask
+from segcore.data.readers import open_dataset
+from segcore.errors import DatasetError
+from segcore.io.images import read_image
+from segcore.project.export import export_project_masks
+from segcore.project.store import ProjectStore
+
+TABLE = ClassTable.from_names(["background", "cell", "nucleus"])
+
+
+def _mask(i: int) -> np.ndarray:
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4 + i : 20 + i, 6:22] = 1
+    mask[8 + i : 12 + i, 10:16] = 2
+    return mask
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    """Three labelled 32x32 images (one with an ignore corner), two unlabelled; predictions on two images."""
+    with ProjectStore.create(tmp_path / "proj", TABLE) as store:
+        for i in range(5):
+            record = store.add_image_array(f"img{i}", (np.arange(32 * 32) % 200 + i).astype(np.uint8).reshape(32, 32),
+                                           split="val" if i == 1 else None)
+            if i < 3:
+                mask = _mask(i)
+                if i == 2:
+                    mask[:3, :3] = IGNORE_INDEX
+                store.save_mask(record.id, mask)
+        ids = [r.id for r in store.images()]
+        for image_id in (ids[1], ids[3]):
+            store.save_prediction(image_id, np.roll(_mask(0), image_id, axis=1), checkpoint="test")
+        yield store
+
+
+def test_labels_in_every_per_image_format_read_back(store, tmp_path):
+    out = tmp_path / "out"
+    ids = [r.id for r in store.images()]
+    steps = list(export_project_masks(store, out, ["palette", "color", "overlay", "labelme", "binary"]))
+
+    assert [s.done for s in steps] == [1, 2, 3, 4, 5] and {s.total for s in steps} == {5}
+    assert [s.image_id for s in steps] == ids
+    assert [s.error for s in steps[3:]] == ["no label", "no label"] and not steps[3].files
+    assert all(s.error is None for s in steps[:3])
+    for step in steps[:3]:
+        name = store.image(step.image_id).name
+        stored = store.load_mask(step.image_id)
+        assert all(p.is_file() for p in step.files)
+        np.testing.assert_array_equal(read_index_mask(out / "palette" / f"{name}.png"), stored)
+        assert read_image(out / "overlay" / f"{name}.png").shape == (32, 32, 3)
+        assert (read_image(out / "binary" / f"{name}_nucleus.png") == 255).sum() == (stored == 2).sum()
+    assert not (out / "palette" / "img3.png").exists()
+
+    labelme = open_dataset("labelme", out / "labelme", labels=out / "labelme" / "labels.txt")
+    assert labelme.class_table.names == TABLE.names
+    for sample in labelme:
+        image, mask = sample.load()
+        record = store.image_by_name(sample.name)
+        np.testing.assert_array_equal(mask, store.load_mask(record.id))
+        np.testing.assert_array_equal(image, store.read_image(record.id))
+
+
+def test_labels_as_a_voc_folder(store, tmp_path):
+    out = tmp_path / "out"
+    steps = list(export_project_masks(store, out, ["voc"]))
+    assert len(steps) == 6 and steps[-1].image_id is None and steps[-1].files == (out / "voc",)
+    assert [s.error for s in steps[:5]] == [None, None, None, "no label", "no label"]
+
+    voc = open_dataset("voc", out / "voc")
+    assert voc.class_table.names == TABLE.names
+    assert sorted(s.name for s in voc) == ["img0", "img1", "img2"]
+    assert {s.name: s.split for s in voc}["img1"] == "val"
+    for sample in voc:
+        image, mask = sample.load(voc.class_table)
+        record = store.image_by_name(sample.name)
+        np.testing.assert_array_equal(mask, store.load_mask(record.id))
+        np.testing.assert_array_equal(image, store.read_image(record.id))
+
+
+def test_predictions_of_chosen_images(store, tmp_path):
+    out = tmp_path / "out"
+    ids = [r.id for r in store.images()]
+    chosen = [ids[0], ids[1], ids[3]]
+    steps = list(export_project_masks(store, out, ["palette", "voc"], source="predictions", image_ids=chosen))
+    assert [(s.image_id, s.error) for s in steps] == [(ids[0], "no prediction"), (ids[1], None), (ids[3], None),
+                                                      (None, None)]
+    for image_id in (ids[1], ids[3]):
+        name = store.image(image_id).name
+        np.testing.assert_array_equal(read_index_mask(out / "palette" / f"{name}.png"),
+                                      store.load_prediction(image_id).labels)
+    voc = open_dataset("voc", out / "voc")
+    assert sorted(s.name for s in voc) == ["img1", "img3"]
+    for sample in voc:
+        expected = store.load_prediction(store.image_by_name(sample.name).id).labels
+        np.testing.assert_array_equal(sample.load_mask(), expected)
+
+
+def test_stopping_the_generator_stops_the_export(store, tmp_path):
+    out = tmp_path / "out"
+    steps = export_project_masks(store, out, ["palette", "voc"])
+    first = next(steps)
+    steps.close()
+    assert [p.name for p in (out / "palette").iterdir()] == [first.files[0].name]
+    assert not (out / "voc").exists()
+
+
+def test_a_used_voc_folder_is_refused_before_anything_is_written(store, tmp_path):
+    out = tmp_path / "out"
+    (out / "voc").mkdir(parents=True)
+    (out / "voc" / "old.txt").write_text("x")
+    with pytest.raises(DatasetError, match="not empty"):
+        next(export_project_masks(store, out, ["palette", "voc"]))
+    assert not (out / "palette").exists()
+
+
+def test_a_voc_export_with_nothing_to_write_says_so(store, tmp_path):
+    ids = [r.id for r in store.images()]
+    steps = list(export_project_masks(store, tmp_path / "out", ["voc"], image_ids=ids[3:]))
+    assert steps[-1].image_id is None and "no VOC folder" in steps[-1].error
+    assert not (tmp_path / "out" / "voc").exists()
+
+
+@pytest.mark.parametrize(("formats", "source"), [(["jpeg"], "labels"), ([], "labels"), (["palette"], "masks")])
+def test_bad_arguments_are_refused(store, tmp_path, formats, source):
+    with pytest.raises(ValueError):
+        next(export_project_masks(store, tmp_path / "out", formats, source=source))
