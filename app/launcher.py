@@ -67,6 +67,7 @@ def _run_gui(args: argparse.Namespace) -> int:
     from app.errors import install_excepthook, show_error
     from app.main_window import MainWindow
     from app.state.project_state import ProjectState
+    from app.workers import stop_all_workers
     from segcore.errors import SegcoreError
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -79,6 +80,7 @@ def _run_gui(args: argparse.Namespace) -> int:
     state = ProjectState()
     window = MainWindow(state)
     app.aboutToQuit.connect(state.close)
+    app.aboutToQuit.connect(stop_all_workers)  # no worker may outlive the objects it reports to
     window.show()
     try:
         _open_requested_project(args, state, window)
@@ -126,8 +128,6 @@ def _screenshot(app, window, out: Path) -> int:  # noqa: ANN001 - Qt types impor
     """Grab the window to `out` once the current image is on screen (or at once when there is none)."""
     from PySide6.QtCore import QTimer
 
-    from app.state.project_state import NO_IMAGE
-
     result = {"code": 1}
 
     def grab() -> None:
@@ -143,12 +143,10 @@ def _screenshot(app, window, out: Path) -> int:  # noqa: ANN001 - Qt types impor
         log.error("no image was shown within %d s; no screenshot written", SCREENSHOT_TIMEOUT_MS // 1000)
         app.quit()
 
-    state = window.state
-    # The image is loaded synchronously on selection; the timers let layout and fit-to-window settle first.
-    if state.current_id == NO_IMAGE or not window.view.image_item.pixmap().isNull():
-        QTimer.singleShot(100, grab)
-    else:
-        window.view.image_shown.connect(lambda _id: QTimer.singleShot(100, grab))
-        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timeout)
+    # Image and mask load in the background: poll until both are on screen, then let layout settle.
+    poll = QTimer(window, interval=50)
+    poll.timeout.connect(lambda: window.view.is_settled() and (poll.stop(), QTimer.singleShot(150, grab)))
+    poll.start()
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timeout)
     app.exec()
     return result["code"]

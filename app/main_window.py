@@ -3,57 +3,123 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.canvas.image_view import ImageView
+from app.canvas.tool_toolbar import ToolBar
 from app.canvas.view_toolbar import ViewToolBar
+from app.dialogs.export_dialog import ExportDialog
+from app.dialogs.predict_dialog import PredictDialog
+from app.panels.class_panel import ClassPanel
 from app.panels.image_browser import ImageBrowser
+from app.predictions import PredictionController
+from app.projects import ProjectController
 from app.state.project_state import ProjectState
 
 APP_NAME = "segdesk"
 
 
 class MainWindow(QMainWindow):
-    """Canvas in the middle, image browser on the left, view toolbar on top, read-out below."""
+    """Canvas in the middle, images on the left, classes on the right, toolbars on top."""
 
     def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.setWindowTitle(APP_NAME)
-        self.resize(1280, 800)
+        self.resize(1400, 860)
 
         self.view = ImageView(state, self)
         self.setCentralWidget(self.view)
         self.browser = ImageBrowser(state, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
-        self.resizeDocks([self.browser], [380], Qt.Orientation.Horizontal)
+        self.class_panel = ClassPanel(state, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.class_panel)
+        self.resizeDocks([self.browser, self.class_panel], [340, 240], Qt.Orientation.Horizontal)
+        self.tool_bar = ToolBar(self.view, self)
+        self.addToolBar(self.tool_bar)
         self.view_toolbar = ViewToolBar(self.view, self)
         self.addToolBar(self.view_toolbar)
+        undo_group = self.view.document.undo_group
+        self.undo_action = undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.projects = ProjectController(state, self)
+        self.predictions = PredictionController(state, self)
+        self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))
+        self.predict_action.setToolTip("Run a checkpoint on the current, unlabelled or all images (Ctrl+P)")
+        self.predict_action.triggered.connect(self.ask_predict)
+        self.export_action = QAction("&Export…", self, shortcut=QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Export labels or predictions as masks, overlays, labelme JSON or VOC (Ctrl+E)")
+        self.export_action.triggered.connect(lambda: ExportDialog(state, self).exec())
         self._build_menus()
         self.statusBar()
 
         self.view.hover_changed.connect(self.statusBar().showMessage)
+        self.predictions.progress.connect(
+            lambda done, total: self.statusBar().showMessage(f"Predicting: {done} / {total} images", 2000))
+        self.predictions.finished.connect(self._predictions_finished)
+        for action in (self.predict_action, self.export_action):
+            action.setEnabled(False)
+            state.project_opened.connect(lambda a=action: a.setEnabled(True))
+            state.project_closed.connect(lambda a=action: a.setEnabled(False))
         state.project_opened.connect(lambda: self.setWindowTitle(f"{state.store.name} — {APP_NAME}"))
+        state.project_closed.connect(lambda: self.setWindowTitle(APP_NAME))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open project…", self, shortcut=QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._choose_project)
+        file_menu.addActions([self.projects.new_action, self.projects.open_action])
+        file_menu.addMenu(self.projects.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions(list(self.projects.import_actions))
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        file_menu.addActions([open_action, quit_action])
+        file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addActions(list(self.tool_bar.tool_actions.values()))
+        tools_menu.addSeparator()
+        tools_menu.addActions([self.tool_bar.smaller_action, self.tool_bar.larger_action])
 
         image_menu = self.menuBar().addMenu("&Image")
         image_menu.addActions([self.browser.next_action, self.browser.previous_action])
 
+        classes_menu = self.menuBar().addMenu("&Classes")
+        classes_menu.addActions(self.class_panel.edit_actions)
+        classes_menu.addSeparator()
+        classes_menu.addActions(self.class_panel.select_actions)
+
+        model_menu = self.menuBar().addMenu("&Model")
+        model_menu.addAction(self.predict_action)
+
         view_menu = self.menuBar().addMenu("&View")
         toolbar = self.view_toolbar
         view_menu.addActions([toolbar.fit_action, toolbar.actual_size_action, toolbar.overlay_action])
+        view_menu.addActions([toolbar.auto_window_action, toolbar.clahe_action])
+        view_menu.addAction(self.browser.large_thumbnails_action)
         view_menu.addSeparator()
-        view_menu.addAction(self.browser.toggleViewAction())
+        view_menu.addActions([self.browser.toggleViewAction(), self.class_panel.toggleViewAction()])
 
-    def _choose_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a segdesk project")
-        if folder:
-            self.state.open(folder)
+    def ask_predict(self) -> None:
+        if self.predictions.is_running:
+            self.statusBar().showMessage("A prediction is already running", 3000)
+            return
+        dialog = PredictDialog(self.state, self)
+        if dialog.exec():
+            choice = dialog.values()
+            self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta)
+
+    def _predictions_finished(self, count: int, errors: list) -> None:
+        message = f"Predicted {count} image(s)" + (f"; {len(errors)} failed: {errors[0]}" if errors else "")
+        self.statusBar().showMessage(message, 10000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.state.close()  # flushes pending edits to the store before the window goes
+        super().closeEvent(event)

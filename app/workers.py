@@ -22,7 +22,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
@@ -41,7 +41,7 @@ class WorkerSignals(QObject):
 class Worker(QRunnable):
     """Run `fn(*args, **kwargs)` off the GUI thread; generators report each yielded value."""
 
-    _live: set[Worker] = set()  # started workers are kept alive until they finish
+    _live: ClassVar[set[Worker]] = set()  # started workers are kept alive until they finish
 
     def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -145,3 +145,11 @@ def run_worker(
         if slot is not None:
             signal.connect(slot)
     return worker.start()
+
+
+def stop_all_workers(timeout_s: float = 10.0) -> bool:
+    """Ask every running worker to stop and wait for them (at exit); True if all ended in time."""
+    live = list(Worker._live)
+    for worker in live:
+        worker.quit()
+    return all(worker.wait(timeout_s) for worker in live)

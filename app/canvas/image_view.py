@@ -1,69 +1,63 @@
-"""The canvas: the current image with its label-mask overlay; zoom, fit, 1:1, pan, pixel read-out."""
+"""The canvas: the current image with its label-mask overlay; zoom, fit, 1:1, pan, window/level, pixel read-out.
+
+Decoding and display conversion run in a `Worker`; results of a load the user has already moved
+past are dropped. Mouse and key events go to the active tool first (see `app.canvas.tools`).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from app.canvas.overlay import MaskOverlayItem
+from app.canvas.render import Rendered, decode_and_render, render
+from app.canvas.tools.base import Tool
+from app.errors import report_worker_error
+from app.state.mask_document import MaskDocument
 from app.state.project_state import NO_IMAGE, ProjectState
-from segcore.data.classes import ClassTable
-from segcore.data.masks import index_to_rgb
-from segcore.display import auto_window, to_display_rgb
-from segcore.errors import SegcoreError
+from app.workers import Worker
+from segcore.data.editing import Region
+from segcore.display import Window
 
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
-DEFAULT_OPACITY = 0.5
-
-
-def rgb_to_qimage(rgb: np.ndarray) -> QImage:
-    """A QImage sharing the memory of a contiguous H x W x 3 (RGB) or x 4 (RGBA) uint8 array.
-
-    The caller keeps `rgb` alive as long as the QImage is used.
-    """
-    height, width, channels = rgb.shape
-    fmt = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
-    return QImage(rgb.data, width, height, rgb.strides[0], fmt)
-
-
-def overlay_rgba(mask: np.ndarray, table: ClassTable) -> np.ndarray:
-    """Class colours of an index mask as RGBA; ignore pixels and black classes fully transparent.
-
-    Black is the usual background colour (VOC): drawn, it would only dim the whole image.
-    """
-    rgba = np.empty((*mask.shape, 4), dtype=np.uint8)
-    rgba[:, :, :3] = index_to_rgb(mask, table)
-    black = ~rgba[:, :, :3].any(axis=2)
-    rgba[:, :, 3] = np.where((mask == table.ignore_index) | black, 0, 255)
-    return rgba
 
 
 class ImageView(QGraphicsView):
-    """Shows `ProjectState`'s current image and mask; reports the pixel under the cursor."""
+    """Shows `ProjectState`'s current image and its `MaskDocument`; forwards input to the active tool."""
 
     hover_changed = Signal(str)
     """Text describing the pixel under the cursor; empty when the cursor is off the image."""
     image_shown = Signal(int)
-    """An image's pixels are on the canvas (its id)."""
+    """An image's pixels are on the canvas (its id); also after a window/level or CLAHE change."""
+    window_changed = Signal(object)
+    """The (low, high) display window of the shown image."""
 
-    def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ProjectState, parent: QWidget | None = None, *,
+                 document: MaskDocument | None = None) -> None:
         super().__init__(parent)
-        self._state = state
+        self.state = state
+        self.document = document if document is not None else MaskDocument(state, self)
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.image_item = QGraphicsPixmapItem()
-        self.overlay_item = QGraphicsPixmapItem()
-        self.overlay_item.setOpacity(DEFAULT_OPACITY)
+        self.overlay_item = MaskOverlayItem()
         for z, item in enumerate((self.image_item, self.overlay_item)):
             item.setZValue(z)
             self._scene.addItem(item)
-        self._image: np.ndarray | None = None
-        self._mask: np.ndarray | None = None
-        # QImage does not own numpy memory: these keep the arrays alive while Qt may read them.
-        self._buffers: tuple[np.ndarray, ...] = ()
+        self._image: np.ndarray | None = None  # the decoded image on screen
+        self._image_id = NO_IMAGE  # whose pixels are on screen
+        self._loading_id = NO_IMAGE  # the image a worker is decoding, if any
+        self._serial = 0  # bumped per load/render; an older result is stale
+        self._fixed_window: Window | None = None  # None: each image gets its auto window
+        self._window: Window | None = None
+        self._clahe = False
         self._fit_mode = True
+        self._tool: Tool | None = None
 
         self.setBackgroundBrush(QBrush(QColor(40, 40, 40)))
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -72,13 +66,37 @@ class ImageView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # crisp pixels when zoomed in
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
-        state.current_image_changed.connect(self._show_image)
+        state.current_image_changed.connect(self._load)
+        state.project_closed.connect(self._clear)
+        self.document.mask_replaced.connect(self._show_mask)
+        self.document.mask_replaced.connect(self._cancel_tool)
+        self.document.mask_changed.connect(self._mask_edited)
 
     # -- public controls ---------------------------------------------------------------------------
 
     @property
+    def image(self) -> np.ndarray | None:
+        """The decoded image on screen (as stored: 8/16-bit, gray or colour)."""
+        return self._image
+
+    @property
     def has_mask(self) -> bool:
-        return self._mask is not None
+        return not self.overlay_item.is_empty
+
+    @property
+    def tool(self) -> Tool | None:
+        return self._tool
+
+    def set_tool(self, tool: Tool | None) -> None:
+        """Make `tool` the one that gets mouse and key events (None: plain pan)."""
+        if self._tool is not None:
+            self._tool.deactivate()
+        self._tool = tool
+        if tool is None:
+            self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+            self.viewport().unsetCursor()
+        else:
+            tool.activate()
 
     def scale_factor(self) -> float:
         """Screen pixels per image pixel."""
@@ -118,40 +136,109 @@ class ImageView(QGraphicsView):
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
 
+    def display_window(self) -> Window | None:
+        """The (low, high) window the shown image is displayed with."""
+        return self._window
+
+    def set_display_window(self, low: float, high: float) -> None:
+        """Show this and the following images through a fixed (low, high) window."""
+        self._fixed_window = self._window = (float(low), float(high))
+        self._rerender()
+
+    def auto_display_window(self) -> None:
+        """Back to each image's automatic window (percentiles)."""
+        self._fixed_window = self._window = None
+        self._rerender()
+
+    @property
+    def clahe(self) -> bool:
+        return self._clahe
+
+    def set_clahe(self, enabled: bool) -> None:
+        """Show the image contrast-equalised (CLAHE) or plain."""
+        if enabled != self._clahe:
+            self._clahe = enabled
+            self._rerender()
+
+    def is_settled(self) -> bool:
+        """The current image and its mask are on screen (nothing left loading): safe to grab or measure."""
+        current = self.state.current_id if self.state.is_open else NO_IMAGE
+        if current == NO_IMAGE:
+            return True
+        return (self._loading_id == NO_IMAGE and self._image_id == current
+                and self.document.image_id == current and self.document.mask is not None)
+
     # -- state -> canvas ---------------------------------------------------------------------------
 
-    def _show_image(self, image_id: int) -> None:
+    def _load(self, image_id: int) -> None:
+        self._serial += 1
         if image_id == NO_IMAGE:
             self._clear()
             return
-        try:
-            image = self._state.store.read_image(image_id)
-            mask = self._state.store.load_mask(image_id)
-        except SegcoreError:
-            self._clear()  # never leave the previous image on screen under the new name
-            raise
+        serial = self._serial
+        self._loading_id = image_id
+        worker = Worker(decode_and_render, Path(self.state.store.image_path(image_id)), self._fixed_window, self._clahe)
+        worker.returned.connect(lambda rendered: self._rendered(serial, image_id, rendered))
+        worker.errored.connect(lambda exc: self._failed(serial, exc))
+        worker.start()
+
+    def _rerender(self) -> None:
+        if self._loading_id != NO_IMAGE:
+            self._load(self._loading_id)  # a load in flight used the old settings: start it again
+            return
+        if self._image is None:
+            return
+        self._serial += 1
+        serial, image_id = self._serial, self._image_id
+        worker = Worker(render, self._image, self._fixed_window, self._clahe)
+        worker.returned.connect(lambda rendered: self._rendered(serial, image_id, rendered))
+        worker.errored.connect(lambda exc: self._failed(serial, exc))
+        worker.start()
+
+    def _rendered(self, serial: int, image_id: int, rendered: Rendered) -> None:
+        if serial != self._serial:
+            return  # the user moved on (or changed the window) while this was made
+        new_image = image_id != self._image_id
         previous_size = self.image_item.pixmap().size()
-        rgb = to_display_rgb(image, auto_window(image))
-        buffers = [rgb]
-        self.image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
-        if mask is not None:
-            rgba = overlay_rgba(mask, self._state.class_table)
-            buffers.append(rgba)
-            self.overlay_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgba)))
-        else:
-            self.overlay_item.setPixmap(QPixmap())
-        self._image, self._mask, self._buffers = image, mask, tuple(buffers)
+        self.image_item.setPixmap(QPixmap.fromImage(rendered.qimage))
+        self._image, self._image_id, self._window = rendered.image, image_id, rendered.window
+        self._loading_id = NO_IMAGE
         self._scene.setSceneRect(QRectF(self.image_item.pixmap().rect()))
         # Same-size images keep the zoom and position, so neighbours can be compared in place.
         if self._fit_mode or previous_size != self.image_item.pixmap().size():
             self.fit_to_window()
+        if new_image:
+            self._show_mask()
+        self.window_changed.emit(rendered.window)
         self.image_shown.emit(image_id)
 
+    def _failed(self, serial: int, exc: BaseException) -> None:
+        if serial == self._serial:
+            self._clear()  # never leave the previous image on screen under the new name
+        report_worker_error(exc)
+
+    def _show_mask(self) -> None:
+        """Draw the document's mask once it belongs to the image on screen."""
+        mask = self.document.mask
+        image = self._image
+        if mask is None or image is None or self.document.image_id != self._image_id or mask.shape != image.shape[:2]:
+            self.overlay_item.clear()
+            return
+        self.overlay_item.set_mask(mask, self.state.class_table)
+
+    def _cancel_tool(self) -> None:
+        if self._tool is not None:
+            self._tool.cancel()
+
+    def _mask_edited(self, region: Region | None) -> None:
+        if self.document.mask is not None and self.document.image_id == self._image_id:
+            self.overlay_item.update_region(self.document.mask, region)
+
     def _clear(self) -> None:
+        self._serial += 1
         self.image_item.setPixmap(QPixmap())
-        self.overlay_item.setPixmap(QPixmap())
-        self._image = self._mask = None
-        self._buffers = ()
+        self.overlay_item.clear()
+        self._image, self._image_id, self._loading_id = None, NO_IMAGE, NO_IMAGE
         self.hover_changed.emit("")
 
     # -- pixel read-out ----------------------------------------------------------------------------
@@ -165,23 +252,50 @@ class ImageView(QGraphicsView):
         return f"x {x}  y {y}   value {shown}   class: {self._class_at(x, y)}"
 
     def _class_at(self, x: int, y: int) -> str:
-        if self._mask is None:
+        mask = self.document.mask
+        if mask is None or self.document.image_id != self._image_id or not self.document.labelled:
             return "— (not labelled)"
-        index = int(self._mask[y, x])
-        table = self._state.class_table
+        index = int(mask[y, x])
+        table = self.state.class_table
         if index == table.ignore_index:
             return "ignore"
         return table.classes[index].name if index < table.num_classes else f"unknown ({index})"
 
     # -- Qt events ---------------------------------------------------------------------------------
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._tool is None or not self._tool.mouse_press(event):
+            super().mousePressEvent(event)
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        super().mouseMoveEvent(event)
+        if self._tool is None or not self._tool.mouse_move(event):
+            super().mouseMoveEvent(event)
         point = self.mapToScene(event.position().toPoint())
         self.hover_changed.emit(self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y()))))
 
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._tool is None or not self._tool.mouse_release(event):
+            super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._tool is None or not self._tool.mouse_double_click(event):
+            super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if self._tool is None or not self._tool.key_press(event):
+            super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        # Accepting a ShortcutOverride hands the key to keyPressEvent instead of a window shortcut.
+        if event.type() == QEvent.Type.ShortcutOverride and self._tool is not None and self._tool.wants_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
         super().leaveEvent(event)
+        if self._tool is not None:
+            self._tool.leave()
         self.hover_changed.emit("")
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802

@@ -1,14 +1,22 @@
-"""The image browser dock: the project's images with size, depth and status; filter; navigation."""
+"""The image browser dock: the project's images with thumbnails, size, depth and status; filter; navigation."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QSize,
     QSortFilterProxyModel,
     Qt,
+    QThreadPool,
 )
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -18,13 +26,21 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QStyle,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.canvas.render import rgb_to_qimage
 from app.state.project_state import NO_IMAGE, ProjectState
+from app.workers import Worker
+from segcore.errors import SegcoreError
 from segcore.project.store import ImageRecord, ImageStatus
+from segcore.project.thumbnails import cached_thumbnail, thumbnail_cache_path
+
+log = logging.getLogger(__name__)
 
 STATUS_COLORS: dict[ImageStatus, QColor] = {
     ImageStatus.UNLABELLED: QColor(150, 150, 150),
@@ -38,7 +54,10 @@ PREVIOUS_KEYS = (QKeySequence(Qt.Key.Key_PageUp), QKeySequence(Qt.Key.Key_A))
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 _COLUMNS = ("Name", "Size", "Bits", "Status")
-_STATUS_COLUMN = 3
+_NAME_COLUMN, _STATUS_COLUMN = 0, 3
+THUMBNAIL_SIDE = 96
+"""Thumbnails are made (and cached) at this size; the view scales them to its icon size."""
+LARGE_ICON, SMALL_ICON = 64, 20
 
 
 def _status_icon(color: QColor) -> QIcon:
@@ -53,18 +72,79 @@ def _status_icon(color: QColor) -> QIcon:
     return QIcon(pixmap)
 
 
+def _thumbnails(jobs: list[tuple[int, Path, Path]], max_side: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Worker body: (image id, RGB thumbnail) per (id, image file, cache file); unreadable images are skipped.
+
+    It never touches the project store, so closing the project while it runs is safe.
+    """
+    for image_id, source, cache in jobs:
+        try:
+            yield image_id, cached_thumbnail(source, cache, max_side)
+        except SegcoreError as exc:  # a missing or broken file: the row just has no picture
+            log.warning("no thumbnail for image %d: %s", image_id, exc)
+
+
+def _square_icon(rgb: np.ndarray) -> QIcon:
+    """The thumbnail centred on a transparent THUMBNAIL_SIDE square: every row gets the same height and scale."""
+    pixmap = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    height, width = rgb.shape[:2]
+    painter = QPainter(pixmap)
+    painter.drawImage((THUMBNAIL_SIDE - width) // 2, (THUMBNAIL_SIDE - height) // 2, rgb_to_qimage(rgb))
+    painter.end()
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # a picture, not a symbol: no selection tint
+    return icon
+
+
 class ImageListModel(QAbstractTableModel):
-    """One row per image record: name, size, bit depth, status."""
+    """One row per image record: thumbnail and name, size, bit depth, status."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._records: list[ImageRecord] = []
+        # Icons, not pixmaps: the view draws an icon at its icon size, a pixmap at the pixmap's own size.
+        self._thumbnails: dict[int, QIcon] = {}
+        # Rows without a thumbnail yet show a blank one, so every row keeps the same height.
+        blank = QPixmap(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._placeholder = QIcon(blank)
         self._icons = {status: _status_icon(color) for status, color in STATUS_COLORS.items()}
 
     def set_records(self, records: list[ImageRecord]) -> None:
+        """Show `records`; thumbnails of images still listed are kept."""
         self.beginResetModel()
         self._records = list(records)
+        ids = {record.id for record in records}
+        self._thumbnails = {image_id: icon for image_id, icon in self._thumbnails.items() if image_id in ids}
         self.endResetModel()
+
+    def clear(self) -> None:
+        self._thumbnails = {}
+        self.set_records([])
+
+    def records_without_thumbnail(self) -> list[ImageRecord]:
+        return [record for record in self._records if record.id not in self._thumbnails]
+
+    def has_thumbnail(self, image_id: int) -> bool:
+        return image_id in self._thumbnails
+
+    def set_thumbnail(self, image_id: int, rgb: np.ndarray) -> None:
+        """Give an image its thumbnail (an RGB array); only its row is repainted."""
+        row = self.row_of(image_id)
+        if row < 0:
+            return
+        self._thumbnails[image_id] = _square_icon(rgb)
+        index = self.index(row, _NAME_COLUMN)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def update_record(self, record: ImageRecord) -> None:
+        """Replace one image's record (its status changed); only its row is repainted."""
+        row = self.row_of(record.id)
+        if row < 0:
+            return
+        self._records[row] = record
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(_COLUMNS) - 1))
 
     def row_of(self, image_id: int) -> int:
         """The row of an image id, or -1."""
@@ -93,6 +173,8 @@ class ImageListModel(QAbstractTableModel):
             return (record.name, f"{record.width} × {record.height}", str(record.bit_depth), record.status.value)[column]
         if role == Qt.ItemDataRole.DecorationRole and column == _STATUS_COLUMN:
             return self._icons.get(record.status)
+        if role == Qt.ItemDataRole.DecorationRole and column == _NAME_COLUMN:
+            return self._thumbnails.get(record.id, self._placeholder)
         if role == Qt.ItemDataRole.ToolTipRole:
             channels = {1: "gray", 3: "RGB", 4: "RGBA"}.get(record.channels, f"{record.channels} channels")
             return f"{record.path}\n{record.width} × {record.height}, {record.bit_depth}-bit {channels}\n{record.status.value}"
@@ -130,7 +212,11 @@ class ImageFilterProxy(QSortFilterProxyModel):
 
 
 class ImageBrowser(QDockWidget):
-    """Lists the project's images; selecting one makes it current in `ProjectState`."""
+    """Lists the project's images; selecting one makes it current in `ProjectState`.
+
+    Thumbnails come from one background worker at a time, started when the list gains images
+    without one (project opened, images imported) and stopped when the project closes.
+    """
 
     def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__("Images", parent)
@@ -139,6 +225,10 @@ class ImageBrowser(QDockWidget):
         self._model = ImageListModel(self)
         self._proxy = ImageFilterProxy(self)
         self._proxy.setSourceModel(self._model)
+        self._thumbnail_worker: Worker | None = None
+        # A pool of its own: thumbnails of a large project must not hold the threads that load the current image.
+        self._thumbnail_pool = QThreadPool(self)
+        self._thumbnail_pool.setMaxThreadCount(1)
 
         self.search = QLineEdit(placeholderText="Filter by name…", clearButtonEnabled=True)
         self.status_filter = QComboBox()
@@ -148,6 +238,7 @@ class ImageBrowser(QDockWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end: keep it visible
+        self.view.setIconSize(QSize(LARGE_ICON, LARGE_ICON))
         self.view.header().setStretchLastSection(False)
         self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(_COLUMNS)):
@@ -159,10 +250,17 @@ class ImageBrowser(QDockWidget):
         for action in (self.next_action, self.previous_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
+        self.large_thumbnails_action = QAction(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView), "Large thumbnails", self,
+            checkable=True, checked=True, toolTip="Large thumbnails or a compact list",
+        )
+        thumbnails_button = QToolButton(autoRaise=True)
+        thumbnails_button.setDefaultAction(self.large_thumbnails_action)
 
         filters = QHBoxLayout()
         filters.addWidget(self.search, 1)
         filters.addWidget(self.status_filter)
+        filters.addWidget(thumbnails_button)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -175,8 +273,21 @@ class ImageBrowser(QDockWidget):
         self.view.selectionModel().currentRowChanged.connect(self._on_row_changed)
         self.next_action.triggered.connect(state.next)
         self.previous_action.triggered.connect(state.previous)
+        self.large_thumbnails_action.toggled.connect(self._set_large_thumbnails)
         state.images_changed.connect(self._on_images_changed)
+        state.record_changed.connect(self._on_record_changed)
+        state.project_closed.connect(self._on_project_closed)
         state.current_image_changed.connect(self._show_current)
+
+    @property
+    def model(self) -> ImageListModel:
+        """The source model (not the filtered one the view shows)."""
+        return self._model
+
+    @property
+    def thumbnail_worker(self) -> Worker | None:
+        """The worker making thumbnails now, if any."""
+        return self._thumbnail_worker
 
     def visible_names(self) -> list[str]:
         """Names of the rows the filter lets through, top to bottom."""
@@ -187,6 +298,54 @@ class ImageBrowser(QDockWidget):
         self._model.set_records(records)
         self._fill_status_filter(records)
         self._show_current(self._state.current_id)
+        self._start_thumbnails()
+
+    def _on_record_changed(self, image_id: int) -> None:
+        # The new status may filter the row out; that must not move the selection to another image.
+        selection = self.view.selectionModel()
+        selection.blockSignals(True)
+        self._model.update_record(self._state.record(image_id))
+        selection.blockSignals(False)
+        self._fill_status_filter(self._state.images)
+        self._show_current(self._state.current_id)
+
+    def _on_project_closed(self) -> None:
+        self._stop_thumbnails()
+        self._model.clear()
+        self._fill_status_filter([])
+
+    def _start_thumbnails(self) -> None:
+        """Replace any running thumbnail worker by one for the rows that still lack a thumbnail."""
+        self._stop_thumbnails()
+        records = self._model.records_without_thumbnail()
+        if not records:
+            return
+        root = self._state.store.root
+        jobs = [(r.id, root / r.path, thumbnail_cache_path(root, r.id, THUMBNAIL_SIDE)) for r in records]
+        worker = Worker(_thumbnails, jobs, THUMBNAIL_SIDE)
+        # Bound to this worker: results a stopped worker already sent are dropped, never shown on another project.
+        worker.yielded.connect(partial(self._on_thumbnail, worker))
+        worker.finished.connect(partial(self._on_thumbnails_finished, worker))
+        self._thumbnail_worker = worker.start(self._thumbnail_pool)
+
+    def _stop_thumbnails(self) -> None:
+        if self._thumbnail_worker is not None:
+            self._thumbnail_worker.quit()
+            self._thumbnail_worker = None
+
+    def _on_thumbnail(self, worker: Worker, item: tuple[int, np.ndarray]) -> None:
+        if worker is not self._thumbnail_worker:
+            return
+        image_id, rgb = item
+        self._model.set_thumbnail(image_id, rgb)
+
+    def _on_thumbnails_finished(self, worker: Worker) -> None:
+        if worker is self._thumbnail_worker:
+            self._thumbnail_worker = None
+
+    def _set_large_thumbnails(self, large: bool) -> None:
+        side = LARGE_ICON if large else SMALL_ICON
+        self.view.setIconSize(QSize(side, side))
 
     def _fill_status_filter(self, records: list[ImageRecord]) -> None:
         chosen = self.status_filter.currentData()

@@ -20,6 +20,18 @@ def _view_point(view: ImageView, x: int, y: int) -> QPoint:
     return view.mapFromScene(QPointF(x + 0.5, y + 0.5))
 
 
+def _wait_shown(qtbot, win) -> None:
+    """Wait until the current image and its mask are on the canvas (both load in workers)."""
+    view = win.view
+    qtbot.waitUntil(lambda: view.has_mask and view.document.image_id == win.state.current_id)
+
+
+def _select(qtbot, win, name: str) -> None:
+    with qtbot.waitSignal(win.view.image_shown):
+        win.state.select(win.state.find(name).id)
+    _wait_shown(qtbot, win)
+
+
 def _click_row(qtbot, browser: ImageBrowser, name: str) -> None:
     row = browser.visible_names().index(name)
     rect = browser.view.visualRect(browser.view.model().index(row, 0))
@@ -38,13 +50,15 @@ def test_window_lists_all_images_with_statuses(window, tiny_project):
     assert model.index(1, 3).data(Qt.ItemDataRole.DecorationRole) is not None  # the status icon
 
 
-def test_first_image_is_shown_on_open(window):
+def test_first_image_is_shown_on_open(qtbot, window):
+    _wait_shown(qtbot, window)
     assert _current_name(window) == "alpha_gray8"
     assert window.view.image_item.pixmap().size().toTuple() == (40, 30)
 
 
 def test_clicking_an_image_shows_it(qtbot, window):
-    _click_row(qtbot, window.browser, "gamma_rgb")
+    with qtbot.waitSignal(window.view.image_shown):
+        _click_row(qtbot, window.browser, "gamma_rgb")
     assert _current_name(window) == "gamma_rgb"
     assert window.view.image_item.pixmap().size().toTuple() == (36, 32)
     color = window.view.image_item.pixmap().toImage().pixelColor(3, 3)
@@ -88,9 +102,11 @@ def test_status_filter_narrows_the_list(window):
 
 def test_overlay_appears_only_for_the_labelled_image(qtbot, window, tiny_project):
     view = window.view
-    assert view.overlay_item.pixmap().isNull()  # alpha_gray8 has no mask
-    window.state.select(window.state.find("beta_gray16").id)
-    overlay = view.overlay_item.pixmap().toImage()
+    _wait_shown(qtbot, window)
+    unlabelled = view.overlay_item.image()  # alpha_gray8 has no mask: an all-background, invisible overlay
+    assert all(unlabelled.pixelColor(x, y).alpha() == 0 for x in range(0, 40, 7) for y in range(0, 30, 7))
+    _select(qtbot, window, "beta_gray16")
+    overlay = view.overlay_item.image()
     assert overlay.size().toTuple() == (64, 48)
     cell = overlay.pixelColor(25, 15)
     assert (cell.red(), cell.green(), cell.blue(), cell.alpha()) == (255, 0, 0, 255)
@@ -101,15 +117,15 @@ def test_overlay_appears_only_for_the_labelled_image(qtbot, window, tiny_project
     assert view.overlay_opacity() == 0.8
 
 
-def test_16bit_image_is_window_levelled(window):
-    window.state.select(window.state.find("beta_gray16").id)
+def test_16bit_image_is_window_levelled(qtbot, window):
+    _select(qtbot, window, "beta_gray16")
     image = window.view.image_item.pixmap().toImage()
     left, right = image.pixelColor(0, 20).red(), image.pixelColor(63, 20).red()
     assert left == 0 and right == 255  # x*1000 ramp: the percentiles land at the ends
 
 
 def test_mouse_move_reports_pixel_value_and_class(qtbot, window, tiny_project):
-    window.state.select(window.state.find("beta_gray16").id)
+    _select(qtbot, window, "beta_gray16")
     view = window.view
     qtbot.mouseMove(view.viewport(), _view_point(view, 25, 15))
     message = window.statusBar().currentMessage()
@@ -120,6 +136,7 @@ def test_mouse_move_reports_pixel_value_and_class(qtbot, window, tiny_project):
 
 
 def test_wheel_zooms_around_the_cursor(qtbot, window):
+    _wait_shown(qtbot, window)
     view = window.view
     before = view.scale_factor()
     cursor = _view_point(view, 10, 10)
@@ -134,7 +151,8 @@ def test_wheel_zooms_around_the_cursor(qtbot, window):
     assert abs(after.x() - scene_before.x()) < 1 and abs(after.y() - scene_before.y()) < 1
 
 
-def test_fit_and_actual_size(window):
+def test_fit_and_actual_size(qtbot, window):
+    _wait_shown(qtbot, window)
     view = window.view
     window.view_toolbar.actual_size_action.trigger()
     assert view.scale_factor() == 1.0

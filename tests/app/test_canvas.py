@@ -1,0 +1,217 @@
+"""The canvas on a real project: background loading, stale loads, window/level, CLAHE, 1:1, a 3072 x 3072 frame.
+
+Also home of the `workspace` fixture (canvas + tool and view toolbars in a main window) that the
+tool and undo tests import.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+from app.canvas.image_view import ImageView
+from app.canvas.tool_toolbar import ToolBar
+from app.canvas.view_toolbar import ViewToolBar
+from app.state.project_state import ProjectState
+from segcore.data.classes import ClassTable
+from segcore.project.store import ProjectStore
+
+
+@dataclass
+class Workspace:
+    """The canvas with both toolbars in a shown, active main window, on an open project."""
+
+    qtbot: object
+    win: QMainWindow
+    state: ProjectState
+    view: ImageView
+    tools: ToolBar
+    view_bar: ViewToolBar
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.view.document.mask
+
+    def select(self, name: str) -> int:
+        """Make `name` current and wait until its image and mask are on the canvas; returns its id."""
+        image_id = self.state.find(name).id
+        if self.state.current_id != image_id:
+            with self.qtbot.waitSignal(self.view.image_shown, timeout=5000):
+                self.state.select(image_id)
+        self.wait_loaded()
+        return image_id
+
+    def wait_loaded(self) -> None:
+        view = self.view
+        self.qtbot.waitUntil(lambda: view.has_mask and view.document.image_id == self.state.current_id, timeout=5000)
+
+    def point(self, x: float, y: float) -> QPoint:
+        """The viewport position of the centre of image pixel (x, y)."""
+        return self.view.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+    def press(self, x: float, y: float) -> None:
+        self.qtbot.mousePress(self.view.viewport(), Qt.MouseButton.LeftButton, pos=self.point(x, y))
+
+    def move(self, x: float, y: float) -> None:
+        self.qtbot.mouseMove(self.view.viewport(), self.point(x, y))
+
+    def release(self, x: float, y: float) -> None:
+        self.qtbot.mouseRelease(self.view.viewport(), Qt.MouseButton.LeftButton, pos=self.point(x, y))
+
+    def drag(self, *points: tuple[float, float]) -> None:
+        """Press at the first pixel, move through the others, release at the last."""
+        self.press(*points[0])
+        for point in points[1:]:
+            self.move(*point)
+        self.release(*points[-1])
+
+    def click(self, x: float, y: float) -> None:
+        self.qtbot.mouseClick(self.view.viewport(), Qt.MouseButton.LeftButton, pos=self.point(x, y))
+
+    def key(self, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        self.qtbot.keyClick(self.view, key, modifier)
+
+    def stored_mask(self, image_id: int) -> np.ndarray | None:
+        """The mask as a fresh connection to the project reads it (what a restarted app would see)."""
+        with ProjectStore.open(self.state.store.root) as store:
+            return store.load_mask(image_id)
+
+
+def open_workspace(qtbot, root: Path) -> Workspace:
+    state = ProjectState()
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    view = ImageView(state, win)
+    win.setCentralWidget(view)
+    tools, view_bar = ToolBar(view, win), ViewToolBar(view, win)
+    win.addToolBar(tools)
+    win.addToolBar(view_bar)
+    win.resize(900, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    view.setFocus()
+    state.open(root)
+    workspace = Workspace(qtbot, win, state, view, tools, view_bar)
+    workspace.wait_loaded()
+    return workspace
+
+
+@pytest.fixture()
+def workspace(qtbot, tiny_project):
+    ws = open_workspace(qtbot, tiny_project.root)
+    yield ws
+    ws.state.close()
+
+
+def _pixel(view: ImageView, x: int, y: int) -> tuple[int, int, int]:
+    color = view.image_item.pixmap().toImage().pixelColor(x, y)
+    return color.red(), color.green(), color.blue()
+
+
+def test_the_image_arrives_from_a_worker_and_stale_loads_are_dropped(qtbot, workspace):
+    view, state = workspace.view, workspace.state
+    shown: list[int] = []
+    view.image_shown.connect(shown.append)
+    gamma = state.find("gamma_rgb").id
+    with qtbot.waitSignal(view.image_shown, check_params_cb=lambda image_id: image_id == gamma, timeout=5000):
+        state.select(state.find("beta_gray16").id)
+        state.select(state.find("delta_gray16").id)
+        state.select(gamma)
+    qtbot.wait(100)  # time for any straggler to (wrongly) land
+    assert shown == [gamma]
+    assert view.image_item.pixmap().size().toTuple() == (36, 32)
+    assert _pixel(view, 3, 3) == (200, 0, 50)
+
+
+def test_window_level_spin_boxes_and_auto(qtbot, workspace, tiny_project):
+    workspace.select("beta_gray16")
+    view, bar = workspace.view, workspace.view_bar
+    auto = view.display_window()
+    assert (bar.window_low.value(), bar.window_high.value()) == (round(auto[0]), round(auto[1]))
+    assert _pixel(view, 0, 20)[0] == 0 and _pixel(view, 63, 20)[0] == 255
+    with qtbot.waitSignal(view.image_shown):
+        bar.window_high.setValue(120_000 // 4)  # x * 1000: columns from 30 on are white
+    with qtbot.waitSignal(view.image_shown):
+        bar.window_low.setValue(10_000)
+    assert view.display_window() == (10_000.0, 30_000.0)
+    assert _pixel(view, 5, 20)[0] == 0 and _pixel(view, 40, 20)[0] == 255
+    assert 0 < _pixel(view, 20, 20)[0] < 255
+    # A fixed window stays for the next image; Auto goes back to each image's own.
+    workspace.select("delta_gray16")
+    assert view.display_window() == (10_000.0, 30_000.0)
+    with qtbot.waitSignal(view.image_shown):
+        bar.auto_window_action.trigger()
+    assert view.display_window()[0] == 3000.0
+    assert bar.window_low.value() == 3000
+
+
+def test_clahe_toggle_changes_the_displayed_pixels(qtbot, workspace):
+    workspace.select("alpha_gray8")
+    view = workspace.view
+    before = view.image_item.pixmap().toImage()
+    with qtbot.waitSignal(view.image_shown):
+        workspace.view_bar.clahe_action.trigger()
+    assert view.clahe
+    after = view.image_item.pixmap().toImage()
+    assert after != before
+    with qtbot.waitSignal(view.image_shown):
+        workspace.view_bar.clahe_action.trigger()
+    assert view.image_item.pixmap().toImage() == before
+
+
+def test_actual_size_is_ctrl_1_and_plain_1_is_free(workspace):
+    view = workspace.view
+    fitted = view.scale_factor()
+    workspace.key(Qt.Key.Key_1)
+    assert view.scale_factor() == fitted
+    workspace.key(Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert view.scale_factor() == 1.0
+
+
+def test_a_3072_frame_shows_fast_and_brush_updates_keep_up(qtbot, tmp_path):
+    side = 3072
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 4096, (side, side), dtype=np.uint16)
+    root = tmp_path / "big"
+    with ProjectStore.create(root, ClassTable.from_names(["background", "sample"])) as store:
+        image_id = store.add_image_array("frame", frame).id
+    state = ProjectState()
+    view = ImageView(state)
+    qtbot.addWidget(view)
+    view.resize(1000, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    start = time.perf_counter()
+    with qtbot.waitSignal(view.image_shown, timeout=10_000):
+        state.open(root)
+    shown_s = time.perf_counter() - start
+    assert view.image_item.pixmap().size().toTuple() == (side, side)
+    assert shown_s < 1.5, f"image shown after {shown_s:.2f} s"  # ~0.3 s when the machine is idle
+    qtbot.waitUntil(lambda: view.has_mask, timeout=5000)
+
+    workspace = Workspace(qtbot, None, state, view, ToolBar(view), None)
+    workspace.tools.tool_actions["brush"].trigger()
+    workspace.tools.settings.set_brush_size(41)
+    view.zoom_by(4)  # labelling zoom: a stroke across the visible part
+    centre = view.mapToScene(view.viewport().rect().center())
+    cx, cy = int(centre.x()), int(centre.y())
+    workspace.press(cx - 100, cy)
+    moves = [(cx - 100 + 4 * i, cy + (i % 7)) for i in range(50)]
+    start = time.perf_counter()
+    for x, y in moves:
+        workspace.move(x, y)
+        view.viewport().repaint()  # the paint the mouse would wait for
+    per_move_ms = (time.perf_counter() - start) / len(moves) * 1000
+    workspace.release(*moves[-1])
+    assert per_move_ms < 30, f"{per_move_ms:.1f} ms per brush move"
+    assert view.document.mask[cy, cx] == 1
+    np.testing.assert_array_equal(workspace.stored_mask(image_id), view.document.mask)
+    state.close()
