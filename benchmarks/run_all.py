@@ -20,6 +20,7 @@ SCRIPTS = {
     "bench_models.py": [],
     "bench_train.py": [],
     "bench_predict.py": [],
+    "bench_gui.py": [],
 }
 QUICK = {
     "bench_refine.py": ["--small", "2", "--large", "0"],
@@ -27,6 +28,7 @@ QUICK = {
                         "--ratio-repeats", "3"],
     "bench_train.py": ["--batches", "3", "--pipeline-samples", "20"],
     "bench_predict.py": ["--folder-images", "8", "--repeats", "3"],
+    "bench_gui.py": ["--rounds", "2", "--moves", "20"],
 }
 
 
