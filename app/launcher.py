@@ -132,7 +132,7 @@ def _screenshot(app, window, out: Path) -> int:  # noqa: ANN001 - Qt types impor
 
     def grab() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if window.grab().save(str(out), "PNG"):
+        if window.grab().save(str(out)):  # the format follows the suffix (png, jpg)
             log.info("wrote screenshot %s", out)
             result["code"] = 0
         else:
