@@ -33,6 +33,7 @@ from segcore.inference.predictor import Predictor
 from segcore.io.images import read_image, write_image
 from segcore.models import get_model, get_model_info
 from segcore.training.checkpoint import Checkpoint, save_checkpoint
+from segcore.training.device import cpu_has_native_bf16
 
 
 def make_checkpoint(path: Path, model: str, in_channels: int, num_classes: int, **kwargs) -> Path:
@@ -76,8 +77,11 @@ def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, rep
     and with the per-pixel uncertainty, against the pure forward of the same batch in memory.
     Folder passes and pure forwards alternate; each rate is the median over `repeats` rounds."""
     rows = {}
+    # An untrained model's bf16 labels agree with fp32 only borderline, so "auto" could pick either
+    # precision from run to run: pin the one a trained model gets on this machine.
+    precision = "bf16" if cpu_has_native_bf16() else "fp32"
     for uncertainty in (False, True):
-        predictor = Predictor(ckpt, mode="whole", uncertainty=uncertainty)
+        predictor = Predictor(ckpt, mode="whole", uncertainty=uncertainty, precision=precision)
         x = torch.stack([predictor.preprocess(read_image(p)) for p in images[:batch]])
         folder_rates, pure_rates = [], []
         with tempfile.TemporaryDirectory() as tmp:
@@ -90,12 +94,13 @@ def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, rep
                 assert all(r.error is None for r in results)
                 with torch.inference_mode():
                     pure_rates.append(batch / median_seconds(lambda: predictor._forward(x), repeats=len(images) // batch,
-                                                             warmup=0))
+                                                             warmup=1))
         folder, pure = statistics.median(folder_rates), statistics.median(pure_rates)
         name = "with_uncertainty" if uncertainty else "labels_only"
         rows[name] = {"folder_img_s": folder, "pure_img_s": pure, "ratio": folder / pure,
                       "ratios": [f / p for f, p in zip(folder_rates, pure_rates)]}
-    return {"images": len(images), "size": list(x.shape[-2:]), "batch": batch, "workers": workers, **rows}
+    return {"images": len(images), "size": list(x.shape[-2:]), "batch": batch, "workers": workers,
+            "precision": precision, **rows}
 
 
 def folder_images(camvid: Path, n: int, tmp: Path) -> list[Path]:
@@ -151,7 +156,7 @@ def main() -> int:
         images = folder_images(args.camvid, args.folder_images, Path(tmp))
         folder = folder_vs_pure(folder_ckpt, images, args.folder_batch, args.workers)
         print(f"2. folder of {folder['images']} RGB photos ({folder['size'][1]}x{folder['size'][0]}), fcn_resnet18, "
-              f"batch {folder['batch']}, {folder['workers']} worker(s):")
+              f"{folder['precision']}, batch {folder['batch']}, {folder['workers']} worker(s):")
         for name in ("labels_only", "with_uncertainty"):
             row = folder[name]
             print(f"   {name.replace('_', ' ')}: {row['folder_img_s']:.2f} img/s vs pure forward {row['pure_img_s']:.2f} "
