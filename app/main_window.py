@@ -13,9 +13,12 @@ from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.predict_dialog import PredictDialog
 from app.panels.class_panel import ClassPanel
 from app.panels.image_browser import ImageBrowser
+from app.panels.runs_panel import RunsPanel
+from app.panels.train_panel import TrainPanel
 from app.predictions import PredictionController
 from app.projects import ProjectController
 from app.state.project_state import ProjectState
+from app.state.training_session import TrainingSession
 
 APP_NAME = "segdesk"
 
@@ -35,7 +38,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
         self.class_panel = ClassPanel(state, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.class_panel)
-        self.resizeDocks([self.browser, self.class_panel], [340, 240], Qt.Orientation.Horizontal)
+        self.training = TrainingSession(state, self)
+        self.train_panel = TrainPanel(state, self.training, self)
+        self.runs_panel = RunsPanel(state, self.training, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.train_panel)
+        self.tabifyDockWidget(self.train_panel, self.runs_panel)
+        self.train_panel.raise_()
+        self.resizeDocks([self.browser, self.class_panel], [340, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.class_panel, self.train_panel], [160, 640], Qt.Orientation.Vertical)
         self.tool_bar = ToolBar(self.view, self)
         self.addToolBar(self.tool_bar)
         self.view_toolbar = ViewToolBar(self.view, self)
@@ -49,7 +59,7 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionController(state, self)
         self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))
         self.predict_action.setToolTip("Run a checkpoint on the current, unlabelled or all images (Ctrl+P)")
-        self.predict_action.triggered.connect(self.ask_predict)
+        self.predict_action.triggered.connect(lambda: self.ask_predict())
         self.export_action = QAction("&Export…", self, shortcut=QKeySequence("Ctrl+E"))
         self.export_action.setToolTip("Export labels or predictions as masks, overlays, labelme JSON or VOC (Ctrl+E)")
         self.export_action.triggered.connect(lambda: ExportDialog(state, self).exec())
@@ -60,6 +70,7 @@ class MainWindow(QMainWindow):
         self.predictions.progress.connect(
             lambda done, total: self.statusBar().showMessage(f"Predicting: {done} / {total} images", 2000))
         self.predictions.finished.connect(self._predictions_finished)
+        self.runs_panel.checkpoint_chosen.connect(self.ask_predict)
         for action in (self.predict_action, self.export_action):
             action.setEnabled(False)
             state.project_opened.connect(lambda a=action: a.setEnabled(True))
@@ -97,6 +108,8 @@ class MainWindow(QMainWindow):
         classes_menu.addActions(self.class_panel.select_actions)
 
         model_menu = self.menuBar().addMenu("&Model")
+        model_menu.addActions([self.train_panel.toggleViewAction(), self.runs_panel.toggleViewAction()])
+        model_menu.addSeparator()
         model_menu.addAction(self.predict_action)
 
         view_menu = self.menuBar().addMenu("&View")
@@ -107,11 +120,14 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([self.browser.toggleViewAction(), self.class_panel.toggleViewAction()])
 
-    def ask_predict(self) -> None:
+    def ask_predict(self, checkpoint: str | None = None) -> None:
+        """Ask what to predict (with `checkpoint` pre-filled, e.g. one double-clicked in the runs panel)."""
         if self.predictions.is_running:
             self.statusBar().showMessage("A prediction is already running", 3000)
             return
         dialog = PredictDialog(self.state, self)
+        if checkpoint:
+            dialog.checkpoint.setText(str(checkpoint))
         if dialog.exec():
             choice = dialog.values()
             self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta)

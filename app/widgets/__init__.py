@@ -1,0 +1,1 @@
+"""Reusable widgets that belong to no single panel (plots, ...)."""

@@ -1,0 +1,174 @@
+"""First training settings for a project, chosen from its images and classes (no label is read).
+
+    config = default_config(store)      # a TrainConfig that trains out of the box
+    train, val = split_counts(store, config.val_fraction, config.seed)
+
+Grayscale projects (interferograms: 1 channel, often 16-bit, big frames, two very unequal
+classes) get a small U-Net trained from scratch with CE + Dice, big frames resized and cropped
+so they train fast; RGB projects get a ResNet model with cross-entropy (ImageNet weights when
+torch's cache has them). Epochs and batch follow the number of labelled images and the device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from segcore.data.normalization import compute_mean_image
+from segcore.errors import ProjectError
+from segcore.models import PretrainedWeightsMissing, get_model, get_model_info
+from segcore.project.store import ProjectStore
+from segcore.project.transfer import LABELLED_STATUSES, project_dataset
+from segcore.training import TrainConfig
+from segcore.training.data import split_samples
+from segcore.training.device import pick_device
+
+MAX_SIDE = 1024
+"""Frames with a longer side are resized to it: a 3072² interferogram trains 9x faster, fringes stay resolved."""
+CROP = {"cuda": 512, "cpu": 256}
+"""Training crop per device type (whole images when they are smaller)."""
+BATCH = {"cuda": 8, "cpu": 4}
+TARGET_STEPS = {"cuda": 1500, "cpu": 400}
+"""Optimiser steps a first run aims at; epochs follow from the number of training images."""
+MIN_EPOCHS, MAX_EPOCHS = 10, 100
+MIN_IMAGES_FOR_VAL = 3
+"""Below this many labelled images all of them train (no validation, hence no mIoU)."""
+MEAN_IMAGES_DIR = "mean_images"
+
+
+@dataclass(frozen=True)
+class ProjectProfile:
+    """What the defaults are chosen from: the project's images and classes."""
+
+    grayscale: bool
+    high_bit_depth: bool
+    long_side: int
+    """The longest image side in the project."""
+    short_side: int
+    """The shortest image side in the project."""
+    same_size: bool
+    labelled: int
+    num_classes: int
+
+
+def project_profile(store: ProjectStore) -> ProjectProfile:
+    """Summarise the project's images (channels, bit depth, sizes) and class count."""
+    images = store.images()
+    sizes = {(r.height, r.width) for r in images}
+    return ProjectProfile(
+        grayscale=bool(images) and all(r.channels == 1 for r in images),
+        high_bit_depth=any(r.bit_depth > 8 for r in images),
+        long_side=max((max(s) for s in sizes), default=0),
+        short_side=min((min(s) for s in sizes), default=0),
+        same_size=len(sizes) <= 1,
+        labelled=sum(r.status in LABELLED_STATUSES for r in images),
+        num_classes=store.class_table().num_classes,
+    )
+
+
+class Pretrained(str, Enum):
+    """Whether a model can start from ImageNet weights here."""
+
+    UNSUPPORTED = "unsupported"
+    MISSING = "missing"
+    CACHED = "cached"
+
+
+def pretrained_status(model: str) -> tuple[Pretrained, str]:
+    """Can `model` load a pretrained backbone from torch's cache? (status, a sentence for the user).
+
+    Builds the model on the meta device, so only a cached weights file is read, never a tensor allocated.
+    """
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # loading real weights into meta tensors is a warned no-op
+            get_model(model, num_classes=2, in_channels=3, pretrained_backbone=True)
+    except PretrainedWeightsMissing as exc:
+        return Pretrained.MISSING, str(exc)
+    except ValueError as exc:  # the builder's refusal: the model has no pretrained backbone
+        return Pretrained.UNSUPPORTED, str(exc)
+    return Pretrained.CACHED, "ImageNet weights found in torch's cache"
+
+
+def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
+    """A configuration that trains the project well enough out of the box on `device`."""
+    profile = project_profile(store)
+    kind = pick_device(device).type
+    kind = kind if kind in CROP else "cpu"  # mps and others: the CPU's modest sizes
+    if profile.grayscale:
+        binary = profile.num_classes == 2
+        config = TrainConfig(
+            model="unet",
+            model_kwargs={"base_channels": 32 if kind == "cuda" else 16},
+            # Dice counters the imbalance of a small foreground; with more classes, median-frequency weights do.
+            loss="ce+dice" if binary else "ce",
+            class_weights="none" if binary else "median_freq",
+            lr=1e-3,
+        )
+        augment: dict = {"hflip": 0.5, "vflip": 0.5}  # no up or down in microscopy and interferometry
+    else:
+        model = "deeplabv3plus_resnet50" if kind == "cuda" else "fcn_resnet18"
+        pretrained = pretrained_status(model)[0] is Pretrained.CACHED
+        config = TrainConfig(model=model, pretrained_backbone=pretrained, loss="ce", lr=3e-4 if pretrained else 1e-3)
+        augment = {"hflip": 0.5, "vflip": 0.0}
+    augment.update(_geometry(profile, CROP[kind], get_model_info(config.model).divisor))
+    if not profile.grayscale and augment.get("crop"):
+        augment["scale_range"] = [0.5, 2.0]  # scenes: objects at many sizes
+    config.augment = augment
+    config.val_fraction = 0.2 if profile.labelled >= MIN_IMAGES_FOR_VAL else 0.0
+    n_train = split_counts(store, config.val_fraction, config.seed)[0]
+    config.batch_size = max(1, min(BATCH[kind], n_train // 2))  # two steps an epoch at least: none dropped
+    steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
+    config.epochs = int(np.clip(round(TARGET_STEPS[kind] / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
+    config.validate()
+    return config
+
+
+def _geometry(profile: ProjectProfile, crop: int, divisor: int) -> dict:
+    """Resize big frames, crop to `crop` (a multiple of the model's divisor) when images are larger or differ."""
+    options: dict = {}
+    scale = 1.0
+    if profile.long_side > MAX_SIDE:
+        scale = MAX_SIDE / profile.long_side
+        # One size: the long side. Mixed sizes: one factor for all, so objects keep their relative scale.
+        options["resize"] = MAX_SIDE if profile.same_size else round(scale, 4)
+    short = int(profile.short_side * scale)
+    if short > crop or not profile.same_size:
+        options["crop"] = max(divisor, min(crop, short) // divisor * divisor)
+    return options
+
+
+def split_counts(store: ProjectStore, val_fraction: float, seed: int = 0) -> tuple[int, int]:
+    """How many labelled images a run would train and validate on (the trainer's own split rule)."""
+    train, val = split_samples(list(project_dataset(store).samples), val_fraction, seed)
+    return len(train), len(val)
+
+
+def mean_image_path(store: ProjectStore) -> Path:
+    """Where the mean of the project's current images is kept; named after the image set, so adding
+    images gives a new file and runs trained on an older mean keep theirs."""
+    digest = hashlib.sha1("\n".join(r.path for r in store.images()).encode()).hexdigest()[:12]
+    return store.root / MEAN_IMAGES_DIR / f"mean_{digest}.npy"
+
+
+def ensure_mean_image(store: ProjectStore) -> Path:
+    """The mean of every project image (for mean-image subtraction), computed once and saved as .npy."""
+    path = mean_image_path(store)
+    if path.is_file():
+        return path
+    records = store.images()
+    if len({(r.height, r.width, r.channels) for r in records}) != 1:
+        raise ProjectError("mean-image subtraction needs images that all share one size and channel count")
+    mean = compute_mean_image(store.read_image(r.id) for r in records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, mean)
+    partial.replace(path)  # atomic: a crash never leaves half a mean image under the real name
+    return path

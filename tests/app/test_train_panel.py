@@ -1,0 +1,203 @@
+"""The train panel and the training session on a real small project: real clicks, real (tiny) training runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app import errors
+from app.panels.train_panel import TrainPanel
+from app.state.project_state import ProjectState
+from app.state.training_session import SessionState, TrainingSession
+from segcore.demo.project import create_demo_project
+from segcore.models import get_model_info
+from segcore.project.defaults import default_config
+from segcore.training import TrainConfig
+from segcore.training.events import BatchProgress, EpochMetrics, Finished
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    """8 labelled 32 px frames: 6 train (3 batches of 2), 2 validate."""
+    options = dict(model="unet", model_kwargs={"base_channels": 8}, epochs=2, batch_size=2, lr=1e-2,
+                   augment={"hflip": 0.5, "vflip": 0.0}, val_fraction=0.25, keep_top_k=3)
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+def slow_config(**overrides) -> TrainConfig:
+    """Frames upscaled to 128 px: a batch takes long enough (~0.1 s) to see what happens between two."""
+    return tiny_config(augment={"hflip": 0.5, "vflip": 0.0, "resize": 128}, **overrides)
+
+
+@dataclass
+class Setup:
+    state: ProjectState
+    session: TrainingSession
+    panel: TrainPanel
+    shown: list[str]
+    """Messages that went to the error dialog."""
+
+
+@pytest.fixture()
+def demo_root(tmp_path: Path) -> Path:
+    """The demo project at 32 px: 10 interferogram frames, 8 of them labelled."""
+    return create_demo_project(tmp_path / "demo", small=10, large=0, labelled=8, small_size=32)
+
+
+@pytest.fixture()
+def setup(qtbot, demo_root, monkeypatch) -> Setup:
+    shown: list[str] = []
+    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
+    state = ProjectState()
+    session = TrainingSession(state)
+    panel = TrainPanel(state, session)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
+        state.open(demo_root)
+    yield Setup(state, session, panel, shown)
+    session.cancel()
+    qtbot.waitUntil(lambda: not session.is_running, timeout=RUN_TIMEOUT_MS)
+    state.close()
+
+
+def _click(button) -> None:
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def _recorded(signal) -> list:
+    events: list = []
+    signal.connect(events.append)
+    return events
+
+
+def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, setup):
+    panel, store = setup.panel, setup.state.store
+    assert panel.config_from_form() == default_config(store)
+    assert panel.split_label.text() == "6 training / 2 validation images"
+    panel.val_spin.setValue(0.5)
+    assert panel.split_label.text() == "4 training / 4 validation images"
+    assert panel.model_description.text() == get_model_info("unet").description
+    assert panel.device_combo.itemText(0).startswith("Automatic (")
+    qtbot.waitUntil(lambda: "from scratch" in panel.pretrained_label.text())
+    assert not panel.pretrained_check.isEnabled()  # U-Net has no pretrained backbone
+
+    config = tiny_config(loss="focal", class_weights="median_freq", optimizer="sgd", schedule="cosine", lr=0.02,
+                         epochs=7, batch_size=3, val_fraction=0.3, device="cpu", seed=5,
+                         augment={"hflip": 0.0, "vflip": 0.5, "rotation": 15.0, "resize": 64, "crop": 48,
+                                  "clahe": 3.0, "scale_range": [0.5, 1.5]})
+    panel.set_form(config)
+    assert panel.config_from_form() == config  # every option survives, including those without a control
+    scaled = tiny_config(augment={"hflip": 0.5, "vflip": 0.0, "resize": 0.5, "crop": [24, 32]})
+    panel.set_form(scaled)
+    assert panel.resize_spin.text() == "0.5 (as set)" and panel.config_from_form() == scaled  # forms the spins lack
+    panel.set_form(tiny_config(augment={"mean_image": "old.npy"}))
+    assert panel.config_from_form().augment["mean_image"].startswith(str(store.root))  # the project's own mean image
+    assert not panel.clahe_check.isEnabled()  # CLAHE and mean subtraction exclude each other
+
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("fcn_resnet18"))
+    qtbot.waitUntil(lambda: "pretrained" in panel.pretrained_label.text().lower()
+                    and "Checking" not in panel.pretrained_label.text())
+    assert panel.config_from_form().model_kwargs == {}  # U-Net's width does not follow to another model
+
+
+def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, setup):
+    panel, session = setup.panel, setup.session
+    panel.set_form(tiny_config())
+    panel.name_edit.setText("first")
+    progress, epochs, ready = _recorded(session.progress), _recorded(session.epoch), _recorded(session.checkpoint_ready)
+    states = _recorded(session.state_changed)
+    buttons_while_running: list[tuple[bool, bool]] = []
+    session.progress.connect(lambda _: buttons_while_running.append(
+        (panel.train_button.isEnabled(), panel.cancel_button.isEnabled())))
+
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        _click(panel.train_button)
+    assert isinstance(finished.args[0], Finished) and not finished.args[0].cancelled
+    assert states == ["running", "idle"] and buttons_while_running[0] == (False, True)
+    assert [(p.epoch, p.batch) for p in progress] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert [e.epoch for e in epochs] == [1, 2] and all(isinstance(e, EpochMetrics) for e in epochs)
+    assert len(panel.curves.batch_losses) == 6 and len(panel.curves.smoothed_losses) == 6
+    assert [epoch for epoch, _ in panel.curves.mious] == [1, 2]
+    iou_cells = [panel.iou_table.item(row, 1).text() for row in range(panel.iou_table.rowCount())]
+    assert [panel.iou_table.item(r, 0).text() for r in range(2)] == ["background", "sample"]
+    assert all(0.0 <= float(cell) <= 1.0 for cell in iou_cells)
+    assert panel.progress_bar.value() == panel.progress_bar.maximum()
+    assert ready and all(Path(p).is_file() for p in ready) and session.latest_checkpoint == ready[-1]
+    [run] = setup.state.store.runs()
+    assert (run.name, run.status) == ("first", "finished")
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_cancel_is_honoured_within_one_batch(qtbot, setup):
+    panel, session = setup.panel, setup.session
+    panel.set_form(slow_config(epochs=3))
+    after_cancel: list[BatchProgress] = []
+
+    def on_progress(event: BatchProgress) -> None:
+        if session.state is SessionState.RUNNING:
+            _click(panel.cancel_button)
+        else:
+            after_cancel.append(event)
+
+    session.progress.connect(on_progress)
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        _click(panel.train_button)
+    assert finished.args[0].cancelled and len(after_cancel) <= 1
+    assert setup.state.store.runs()[0].status == "cancelled"
+    assert panel.status_label.text().startswith("Cancelled") and panel.train_button.isEnabled()
+
+
+def test_pause_holds_the_run_and_resume_finishes_it(qtbot, setup):
+    panel, session = setup.panel, setup.session
+    panel.set_form(slow_config())
+    progress = _recorded(session.progress)
+    with qtbot.waitSignal(session.progress, timeout=RUN_TIMEOUT_MS):
+        _click(panel.train_button)
+    _click(panel.pause_button)
+    assert session.state is SessionState.PAUSED and panel.resume_button.isEnabled()
+    assert not panel.pause_button.isEnabled() and panel.eta_label.text().startswith("Paused")
+    qtbot.wait(300)  # the batch in flight may still finish; then nothing
+    held = len(progress)
+    qtbot.wait(400)
+    assert len(progress) == held <= 2
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        _click(panel.resume_button)
+    assert not finished.args[0].cancelled and len(progress) == 6
+
+
+def _raise_out_of_memory(self, epoch):
+    raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    yield  # a generator, like the method it replaces
+
+
+@pytest.mark.parametrize("case", ["out of memory", "refused config"])
+def test_a_failed_run_shows_a_message_and_returns_to_idle(qtbot, setup, monkeypatch, case):
+    panel, session = setup.panel, setup.session
+    if case == "out of memory":
+        monkeypatch.setattr("segcore.training.trainer.Trainer._train_batches", _raise_out_of_memory)
+        panel.set_form(tiny_config())
+        expected = "ran out of memory"
+    else:
+        panel.set_form(tiny_config(model_kwargs={"base_channels": 8, "depth": 9}))  # U-Net has no 'depth'
+        expected = "depth"
+    with qtbot.waitSignal(session.failed, timeout=RUN_TIMEOUT_MS) as failed:
+        _click(panel.train_button)
+    assert expected in failed.args[0] and setup.shown == [failed.args[0]]
+    assert expected in panel.status_label.text()
+    assert session.state is SessionState.IDLE and panel.train_button.isEnabled()
+    assert setup.state.store.runs()[0].status == "failed"
+
+
+def test_the_form_refuses_a_missing_checkpoint_before_starting(setup):
+    panel = setup.panel
+    panel.set_form(tiny_config())
+    panel.init_check.setChecked(True)
+    _click(panel.train_button)
+    assert "checkpoint" in setup.shown[0] and not setup.session.is_running and setup.state.store.runs() == []

@@ -1,0 +1,108 @@
+"""Default training settings per kind of project, checked on real (small) projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segcore.data.classes import ClassTable
+from segcore.errors import ProjectError
+from segcore.project.defaults import (
+    Pretrained,
+    default_config,
+    ensure_mean_image,
+    mean_image_path,
+    pretrained_status,
+    project_profile,
+    split_counts,
+)
+from segcore.project.runs import train_project
+from segcore.project.store import ProjectStore
+from segcore.training.events import EpochMetrics, Finished
+
+BINARY = ClassTable.from_names(["background", "fringe defect"])
+
+
+def _add_labelled(store: ProjectStore, count: int, image_fn) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        image = image_fn(rng)
+        mask = np.zeros(image.shape[:2], np.uint8)
+        mask[4:12, 6:14] = 1
+        record = store.add_image_array(f"img{i:02d}", image)
+        store.save_mask(record.id, mask)
+
+
+@pytest.fixture()
+def interferograms(tmp_path: Path):
+    """Two big 16-bit frames (one labelled): the interferometer case."""
+    with ProjectStore.create(tmp_path / "ifg", BINARY) as store:
+        frame = np.zeros((1536, 2048), np.uint16)
+        labelled = store.add_image_array("frame0", frame)
+        store.add_image_array("frame1", frame + 100)
+        mask = np.zeros(frame.shape, np.uint8)
+        mask[:50, :50] = 1
+        store.save_mask(labelled.id, mask)
+        yield store
+
+
+def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
+    profile = project_profile(interferograms)
+    assert profile.grayscale and profile.high_bit_depth and profile.long_side == 2048 and profile.labelled == 1
+    config = default_config(interferograms, device="cpu")
+    assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16}, False)
+    assert (config.loss, config.class_weights) == ("ce+dice", "none")
+    assert config.augment["resize"] == 1024 and config.augment["crop"] == 256  # 2048 -> 1024 x 768, then 256 crops
+    assert config.augment["vflip"] == 0.5
+    assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
+    assert config.epochs == 100  # few images: many short epochs
+
+
+def test_small_grayscale_project_trains_out_of_the_box(tmp_path):
+    with ProjectStore.create(tmp_path / "small", BINARY) as store:
+        _add_labelled(store, 8, lambda rng: (rng.random((32, 32)) * 255).astype(np.uint8))
+        config = default_config(store, device="cpu")
+        assert "crop" not in config.augment and "resize" not in config.augment  # already small and equal
+        assert config.val_fraction == 0.2 and split_counts(store, config.val_fraction) == (6, 2)
+        assert config.batch_size == 3  # 6 training images: two full batches an epoch
+        config.epochs = 2  # the defaults themselves; only shorter
+        events = list(train_project(store, config))
+    assert isinstance(events[-1], Finished) and sum(isinstance(e, EpochMetrics) for e in events) == 2
+
+
+def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
+    table = ClassTable.from_names(["background", "road", "car", "tree", "sky"])
+    with ProjectStore.create(tmp_path / "rgb", table) as store:
+        _add_labelled(store, 12, lambda rng: (rng.random((48, 64, 3)) * 255).astype(np.uint8))
+        store.add_image_array("bigger", np.zeros((1500, 2000, 3), np.uint8))
+        config = default_config(store, device="cpu")
+    assert config.model == "fcn_resnet18" and config.loss == "ce" and config.class_weights == "none"
+    assert config.pretrained_backbone is (pretrained_status("fcn_resnet18")[0] is Pretrained.CACHED)
+    assert config.augment["resize"] == 0.512  # one factor for all sizes: the largest frame's long side -> 1024
+    assert config.augment["crop"] == 32 and config.augment["scale_range"] == [0.5, 2.0]  # sizes differ: crop
+    assert config.batch_size == 4 and config.epochs == 100 and config.val_fraction == 0.2
+
+
+def test_pretrained_status_never_downloads():
+    assert pretrained_status("unet")[0] is Pretrained.UNSUPPORTED
+    status, message = pretrained_status("fcn_resnet18")
+    assert status in (Pretrained.MISSING, Pretrained.CACHED)
+    if status is Pretrained.MISSING:
+        assert "cache" in message
+
+
+def test_mean_image_is_computed_once_per_image_set(tmp_path):
+    with ProjectStore.create(tmp_path / "mean", BINARY) as store:
+        store.add_image_array("a", np.full((8, 8), 10, np.uint16))
+        store.add_image_array("b", np.full((8, 8), 30, np.uint16))
+        path = ensure_mean_image(store)
+        np.testing.assert_allclose(np.load(path), 20.0)
+        assert ensure_mean_image(store) == path
+        store.add_image_array("c", np.full((8, 8), 50, np.uint16))
+        assert mean_image_path(store) != path  # the old file stays for runs that used it
+        np.testing.assert_allclose(np.load(ensure_mean_image(store)), 30.0)
+        store.add_image_array("odd", np.zeros((4, 4), np.uint16))
+        with pytest.raises(ProjectError, match="share one size"):
+            ensure_mean_image(store)
