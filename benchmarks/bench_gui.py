@@ -66,7 +66,7 @@ class PaintWatch(QObject):
 
 
 def make_project(root: Path) -> Path:
-    """Two 3072x3072 16-bit fringe frames with a labelled sample region, and small labelled frames to train on."""
+    """Two 3072x3072 16-bit fringe frames with a labelled sample region."""
     yy, xx = np.mgrid[0:BIG, 0:BIG].astype(np.float32)
     rng = np.random.default_rng(0)
     with ProjectStore.create(root, ClassTable.from_names(["background", "sample"])) as store:
@@ -77,11 +77,18 @@ def make_project(root: Path) -> Path:
             mask = np.zeros((BIG, BIG), np.uint8)
             mask[800:1600, 900:2000] = 1
             store.save_mask(record.id, mask)
-        for i in range(16):  # the training run of part 3 learns these
-            image = (rng.random((64, 64)) * 60).astype(np.uint8)
-            mask = np.zeros((64, 64), np.uint8)
-            y, x = rng.integers(4, 36, 2)
-            mask[y : y + 20, x : x + 24] = 1
+    return root
+
+
+def make_train_project(root: Path) -> Path:
+    """24 small labelled frames (a bright block on noise) for the training run of part 3."""
+    rng = np.random.default_rng(0)
+    with ProjectStore.create(root, ClassTable.from_names(["background", "sample"])) as store:
+        for i in range(24):
+            image = (rng.random((96, 96)) * 60).astype(np.uint8)
+            mask = np.zeros((96, 96), np.uint8)
+            y, x = rng.integers(4, 60, 2)
+            mask[y : y + 30, x : x + 32] = 1
             image[mask == 1] += 150
             store.save_mask(store.add_image_array(f"small_{i:02d}", image).id, mask)
     return root
@@ -145,10 +152,67 @@ def brush_updates(window: MainWindow, state: ProjectState, moves: int) -> dict:
             "speedup_vs_naive_fit": naive_ms / rows["fit"]["median_ms"]}
 
 
+class LatenessTimer(QObject):
+    """A 10 ms timer that records how late each of its ticks comes: the event loop's stalls."""
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        super().__init__()
+        self.interval = interval_ms / 1000
+        self.lateness: list[float] = []
+        self._timer = QTimer(self, interval=interval_ms)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.lateness.clear()
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> dict:
+        self._timer.stop()
+        late = np.array(self.lateness) * 1000
+        return {"ticks": len(late), "max_ms": float(late.max()), "p99_ms": float(np.percentile(late, 99)),
+                "median_ms": float(np.median(late))}
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.lateness.append(max(0.0, now - self._last - self.interval))
+        self._last = now
+
+
+def training_stall(window: MainWindow, state: ProjectState, root: Path, epochs: int, idle_s: float) -> dict:
+    from segcore.training import TrainConfig
+
+    state.open(root)
+    spin(window.view.is_settled)
+    timer = LatenessTimer()
+    timer.start()
+    deadline = time.perf_counter() + idle_s
+    spin(lambda: time.perf_counter() > deadline)
+    idle = timer.stop()
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 16}, epochs=epochs, batch_size=4, lr=1e-2,
+                         augment={"hflip": 0.5}, val_fraction=0.25, seed=0)
+    done: list[object] = []
+    window.training.finished.connect(done.append)
+    window.training.failed.connect(done.append)
+    timer.start()
+    start = time.perf_counter()
+    window.training.start(config, name="stall benchmark")
+    spin(lambda: bool(done), timeout_s=600)
+    seconds = time.perf_counter() - start
+    training = timer.stop()
+    if not hasattr(done[0], "best_miou"):
+        raise RuntimeError(f"the training run failed: {done[0]}")
+    return {"idle": idle, "training": training, "train_seconds": seconds, "epochs": epochs,
+            "best_miou": done[0].best_miou}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--moves", type=int, default=120)
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of the training run of part 3")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_gui.json"))
     args = parser.parse_args()
     info = machine_info()
@@ -171,7 +235,12 @@ def main() -> int:
               f"{brush['fit']['median_ms']:.1f} ms fitted (p95 {brush['fit']['p95_ms']:.1f}), "
               f"{brush['1:1']['median_ms']:.1f} ms at 1:1 (p95 {brush['1:1']['p95_ms']:.1f}); re-colouring the "
               f"whole overlay instead {brush['naive_full_update_ms']:.0f} ms -> {brush['speedup_vs_naive_fit']:.0f}x")
-        report = {"first_paint": paint, "brush": brush}
+        stall = training_stall(window, state, make_train_project(Path(tmp) / "train"), args.epochs, idle_s=2.0)
+        print(f"3. event loop while training ({stall['epochs']} epochs, {stall['train_seconds']:.0f} s, "
+              f"mIoU {stall['best_miou']:.2f}): longest stall {stall['training']['max_ms']:.0f} ms "
+              f"(p99 {stall['training']['p99_ms']:.1f} ms, target < 50 ms); idle loop: longest "
+              f"{stall['idle']['max_ms']:.1f} ms (p99 {stall['idle']['p99_ms']:.1f} ms)")
+        report = {"first_paint": paint, "brush": brush, "training_stall": stall}
         state.close()
         window.close()
     app.quit()

@@ -28,7 +28,7 @@ QUICK = {
                         "--ratio-repeats", "3"],
     "bench_train.py": ["--batches", "3", "--pipeline-samples", "20"],
     "bench_predict.py": ["--folder-images", "8", "--repeats", "3"],
-    "bench_gui.py": ["--rounds", "2", "--moves", "20"],
+    "bench_gui.py": ["--rounds", "2", "--moves", "20", "--epochs", "2"],
 }
 
 
