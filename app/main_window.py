@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
 
 from app.canvas.image_view import ImageView
 from app.canvas.tool_toolbar import ToolBar
 from app.canvas.view_toolbar import ViewToolBar
 from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.predict_dialog import PredictDialog
+from app.live_preview import LivePreview
 from app.panels.class_panel import ClassPanel
 from app.panels.image_browser import ImageBrowser
 from app.panels.runs_panel import RunsPanel
 from app.panels.train_panel import TrainPanel
 from app.predictions import PredictionController
 from app.projects import ProjectController
+from app.review.accept import AcceptController
+from app.review.queue import ReviewPanel
+from app.review.triptych import ReviewView
 from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
 
@@ -33,7 +37,12 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
 
         self.view = ImageView(state, self)
-        self.setCentralWidget(self.view)
+        self.review_view = ReviewView(state, self, document=self.view.document)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.view, "Label")
+        self.tabs.addTab(self.review_view, "Review")
+        self.setCentralWidget(self.tabs)
+        self.review_view.reveal_requested.connect(lambda: self.tabs.setCurrentWidget(self.review_view))
         self.browser = ImageBrowser(state, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
         self.class_panel = ClassPanel(state, self)
@@ -43,6 +52,8 @@ class MainWindow(QMainWindow):
         self.runs_panel = RunsPanel(state, self.training, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.train_panel)
         self.tabifyDockWidget(self.train_panel, self.runs_panel)
+        self.review_panel = ReviewPanel(state, self.review_view, self)
+        self.tabifyDockWidget(self.runs_panel, self.review_panel)
         self.train_panel.raise_()
         self.resizeDocks([self.browser, self.class_panel], [340, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.class_panel, self.train_panel], [160, 640], Qt.Orientation.Vertical)
@@ -57,6 +68,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.projects = ProjectController(state, self)
         self.predictions = PredictionController(state, self)
+        self.live_preview = LivePreview(state, self.training, self.predictions, self)
+        self.review_accept = AcceptController(state, self.review_view, self.view.document, self)
         self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))
         self.predict_action.setToolTip("Run a checkpoint on the current, unlabelled or all images (Ctrl+P)")
         self.predict_action.triggered.connect(lambda: self.ask_predict())
@@ -71,6 +84,9 @@ class MainWindow(QMainWindow):
             lambda done, total: self.statusBar().showMessage(f"Predicting: {done} / {total} images", 2000))
         self.predictions.finished.connect(self._predictions_finished)
         self.runs_panel.checkpoint_chosen.connect(self.ask_predict)
+        self.predictions.image_predicted.connect(self.review_view.refresh)
+        self.predictions.finished.connect(lambda *_: self.review_panel.refresh())
+        self.review_accept.accepted.connect(lambda *_: self.review_panel.refresh())
         for action in (self.predict_action, self.export_action):
             action.setEnabled(False)
             state.project_opened.connect(lambda a=action: a.setEnabled(True))
@@ -110,7 +126,15 @@ class MainWindow(QMainWindow):
         model_menu = self.menuBar().addMenu("&Model")
         model_menu.addActions([self.train_panel.toggleViewAction(), self.runs_panel.toggleViewAction()])
         model_menu.addSeparator()
+        model_menu.addActions([self.live_preview.enabled_action, self.live_preview.now_action])
+        model_menu.addSeparator()
         model_menu.addAction(self.predict_action)
+
+        review_menu = self.menuBar().addMenu("&Review")
+        show_review = QAction("Show the review view", self, shortcut=QKeySequence("Ctrl+R"))
+        show_review.triggered.connect(self.review_view.reveal)
+        review_menu.addActions([show_review, self.review_panel.next_action, *self.review_accept.actions,
+                                self.review_view.errors_action, self.review_panel.toggleViewAction()])
 
         view_menu = self.menuBar().addMenu("&View")
         toolbar = self.view_toolbar

@@ -82,7 +82,7 @@ class Worker(QRunnable):
 
             self.errored.connect(report_worker_error)
         Worker._live.add(self)
-        (pool or QThreadPool.globalInstance()).start(self)
+        (pool or _shared_pool()).start(self)
         return self
 
     def quit(self) -> None:
@@ -122,6 +122,21 @@ class Worker(QRunnable):
             return stop.value
 
 
+MIN_SHARED_THREADS = 8
+
+
+def _shared_pool() -> QThreadPool:
+    """Qt's global pool, with room for long work (training, prediction) and short loads side by side.
+
+    Its default size is the CPU count: on two cores a training run and a prediction would hold
+    every thread, and the canvas could not load the next image until one of them ended.
+    """
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_SHARED_THREADS:
+        pool.setMaxThreadCount(MIN_SHARED_THREADS)
+    return pool
+
+
 def _has_receivers(obj: QObject, signature: str) -> bool:
     try:
         return obj.receivers(f"2{signature}") > 0
@@ -145,6 +160,26 @@ def run_worker(
         if slot is not None:
             signal.connect(slot)
     return worker.start()
+
+
+SHUTDOWN_WAIT_S = 30.0
+
+
+class WorkerGroup:
+    """The workers one widget started, so it can let them finish before the project's store closes."""
+
+    def __init__(self) -> None:
+        self._running: set[Worker] = set()
+
+    def start(self, worker: Worker) -> Worker:
+        self._running.add(worker)
+        worker.finished.connect(lambda: self._running.discard(worker))
+        return worker.start()
+
+    def wait(self, timeout_s: float = SHUTDOWN_WAIT_S) -> None:
+        """Block until every worker started here has finished (the store is about to close under them)."""
+        for worker in list(self._running):
+            worker.wait(timeout_s)
 
 
 def stop_all_workers(timeout_s: float = 10.0) -> bool:

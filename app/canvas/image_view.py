@@ -27,6 +27,23 @@ ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
 
 
+def zoom_view(view: QGraphicsView, factor: float, anchor: QPoint | None = None) -> None:
+    """Zoom `view` by `factor` (kept within MIN_SCALE..MAX_SCALE), the scene point under `anchor` staying put.
+
+    `anchor` is in viewport pixels (default: the centre); the view should use `NoAnchor` transformations.
+    """
+    anchor = view.viewport().rect().center() if anchor is None else anchor
+    current = view.transform().m11()
+    target = min(max(current * factor, MIN_SCALE), MAX_SCALE)
+    fixed = view.mapToScene(anchor)
+    step = target / current
+    view.scale(step, step)
+    # Qt's AnchorUnderMouse uses the last mouse *move*, not the wheel event's position: scroll ourselves.
+    drift = view.mapFromScene(fixed) - anchor
+    view.horizontalScrollBar().setValue(view.horizontalScrollBar().value() + drift.x())
+    view.verticalScrollBar().setValue(view.verticalScrollBar().value() + drift.y())
+
+
 class ImageView(QGraphicsView):
     """Shows `ProjectState`'s current image and its `MaskDocument`; forwards input to the active tool."""
 
@@ -125,16 +142,8 @@ class ImageView(QGraphicsView):
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
         """Zoom by `factor`, keeping the image point under `anchor` (viewport pixels; default: centre) in place."""
-        anchor = self.viewport().rect().center() if anchor is None else anchor
-        target = min(max(self.scale_factor() * factor, MIN_SCALE), MAX_SCALE)
         self._fit_mode = False
-        fixed = self.mapToScene(anchor)
-        step = target / self.scale_factor()
-        self.scale(step, step)
-        # Qt's AnchorUnderMouse uses the last mouse *move*, not the wheel event's position: scroll ourselves.
-        drift = self.mapFromScene(fixed) - anchor
-        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
-        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
+        zoom_view(self, factor, anchor)
 
     def display_window(self) -> Window | None:
         """The (low, high) window the shown image is displayed with."""

@@ -29,7 +29,7 @@ from app import errors
 from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
 from app.widgets.curves import TrainingCurves
-from app.workers import Worker
+from app.workers import Worker, WorkerGroup
 from segcore.errors import SegcoreError
 from segcore.project.runs import average_run, run_checkpoints
 from segcore.project.store import RunRecord
@@ -63,6 +63,8 @@ class RunsPanel(QDockWidget):
         self._state = state
         self._session = session
         self._average_worker: Worker | None = None
+        self._workers = WorkerGroup()
+        state.about_to_close.connect(self._workers.wait)  # an averaging run reads the store
 
         self.runs_view = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.runs_view.setHeaderLabels(list(_COLUMNS))
@@ -170,7 +172,7 @@ class RunsPanel(QDockWidget):
         self._average_worker = worker
         self.info_label.setText(f"Averaging the {self.k_spin.value()} best epochs…")
         self._update_actions()
-        return worker.start()
+        return self._workers.start(worker)
 
     # -- slots -------------------------------------------------------------------------------------------
     def _checkpoints(self, run_id: int) -> dict[str, Path]:

@@ -36,7 +36,7 @@ from app import errors
 from app.state.project_state import ProjectState
 from app.state.training_session import SessionState, TrainingSession
 from app.widgets.curves import TrainingCurves
-from app.workers import Worker
+from app.workers import Worker, WorkerGroup
 from segcore.data.readers.base import LabelledSample
 from segcore.errors import SegcoreError
 from segcore.models import get_model_info, list_models
@@ -129,6 +129,8 @@ class TrainPanel(QDockWidget):
         self.setObjectName("TrainPanel")
         self._state = state
         self._session = session
+        self._workers = WorkerGroup()
+        state.about_to_close.connect(self._workers.wait)  # background reads of the store end first
         self._base = TrainConfig()
         self._samples: list[LabelledSample] = []
         self._epochs_total = 0
@@ -426,7 +428,7 @@ class TrainPanel(QDockWidget):
     def _run(self, worker: Worker, on_return: Callable[[Any], None]) -> None:
         """Start a background read whose result goes to `on_return` (a method: disconnected if the panel goes)."""
         worker.returned.connect(on_return)
-        worker.start()
+        self._workers.start(worker)
 
     # -- form behaviour ------------------------------------------------------------------------------------
     def _on_model_changed(self) -> None:

@@ -168,6 +168,18 @@ class MaskDocument(QObject):
         self.undo_group.setActiveStack(self._stacks[image_id])
         self.mask_replaced.emit()
 
+    def reload(self) -> None:
+        """Re-read the current image's mask after the store changed under it (an accepted prediction).
+
+        That image's undo history goes: its patches would paint the old pixels back over the new mask.
+        """
+        stack = self._stacks.pop(self._image_id, None)
+        if stack is not None:
+            self.undo_group.removeStack(stack)
+            stack.deleteLater()
+        self._set_current(self._image_id)
+        self._load()
+
     def _reload_after_class_change(self) -> None:
         # A remap rewrote every stored mask: the undo history holds old class indices, so it goes.
         self._clear_history()

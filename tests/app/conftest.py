@@ -15,6 +15,21 @@ import pytest
 from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.project.store import ImageStatus, ProjectStore
 
+@pytest.fixture(autouse=True)
+def errors_shown(monkeypatch) -> list[str]:
+    """Error dialogs are recorded instead of shown (a modal box would wait forever offscreen).
+
+    An error that reaches the user in a test that did not ask for it fails the test; tests that
+    provoke errors patch `show_error` themselves and check the messages.
+    """
+    from app import errors
+
+    shown: list[str] = []
+    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
+    yield shown
+    assert not shown, f"unexpected error shown to the user: {shown}"
+
+
 CLASSES = ClassTable.from_names(["background", "cell"], [(0, 0, 0), (255, 0, 0)])
 
 

@@ -1,0 +1,112 @@
+"""Accept a prediction as the label (whole image, or a region drawn on the prediction pane), in the background."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+
+from app.review.triptych import ReviewView
+from app.state.mask_document import MaskDocument
+from app.state.project_state import NO_IMAGE, ProjectState
+from app.workers import SHUTDOWN_WAIT_S, Worker
+from segcore.data.editing import Region
+from segcore.project.review import accept_prediction
+
+log = logging.getLogger(__name__)
+
+
+class AcceptController(QObject):
+    """"Accept prediction" (Ctrl+Return) and "Accept prediction inside region" (Ctrl+Shift+Return, then drag).
+
+    The store's label changes under the canvas, so the `MaskDocument` reloads it; that image's undo
+    history is dropped and the accept itself is not undoable (the previous label stays a mask revision).
+    """
+
+    accepted = Signal(int)
+    """An image's prediction became its label (its id); it is now 'reviewed'."""
+
+    def __init__(self, state: ProjectState, review_view: ReviewView, document: MaskDocument | None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._state = state
+        self._view = review_view
+        self._document = document
+        self._worker: Worker | None = None
+        self.accept_action = QAction("Accept prediction", self, shortcut=QKeySequence("Ctrl+Return"))
+        self.accept_action.setToolTip("Make the prediction the label of this image; it becomes 'reviewed' (Ctrl+Return)")
+        self.accept_region_action = QAction("Accept prediction inside region", self, checkable=True,
+                                            shortcut=QKeySequence("Ctrl+Shift+Return"))
+        self.accept_region_action.setToolTip(
+            "Drag a rectangle on the prediction: only that part becomes the label (Ctrl+Shift+Return)")
+        for action in self.actions:
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setEnabled(False)
+        review_view.add_actions(self.actions)  # buttons by the prediction; their shortcuts work while it shows
+
+        self.accept_action.triggered.connect(lambda: self.accept())
+        self.accept_region_action.toggled.connect(review_view.set_region_mode)
+        review_view.region_drawn.connect(self._region_drawn)
+        review_view.shown.connect(self._update_enabled)
+        state.current_image_changed.connect(self._update_enabled)
+        state.about_to_close.connect(self._wait)
+        state.project_closed.connect(self._update_enabled)
+
+    @property
+    def actions(self) -> list[QAction]:
+        return [self.accept_action, self.accept_region_action]
+
+    @property
+    def is_running(self) -> bool:
+        return self._worker is not None
+
+    def accept(self, region: Region | None = None) -> Worker | None:
+        """Accept the current image's prediction (only inside `region` if given); None if there is nothing to do."""
+        image_id = self._state.current_id if self._state.is_open else NO_IMAGE
+        if image_id == NO_IMAGE or self._worker is not None:
+            return None
+        mask = None
+        if region is not None:
+            record = self._state.record(image_id)
+            mask = np.zeros((record.height, record.width), bool)
+            mask[region.clipped(mask.shape).slices()] = True
+        log.info("accepting the prediction of image %d%s", image_id, "" if region is None else f" inside {region}")
+        worker = Worker(accept_prediction, self._state.store, image_id, mask)
+        worker.returned.connect(lambda _label: self._accepted(image_id))
+        worker.finished.connect(self._finished)
+        self._worker = worker
+        self._update_enabled()
+        return worker.start()
+
+    def _wait(self) -> None:
+        # The accept writes to the store that is about to close: let it finish.
+        if self._worker is not None:
+            self._worker.wait(SHUTDOWN_WAIT_S)
+
+    def _region_drawn(self, region: Region) -> None:
+        self.accept_region_action.setChecked(False)  # one region per command, as a dialog would be
+        self.accept(region)
+
+    def _accepted(self, image_id: int) -> None:
+        if not self._state.is_open:
+            return
+        self._state.reload_record(image_id)
+        if self._document is not None and self._document.image_id == image_id:
+            self._document.reload()
+        self._view.refresh(image_id)
+        self.accepted.emit(image_id)
+
+    def _finished(self) -> None:
+        self._worker = None
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        view = self._view
+        ready = (self._worker is None and self._state.is_open and view.has_prediction
+                 and view.image_id == self._state.current_id)
+        self.accept_action.setEnabled(ready)
+        self.accept_region_action.setEnabled(ready)
+        if not ready and self.accept_region_action.isChecked():
+            self.accept_region_action.setChecked(False)

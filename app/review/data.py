@@ -1,0 +1,70 @@
+"""What the review view shows for one image, loaded and compared off the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.canvas.render import Rendered, decode_and_render
+from segcore.data.classes import ClassTable
+from segcore.project.review import Comparison, compare
+from segcore.project.store import ProjectStore
+
+CORRECT, FALSE_POSITIVE, FALSE_NEGATIVE = 0, 1, 2
+ERROR_TABLE = ClassTable.from_names(
+    ["correct", "false positive", "false negative"], [(0, 0, 0), (255, 0, 255), (0, 255, 255)]
+)
+"""Colours of the error overlay: magenta false positives, cyan false negatives (black is drawn transparent)."""
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    """One image's pixels (None: keep those on screen), label, prediction and their comparison."""
+
+    image_id: int
+    rendered: Rendered | None
+    label: np.ndarray | None
+    prediction: np.ndarray | None
+    comparison: Comparison | None
+    """None unless the image has both a label and a prediction."""
+
+
+def error_mask(comparison: Comparison) -> np.ndarray:
+    """H x W uint8: FALSE_POSITIVE, FALSE_NEGATIVE or CORRECT per pixel (indices of ERROR_TABLE)."""
+    errors = np.full(comparison.false_positive.shape, CORRECT, np.uint8)
+    errors[comparison.false_positive] = FALSE_POSITIVE
+    errors[comparison.false_negative] = FALSE_NEGATIVE
+    return errors
+
+
+def load_review(
+    store: ProjectStore, image_id: int, table: ClassTable, *, image_path: Path | None, label: np.ndarray | None
+) -> ReviewData:
+    """Worker body: decode the image (unless `image_path` is None), read label and prediction, compare them.
+
+    `label` is the live mask of an open editor; None reads the stored one.
+    """
+    rendered = None if image_path is None else decode_and_render(image_path, None, False)
+    if label is None:
+        label = store.load_mask(image_id)
+    stored = store.load_prediction(image_id)
+    prediction = None if stored is None else stored.labels
+    comparison = None
+    if label is not None and prediction is not None:
+        comparison = compare(label, prediction, table.num_classes, table.ignore_index)
+    return ReviewData(image_id, rendered, label, prediction, comparison)
+
+
+def describe_scores(data: ReviewData | None) -> str:
+    """The score line above the triptych: IoU and pixel accuracy, or what is missing."""
+    if data is None:
+        return ""
+    missing = [what for what, value in (("no label", data.label), ("no prediction", data.prediction)) if value is None]
+    if missing:
+        return " · ".join(missing)
+    comparison = data.comparison
+    if comparison is None or comparison.miou is None or comparison.pixel_acc is None:
+        return "nothing to score (all pixels ignored)"
+    return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}"
