@@ -188,3 +188,22 @@ def stop_all_workers(timeout_s: float = 10.0) -> bool:
     for worker in live:
         worker.quit()
     return all(worker.wait(timeout_s) for worker in live)
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float = 60.0) -> None:
+    """Run a nested Qt event loop until `condition()` holds (scripts, benchmarks, screenshots).
+
+    A `QEventLoop`, not a `processEvents()` loop: the latter's Python wrapper leaks a reference
+    per call in PySide6 6.12 on Python 3.11 and eventually crashes the interpreter.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer(interval=5)
+    poll.timeout.connect(lambda: condition() and loop.quit())
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if not condition():
+        raise TimeoutError(f"gave up waiting after {timeout_s:.0f} s")

@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 from _common import machine_info, median_seconds, write_report
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -32,24 +32,12 @@ from PySide6.QtWidgets import QApplication
 from app.canvas.overlay import overlay_lut
 from app.main_window import MainWindow
 from app.state.project_state import ProjectState
+from app.workers import wait_until
 from segcore.data.classes import ClassTable
 from segcore.io.images import read_image
 from segcore.project.store import ProjectStore
 
 BIG = 3072
-
-
-def spin(condition, timeout_s: float = 60.0) -> None:
-    """Run the Qt event loop until `condition()` holds (QEventLoop, not a processEvents loop)."""
-    loop = QEventLoop()
-    poll = QTimer(interval=1)
-    poll.timeout.connect(lambda: condition() and loop.quit())
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError("the window did not get there in time")
 
 
 class PaintWatch(QObject):
@@ -106,7 +94,7 @@ def first_paint(window: MainWindow, state: ProjectState, rounds: int) -> dict:
         start = time.perf_counter()
         watch.paints.clear()
         state.select(image_id)
-        spin(lambda: shown and watch.paints and watch.paints[-1] > start and view.is_settled())
+        wait_until(lambda: shown and watch.paints and watch.paints[-1] > start and view.is_settled())
         times.append(watch.paints[-1] - start)
         view.image_shown.disconnect()
     path = state.store.image_path(ids[0])
@@ -185,11 +173,11 @@ def training_stall(window: MainWindow, state: ProjectState, root: Path, epochs: 
     from segcore.training import TrainConfig
 
     state.open(root)
-    spin(window.view.is_settled)
+    wait_until(window.view.is_settled)
     timer = LatenessTimer()
     timer.start()
     deadline = time.perf_counter() + idle_s
-    spin(lambda: time.perf_counter() > deadline)
+    wait_until(lambda: time.perf_counter() > deadline)
     idle = timer.stop()
     config = TrainConfig(model="unet", model_kwargs={"base_channels": 16}, epochs=epochs, batch_size=4, lr=1e-2,
                          augment={"hflip": 0.5}, val_fraction=0.25, seed=0)
@@ -199,7 +187,7 @@ def training_stall(window: MainWindow, state: ProjectState, root: Path, epochs: 
     timer.start()
     start = time.perf_counter()
     window.training.start(config, name="stall benchmark")
-    spin(lambda: bool(done), timeout_s=600)
+    wait_until(lambda: bool(done), timeout_s=600)
     seconds = time.perf_counter() - start
     training = timer.stop()
     if not hasattr(done[0], "best_miou"):
@@ -225,7 +213,7 @@ def main() -> int:
         window.resize(1600, 1000)
         window.show()
         state.open(root)
-        spin(window.view.is_settled)
+        wait_until(window.view.is_settled)
         paint = first_paint(window, state, args.rounds)
         print(f"\n1. 3072x3072 16-bit: first paint {paint['first_paint_s'] * 1000:.0f} ms after selecting it "
               f"(median of {args.rounds}); the bare decode {paint['decode_s'] * 1000:.0f} ms -> "

@@ -13,25 +13,13 @@ import sys
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-from PySide6.QtCore import QEventLoop, QPointF, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from app.state.project_state import ProjectState  # noqa: E402
-
-
-def spin_until(condition, timeout_ms: int = 20_000) -> None:
-    """Run the event loop until `condition()` holds (no processEvents loop: see the PySide6 note in conftest)."""
-    loop = QEventLoop()
-    poll = QTimer(interval=20)
-    poll.timeout.connect(lambda: condition() and loop.quit())
-    QTimer.singleShot(timeout_ms, loop.quit)
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise SystemExit("timed out waiting for the window")
+from app.workers import wait_until  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +30,7 @@ def main() -> None:
     window.show()
     state.open(root)
     view = window.view
-    spin_until(view.is_settled)
+    wait_until(view.is_settled, timeout_s=20)
     window.tool_bar.tool_actions["brush"].trigger()
     window.tool_bar.settings.set_brush_size(3)
     viewport = view.viewport()
