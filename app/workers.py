@@ -93,7 +93,18 @@ class Worker(QRunnable):
         """Block until the work has ended (for tests and shutdown); True if it did."""
         return self._done.wait(timeout_s)
 
-    def run(self) -> None:  # noqa: D102 - runs on the pool thread
+    def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError as exc:
+            if "deleted" not in str(exc):
+                raise
+            # The signals' C++ side is gone (the application is quitting): nobody is left to tell.
+            log.debug("worker %s outlived its receivers", getattr(self._fn, "__name__", self._fn))
+        finally:
+            self._done.set()
+
+    def _run(self) -> None:
         self.signals.started.emit()
         try:
             result = self._fn(*self._args, **self._kwargs)
@@ -103,7 +114,7 @@ class Worker(QRunnable):
                     self.signals.aborted.emit()
                     return
             self.signals.returned.emit(result)
-        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread through `errored`
+        except Exception as exc:  # handed to the GUI thread through `errored`
             log.debug("worker %s failed", getattr(self._fn, "__name__", self._fn), exc_info=True)
             self.signals.errored.emit(exc)
         finally:

@@ -1,6 +1,6 @@
 """Make the README's screenshots of the train panel mid-run and of the review triptych, offscreen.
 
-    python docs/make_screenshots.py [--out docs/images] [--epochs 6]
+    python docs/make_screenshots.py [--out docs/images] [--epochs N]
 
 Works on a fresh copy of the demo project (the user's own demo project is left alone): trains
 with the train panel's defaults for a few epochs (grabbing the window mid-run), predicts every
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from app.state.project_state import ProjectState  # noqa: E402
-from app.workers import wait_until  # noqa: E402
+from app.workers import stop_all_workers, wait_until  # noqa: E402
 from segcore.demo import ensure_demo_project  # noqa: E402
 from segcore.project.review import review_queue  # noqa: E402
 from segcore.project.runs import run_checkpoints  # noqa: E402
@@ -33,7 +33,7 @@ from segcore.project.runs import run_checkpoints  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, help="override the train panel's default number of epochs")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
@@ -51,8 +51,9 @@ def main() -> int:
         panel = window.train_panel
         wait_until(lambda: bool(loaded) and panel.train_button.isEnabled(), timeout_s=120)
         config = panel.config_from_form()
-        config.epochs = args.epochs
-        panel.set_form(config)
+        if args.epochs:
+            config.epochs = args.epochs
+            panel.set_form(config)
         epochs: list[int] = []
         window.training.epoch.connect(lambda event: epochs.append(event.epoch))
         done: list[object] = []
@@ -60,11 +61,13 @@ def main() -> int:
         window.training.failed.connect(done.append)
         panel.raise_()
         panel.train()
-        wait_until(lambda: len(epochs) >= max(2, args.epochs - 2) or done, timeout_s=3600)
+        wait_until(lambda: len(epochs) >= max(2, int(config.epochs * 0.6)) or done, timeout_s=3600)
         window.grab().save(str(args.out / "train.jpg"))
         print(f"wrote {args.out / 'train.jpg'} after {len(epochs)} epochs")
         wait_until(lambda: bool(done), timeout_s=3600)
 
+        preview = window.live_preview  # let the last live preview end first
+        wait_until(lambda: not window.predictions.is_running and preview.pending is None, timeout_s=600)
         best = run_checkpoints(state.store, state.store.runs()[-1].id)["best"]
         finished: list[object] = []
         window.predictions.finished.connect(lambda *a: finished.append(a))
@@ -83,6 +86,7 @@ def main() -> int:
         print(f"wrote {args.out / 'review.jpg'} ({state.record(target).name})")
         state.close()
         window.close()
+        stop_all_workers()
     app.quit()
     return 0
 

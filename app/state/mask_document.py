@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
 from app.state.project_state import NO_IMAGE, ProjectState
-from app.workers import Worker
+from app.workers import Worker, WorkerGroup
 from segcore.data.boxes import Box
 from segcore.data.editing import Region
 from segcore.project.store import ImageStatus
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 UNDO_LIMIT = 100
 """Commands kept per image; a whole-frame edit of 3072 x 3072 holds ~19 MB of patches."""
-SHUTDOWN_WAIT_S = 30.0
 
 
 class MaskDocument(QObject):
@@ -44,7 +43,7 @@ class MaskDocument(QObject):
         self._committed: np.ndarray | None = None
         self._labelled = False
         self._serial = 0  # bumped on every switch; a load finishing under an older serial is stale
-        self._workers: list[Worker] = []
+        self._workers = WorkerGroup()
         self._stacks: dict[int, QUndoStack] = {}
         self.undo_group = QUndoGroup(self)
         """Create the Undo/Redo actions from this (`createUndoAction`/`createRedoAction`); it follows the image."""
@@ -134,7 +133,7 @@ class MaskDocument(QObject):
         self._set_current(image_id)
         if previous != NO_IMAGE:
             # Fold the journal into a revision off the GUI thread; the store serialises it with any patches.
-            self._track(Worker(self._state.store.compact_mask, previous)).start()
+            self._workers.start(Worker(self._state.store.compact_mask, previous))
         self._load()
 
     def _set_current(self, image_id: int) -> None:
@@ -151,7 +150,7 @@ class MaskDocument(QObject):
         serial, image_id = self._serial, self._image_id
         worker = Worker(self._state.store.load_mask, image_id)
         worker.returned.connect(lambda mask: self._loaded(serial, image_id, mask))
-        self._track(worker).start()
+        self._workers.start(worker)
 
     def _loaded(self, serial: int, image_id: int, mask: np.ndarray | None) -> None:
         if serial != self._serial:
@@ -189,8 +188,7 @@ class MaskDocument(QObject):
 
     def _flush(self) -> None:
         """Before the store closes: finish background work and fold the current image's journal."""
-        for worker in list(self._workers):
-            worker.wait(SHUTDOWN_WAIT_S)
+        self._workers.wait()
         current = self._image_id
         self._set_current(NO_IMAGE)
         if current != NO_IMAGE:
@@ -203,11 +201,6 @@ class MaskDocument(QObject):
             self.undo_group.removeStack(stack)
             stack.deleteLater()
         self._stacks.clear()
-
-    def _track(self, worker: Worker) -> Worker:
-        self._workers.append(worker)
-        worker.finished.connect(lambda: self._workers.remove(worker))
-        return worker
 
 
 class MaskEdit(QUndoCommand):
