@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.predictions.finished.connect(self._predictions_finished)
         self.runs_panel.checkpoint_chosen.connect(self.ask_predict)
         self.predictions.image_predicted.connect(self.review_view.refresh)
+        self.predictions.image_predicted.connect(self.view.refresh_prediction)
         self.predictions.finished.connect(lambda *_: self.review_panel.refresh())
         self.review_accept.accepted.connect(lambda *_: self.review_panel.refresh())
         for action in (self.predict_action, self.export_action):
@@ -138,7 +139,8 @@ class MainWindow(QMainWindow):
 
         view_menu = self.menuBar().addMenu("&View")
         toolbar = self.view_toolbar
-        view_menu.addActions([toolbar.fit_action, toolbar.actual_size_action, toolbar.overlay_action])
+        view_menu.addActions([toolbar.fit_action, toolbar.actual_size_action, toolbar.overlay_action,
+                              toolbar.prediction_action])
         view_menu.addActions([toolbar.auto_window_action, toolbar.clahe_action])
         view_menu.addAction(self.browser.large_thumbnails_action)
         view_menu.addSeparator()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
@@ -63,9 +63,14 @@ class ImageView(QGraphicsView):
         self.setScene(self._scene)
         self.image_item = QGraphicsPixmapItem()
         self.overlay_item = MaskOverlayItem()
-        for z, item in enumerate((self.image_item, self.overlay_item)):
+        self.prediction_item = MaskOverlayItem()
+        """The image's stored prediction (the live preview's, too), hidden unless asked for."""
+        self.prediction_item.setVisible(False)
+        for z, item in enumerate((self.image_item, self.overlay_item, self.prediction_item)):
             item.setZValue(z)
             self._scene.addItem(item)
+        self._prediction_serial = 0
+        self._pan_from: QPointF | None = None  # middle-button panning, in any tool
         self._image: np.ndarray | None = None  # the decoded image on screen
         self._image_id = NO_IMAGE  # whose pixels are on screen
         self._loading_id = NO_IMAGE  # the image a worker is decoding, if any
@@ -177,6 +182,34 @@ class ImageView(QGraphicsView):
         return (self._loading_id == NO_IMAGE and self._image_id == current
                 and self.document.image_id == current and self.document.mask is not None)
 
+    def set_prediction_visible(self, visible: bool) -> None:
+        """Show the current image's stored prediction over it (loaded in the background)."""
+        self.prediction_item.setVisible(visible)
+        if visible:
+            self.refresh_prediction()
+        else:
+            self.prediction_item.clear()
+
+    def refresh_prediction(self, image_id: int | None = None) -> None:
+        """Re-read the shown image's prediction (after a prediction or live preview of `image_id`)."""
+        if not self.prediction_item.isVisible() or self._image_id == NO_IMAGE:
+            return
+        if image_id is not None and image_id != self._image_id:
+            return
+        self._prediction_serial += 1
+        serial, shown = self._prediction_serial, self._image_id
+        worker = Worker(self.state.store.load_prediction, shown)
+        worker.returned.connect(lambda stored: self._prediction_loaded(serial, shown, stored))
+        worker.start()
+
+    def _prediction_loaded(self, serial: int, image_id: int, stored) -> None:  # noqa: ANN001 - StoredPrediction
+        if serial != self._prediction_serial or image_id != self._image_id or not self.prediction_item.isVisible():
+            return
+        if stored is None or self._image is None or stored.labels.shape != self._image.shape[:2]:
+            self.prediction_item.clear()
+        else:
+            self.prediction_item.set_mask(stored.labels, self.state.class_table)
+
     # -- state -> canvas ---------------------------------------------------------------------------
 
     def _load(self, image_id: int) -> None:
@@ -218,6 +251,8 @@ class ImageView(QGraphicsView):
             self.fit_to_window()
         if new_image:
             self._show_mask()
+            self.prediction_item.clear()
+            self.refresh_prediction()
         self.window_changed.emit(rendered.window)
         self.image_shown.emit(image_id)
 
@@ -273,16 +308,33 @@ class ImageView(QGraphicsView):
     # -- Qt events ---------------------------------------------------------------------------------
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:  # pan with the middle button whatever the tool
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
         if self._tool is None or not self._tool.mouse_press(event):
             super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._tool is None or not self._tool.mouse_move(event):
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+        elif self._tool is None or not self._tool.mouse_move(event):
             super().mouseMoveEvent(event)
         point = self.mapToScene(event.position().toPoint())
         self.hover_changed.emit(self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y()))))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton and self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            if self._tool is not None:
+                self._tool.activate()  # the tool's own cursor back
+            event.accept()
+            return
         if self._tool is None or not self._tool.mouse_release(event):
             super().mouseReleaseEvent(event)
 

@@ -208,3 +208,37 @@ def test_a_3072_frame_is_shown_whole_and_brush_strokes_on_it_are_stored(qtbot, t
     assert view.document.mask[cy, cx] == 1
     np.testing.assert_array_equal(workspace.stored_mask(image_id), view.document.mask)
     state.close()
+
+
+def test_middle_button_pans_in_any_tool(qtbot, workspace):
+    workspace.select("beta_gray16")
+    workspace.view.zoom_by(8)
+    workspace.tools.tool_actions["brush"].trigger()
+    before = workspace.mask.copy()
+    bars = workspace.view.horizontalScrollBar(), workspace.view.verticalScrollBar()
+    start = [bar.value() for bar in bars]
+    viewport = workspace.view.viewport()
+    centre = viewport.rect().center()
+    qtbot.mousePress(viewport, Qt.MouseButton.MiddleButton, pos=centre)
+    qtbot.mouseMove(viewport, centre + QPoint(-40, -30))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=centre + QPoint(-40, -30))
+    assert [bar.value() for bar in bars] == [start[0] + 40, start[1] + 30]
+    np.testing.assert_array_equal(workspace.mask, before)  # panning painted nothing
+
+
+def test_prediction_overlay_shows_the_stored_prediction_and_follows_new_ones(qtbot, workspace):
+    image_id = workspace.select("beta_gray16")
+    view = workspace.view
+    prediction = np.zeros((48, 64), np.uint8)
+    prediction[5:15, 5:25] = 1
+    workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="test")
+    view.set_prediction_visible(True)
+    qtbot.waitUntil(lambda: not view.prediction_item.is_empty, timeout=5000)
+    red = view.prediction_item.image()
+    assert red.pixelColor(10, 10).red() == 255 and red.pixelColor(40, 40).alpha() == 0
+    prediction[30:40, 40:60] = 1
+    workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="test")
+    view.refresh_prediction(image_id)
+    qtbot.waitUntil(lambda: view.prediction_item.image().pixelColor(50, 35).red() == 255, timeout=5000)
+    view.set_prediction_visible(False)
+    assert view.prediction_item.is_empty and not view.prediction_item.isVisible()
