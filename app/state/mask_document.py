@@ -8,16 +8,19 @@ the store's edit journal before returning, so a killed app loses at most the str
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
+from app import errors
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker, WorkerGroup
 from segcore.data.boxes import Box
 from segcore.data.editing import Region
+from segcore.errors import SegcoreError
 from segcore.project.store import ImageStatus
 
 log = logging.getLogger(__name__)
@@ -218,13 +221,27 @@ class MaskEdit(QUndoCommand):
         self._first = True  # the first redo (on push) finds the pixels already painted live
 
     def redo(self) -> None:
-        self._document._apply(self._image_id, self._region, self._after, live=not self._first)
-        self._first = False
-        if self._box is not None:
-            self._annotation_id = self._document._state.store.add_box(self._image_id, self._box)
+        first, self._first = self._first, False
+        try:
+            self._document._apply(self._image_id, self._region, self._after, live=not first)
+            if self._box is not None:
+                self._annotation_id = self._document._state.store.add_box(self._image_id, self._box)
+        except (SegcoreError, OSError, sqlite3.Error) as exc:
+            if first:  # the live pixels were never stored: take them back
+                self._document.revert(self._region)
+            self._not_stored(exc)
 
     def undo(self) -> None:
-        self._document._apply(self._image_id, self._region, self._before, live=True)
-        if self._annotation_id is not None:
-            self._document._state.store.delete_annotation(self._annotation_id)
-            self._annotation_id = None
+        try:
+            self._document._apply(self._image_id, self._region, self._before, live=True)
+            if self._annotation_id is not None:
+                self._document._state.store.delete_annotation(self._annotation_id)
+                self._annotation_id = None
+        except (SegcoreError, OSError, sqlite3.Error) as exc:
+            self._not_stored(exc)
+
+    def _not_stored(self, exc: BaseException) -> None:
+        # Qt deletes an obsolete command from the stack: the history never claims an edit the store lacks.
+        self.setObsolete(True)
+        log.error("edit %r not stored: %s", self.text(), exc)
+        errors.show_error(f"This edit could not be saved to the project and was dropped: {exc}")

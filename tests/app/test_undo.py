@@ -148,3 +148,21 @@ def test_class_reorder_reloads_the_mask_and_clears_the_history(qtbot, workspace,
     assert workspace.view.document.undo_stack().count() == 0  # its patches held the old indices
     overlay = workspace.view.overlay_item.image()
     assert overlay.pixelColor(25, 15).red() == 255  # still drawn red: the colour moved with the class
+
+
+def test_an_edit_the_store_refuses_is_dropped_and_reported(workspace, monkeypatch, errors_shown):
+    image_id = workspace.select("alpha_gray8")
+    before = workspace.mask.copy()
+    store = workspace.state.store
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "save_mask_patch", disk_full)
+    workspace.key(Qt.Key.Key_B)
+    workspace.drag((2, 5), (20, 5))
+    assert workspace.view.document.undo_stack().count() == 0  # no history entry for an unsaved edit
+    np.testing.assert_array_equal(workspace.mask, before)  # the live stroke was taken back
+    assert store.load_mask(image_id) is None
+    assert len(errors_shown) == 1 and "No space left" in errors_shown[0]
+    errors_shown.clear()
