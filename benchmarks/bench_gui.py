@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import tempfile
@@ -30,6 +31,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.canvas.overlay import overlay_lut
+from app.launcher import freeze_startup_objects
 from app.main_window import MainWindow
 from app.state.project_state import ProjectState
 from app.workers import wait_until
@@ -210,6 +212,7 @@ def main() -> int:
         root = make_project(Path(tmp) / "proj")
         state = ProjectState()
         window = MainWindow(state)
+        freeze_startup_objects()  # as the launcher does
         window.resize(1600, 1000)
         window.show()
         state.open(root)
@@ -231,6 +234,7 @@ def main() -> int:
         report = {"first_paint": paint, "brush": brush, "training_stall": stall}
         state.close()
         window.close()
+    gc.unfreeze()
     app.quit()
     write_report(args.out, report)
     return 0
