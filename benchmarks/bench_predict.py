@@ -72,33 +72,43 @@ def big_frame(ckpt: Path) -> dict:
     return rows
 
 
-def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, repeats: int = 3) -> dict:
+def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, repeats: int = 5) -> dict:
     """Same-size photos through predict_folder (decode, preprocess, model, palette PNG), labels only
     and with the per-pixel uncertainty, against the pure forward of the same batch in memory.
-    Folder passes and pure forwards alternate; each rate is the median over `repeats` rounds."""
-    rows = {}
+    Within each round the pure forward is timed between the two folder passes, so both ratios
+    share it; the ratio is the median of the rounds' ratios (robust to the machine's speed drifting
+    between rounds), each rate the median over the rounds."""
     # An untrained model's bf16 labels agree with fp32 only borderline, so "auto" could pick either
     # precision from run to run: pin the one a trained model gets on this machine.
     precision = "bf16" if cpu_has_native_bf16() else "fp32"
-    for uncertainty in (False, True):
-        predictor = Predictor(ckpt, mode="whole", uncertainty=uncertainty, precision=precision)
-        x = torch.stack([predictor.preprocess(read_image(p)) for p in images[:batch]])
-        folder_rates, pure_rates = [], []
-        with tempfile.TemporaryDirectory() as tmp:
-            list(predict_folder(predictor, images[:batch], Path(tmp) / "warm", ["palette"], batch_size=batch, workers=0))
-            for i in range(repeats):
-                start = time.perf_counter()
-                results = list(predict_folder(predictor, images, Path(tmp) / f"out{i}", ["palette"],
-                                              batch_size=batch, workers=workers))
-                folder_rates.append(len(images) / (time.perf_counter() - start))
-                assert all(r.error is None for r in results)
-                with torch.inference_mode():
-                    pure_rates.append(batch / median_seconds(lambda: predictor._forward(x), repeats=len(images) // batch,
-                                                             warmup=1))
-        folder, pure = statistics.median(folder_rates), statistics.median(pure_rates)
-        name = "with_uncertainty" if uncertainty else "labels_only"
-        rows[name] = {"folder_img_s": folder, "pure_img_s": pure, "ratio": folder / pure,
-                      "ratios": [f / p for f, p in zip(folder_rates, pure_rates)]}
+    predictors = {name: Predictor(ckpt, mode="whole", uncertainty=name == "with_uncertainty", precision=precision)
+                  for name in ("labels_only", "with_uncertainty")}
+    x = torch.stack([predictors["labels_only"].preprocess(read_image(p)) for p in images[:batch]])
+    rates: dict[str, list[float]] = {"labels_only": [], "with_uncertainty": [], "pure": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, predictor in predictors.items():
+            list(predict_folder(predictor, images[:batch], Path(tmp) / f"warm_{name}", ["palette"], batch_size=batch,
+                                workers=0))
+
+        def folder_pass(name: str, out: Path) -> float:
+            start = time.perf_counter()
+            results = list(predict_folder(predictors[name], images, out, ["palette"], batch_size=batch,
+                                          workers=workers))
+            assert all(r.error is None for r in results)
+            return len(images) / (time.perf_counter() - start)
+
+        for i in range(repeats):
+            rates["labels_only"].append(folder_pass("labels_only", Path(tmp) / f"labels_{i}"))
+            with torch.inference_mode():
+                forward = predictors["labels_only"]._forward
+                rates["pure"].append(batch / median_seconds(lambda: forward(x), repeats=len(images) // batch))
+            rates["with_uncertainty"].append(folder_pass("with_uncertainty", Path(tmp) / f"uncertainty_{i}"))
+    pure = statistics.median(rates["pure"])
+    rows = {}
+    for name in ("labels_only", "with_uncertainty"):
+        ratios = [f / p for f, p in zip(rates[name], rates["pure"], strict=True)]
+        rows[name] = {"folder_img_s": statistics.median(rates[name]), "pure_img_s": pure,
+                      "ratio": statistics.median(ratios), "ratios": ratios}
     return {"images": len(images), "size": list(x.shape[-2:]), "batch": batch, "workers": workers,
             "precision": precision, **rows}
 
