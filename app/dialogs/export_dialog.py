@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.parts import path_row
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker
 from segcore.project.export import ExportProgress, export_project_masks
@@ -80,9 +81,7 @@ class ExportDialog(QDialog):
         self._inputs = QWidget()
         form = QFormLayout(self._inputs)
         form.setContentsMargins(0, 0, 0, 0)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(self.browse)
+        folder_row = path_row(self.folder, self.browse)
         form.addRow("Folder", folder_row)
         form.addRow("Export", _row(self.labels, self.predictions))
         status_row = _row(*self.statuses.values())

@@ -9,16 +9,15 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QWidget,
 )
 
+from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from segcore.data.classes import BUILTIN_TABLES, read_labels_file
 from segcore.errors import SegcoreError
 
@@ -54,15 +53,10 @@ class ImportDatasetDialog(QDialog):
         self.browse_labels = QPushButton("Browse…")
         self.unknown_as_ignore = QCheckBox("Colours not in the class table become 'ignore' (else the import stops)")
         self.copy = QCheckBox("Copy the images into the project", checked=True)
-        self.problem = QLabel(wordWrap=True)
-        self.problem.setStyleSheet("color: #c0392b")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Import")
+        self.problem = problem_label()
+        self.buttons, self.ok_button = ok_cancel_buttons(self, "Import")
 
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(self.browse_folder)
+        folder_row = path_row(self.folder, self.browse_folder)
         self._labels_row = QWidget()
         labels_row = QHBoxLayout(self._labels_row)
         labels_row.setContentsMargins(0, 0, 0, 0)
@@ -81,8 +75,6 @@ class ImportDatasetDialog(QDialog):
 
         self.browse_folder.clicked.connect(self._choose_folder)
         self.browse_labels.clicked.connect(self._choose_labels_file)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
         for edit in (self.folder, self.labels_file):
             edit.textChanged.connect(self._validate)
         for combo in (self.format, self.classes):

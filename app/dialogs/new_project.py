@@ -8,17 +8,15 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QWidget,
 )
 
+from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from segcore.data.classes import ClassTable, builtin_table
 from segcore.errors import SegcoreError
 from segcore.project.store import ProjectStore
@@ -44,15 +42,10 @@ class NewProjectDialog(QDialog):
         self.preset = QComboBox()
         self.preset.addItems([*CLASS_PRESETS, CUSTOM])
         self.custom_names = QPlainTextEdit(placeholderText="background\ncell\n…")
-        self.problem = QLabel(wordWrap=True)
-        self.problem.setStyleSheet("color: #c0392b")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Create")
+        self.problem = problem_label()
+        self.buttons, self.ok_button = ok_cancel_buttons(self, "Create")
 
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder, 1)
-        folder_row.addWidget(self.browse)
+        folder_row = path_row(self.folder, self.browse)
         form = QFormLayout(self)
         form.addRow("Folder", folder_row)
         form.addRow("Name", self.name)
@@ -63,8 +56,6 @@ class NewProjectDialog(QDialog):
         self.resize(520, 0)
 
         self.browse.clicked.connect(self._choose_folder)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
         for edit in (self.folder, self.name):
             edit.textChanged.connect(self._validate)
         self.custom_names.textChanged.connect(self._validate)

@@ -9,11 +9,9 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from app.state.project_state import NO_IMAGE, ProjectState
 from segcore.errors import ProjectError
 from segcore.project.runs import run_checkpoints
@@ -59,15 +58,10 @@ class PredictDialog(QDialog):
         self.fixed_tile.setToolTip("Unchecked: each image is predicted whole, tiled only when it does not fit in memory.")
         self.tile = QSpinBox(minimum=64, maximum=8192, singleStep=64, value=512, suffix=" px", enabled=False)
         self.tta = QCheckBox("Flip test-time augmentation (slower, often a little better)")
-        self.problem = QLabel(wordWrap=True)
-        self.problem.setStyleSheet("color: #c0392b")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Predict")
+        self.problem = problem_label()
+        self.buttons, self.ok_button = ok_cancel_buttons(self, "Predict")
 
-        checkpoint_row = QHBoxLayout()
-        checkpoint_row.addWidget(self.checkpoint, 1)
-        checkpoint_row.addWidget(self.browse)
+        checkpoint_row = path_row(self.checkpoint, self.browse)
         which_box = QVBoxLayout()
         for button in (self.selected, self.unlabelled, self.all):
             which_box.addWidget(button)
@@ -86,8 +80,6 @@ class PredictDialog(QDialog):
         self.browse.clicked.connect(self._choose_checkpoint)
         self.fixed_tile.toggled.connect(self.tile.setEnabled)
         self.checkpoint.textChanged.connect(self._validate)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
         latest = latest_best_checkpoint(state)
         if latest is not None:
             self.checkpoint.setText(str(latest))
