@@ -15,6 +15,7 @@ import pytest
 from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.project.store import ImageStatus, ProjectStore
 
+
 @pytest.fixture(autouse=True)
 def errors_shown(monkeypatch) -> list[str]:
     """Error dialogs are recorded instead of shown (a modal box would wait forever offscreen).
@@ -70,6 +71,23 @@ def tiny_project(tmp_path: Path) -> TinyProject:
         names = {record.name: record.status for record in store.images()}
     assert gray8.id < labelled.id  # the tests rely on store order = insertion order
     return TinyProject(root=root, names=names, gray16=gray16, mask=mask)
+
+
+@pytest.fixture()
+def state(qtbot):
+    """A `ProjectState` with no project open; closed after the test."""
+    from app.state.project_state import ProjectState
+
+    state = ProjectState()
+    yield state
+    state.close()
+
+
+@pytest.fixture()
+def tiny_state(state, tiny_project: TinyProject):
+    """The tiny project, open."""
+    state.open(tiny_project.root)
+    return state
 
 
 @pytest.fixture()

@@ -13,18 +13,14 @@ from PySide6.QtWidgets import QApplication, QColorDialog, QLineEdit, QMainWindow
 
 from app import errors
 from app.panels.class_panel import ClassPanel
-from app.state.project_state import ProjectState
 from segcore.data.classes import IGNORE_INDEX, ClassTable, voc_colormap
 from segcore.errors import DatasetError
 from segcore.project.store import ProjectStore
 
 
 @pytest.fixture()
-def state(tiny_project):
-    state = ProjectState()
-    state.open(tiny_project.root)
-    yield state
-    state.close()
+def state(tiny_state):
+    return tiny_state
 
 
 @pytest.fixture()

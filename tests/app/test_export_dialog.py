@@ -10,7 +10,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from app.dialogs.export_dialog import ExportDialog
-from app.state.project_state import ProjectState
 from segcore.data.masks import read_index_mask
 from segcore.data.readers import open_dataset
 from segcore.project.export import export_project_masks
@@ -18,11 +17,8 @@ from segcore.project.store import ImageStatus
 
 
 @pytest.fixture()
-def state(tiny_project):
-    state = ProjectState()
-    state.open(tiny_project.root)
-    yield state
-    state.close()
+def state(tiny_state):
+    return tiny_state
 
 
 @pytest.fixture()

@@ -8,17 +8,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage
 
 from app.panels.image_browser import LARGE_ICON, SMALL_ICON, THUMBNAIL_SIDE, ImageBrowser
-from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.project.thumbnails import thumbnail_cache_path
-
-
-@pytest.fixture()
-def state(qtbot):
-    state = ProjectState()
-    yield state
-    state.close()
 
 
 @pytest.fixture()

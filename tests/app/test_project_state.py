@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.project_state import NO_IMAGE, ProjectState
+from app.state.project_state import NO_IMAGE
 from segcore.errors import ProjectError
 from segcore.project.store import ProjectStore
-
-
-@pytest.fixture()
-def state(qtbot, tiny_project):
-    state = ProjectState()
-    yield state
-    state.close()
 
 
 def test_open_announces_project_images_and_first_image(qtbot, state, tiny_project):

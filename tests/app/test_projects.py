@@ -36,13 +36,6 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture()
-def state(qtbot):
-    state = ProjectState()
-    yield state
-    state.close()
-
-
-@pytest.fixture()
 def window(qtbot) -> QMainWindow:
     window = QMainWindow()
     qtbot.addWidget(window)
