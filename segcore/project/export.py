@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.data.writers import write_dataset
 from segcore.errors import DatasetError, ProjectError, SegcoreError
 from segcore.export.writer import check_formats, export_prediction
 from segcore.project.store import ProjectStore
+from segcore.project.transfer import masks_dataset
 
 log = logging.getLogger(__name__)
 
@@ -97,26 +97,6 @@ def export_project_masks(
             return
         dataset = masks_dataset(store, exported, load)
         yield ExportProgress(total, total, None, (write_dataset(dataset, voc_dir, "voc"),))
-
-
-def masks_dataset(store: ProjectStore, image_ids: Iterable[int], load: Callable[[int], np.ndarray]) -> LabelledDataset:
-    """The images `image_ids` with the masks `load(image_id)` gives, as a dataset any writer accepts."""
-    samples = []
-    for image_id in image_ids:
-        record = store.image(image_id)
-        samples.append(
-            LabelledSample(
-                name=record.name,
-                image_path=store.image_path(image_id),
-                mask_loader=_bound(load, image_id),
-                split=record.split,
-            )
-        )
-    return LabelledDataset(store.class_table(), samples, source=store.root, format="project")
-
-
-def _bound(load: Callable[[int], np.ndarray], image_id: int) -> Callable[[], np.ndarray]:
-    return lambda: load(image_id)
 
 
 def _ids_with(store: ProjectStore, source: str) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -121,29 +122,33 @@ def _import_sample(store: ProjectStore, sample: LabelledSample, remap: np.ndarra
 def project_dataset(store: ProjectStore, statuses: Iterable[ImageStatus] = LABELLED_STATUSES) -> LabelledDataset:
     """The project's labelled images as a dataset that any writer (or trainer) can consume."""
     wanted = {ImageStatus(s) for s in statuses}
+    ids = [r.id for r in store.images() if r.status in wanted and store.has_mask(r.id)]
+    return masks_dataset(store, ids, lambda image_id: _stored_mask(store, image_id), with_boxes=True)
+
+
+def masks_dataset(
+    store: ProjectStore, image_ids: Iterable[int], load: Callable[[int], np.ndarray], *, with_boxes: bool = False
+) -> LabelledDataset:
+    """The images `image_ids` with the masks `load(image_id)` gives (and their box labels), as a dataset."""
     samples = []
-    for record in store.images():
-        if record.status not in wanted or not store.has_mask(record.id):
-            continue
+    for image_id in image_ids:
+        record = store.image(image_id)
         samples.append(
             LabelledSample(
                 name=record.name,
-                image_path=store.image_path(record.id),
-                mask_loader=_mask_loader(store, record.id),
+                image_path=store.image_path(image_id),
+                mask_loader=functools.partial(load, image_id),
                 split=record.split,
-                boxes=tuple(store.boxes(record.id)),
+                boxes=tuple(store.boxes(image_id)) if with_boxes else (),
             )
         )
     return LabelledDataset(store.class_table(), samples, source=store.root, format="project")
 
 
-def _mask_loader(store: ProjectStore, image_id: int) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        mask = store.load_mask(image_id)
-        assert mask is not None, "project_dataset only lists images that have a mask"
-        return mask
-
-    return load
+def _stored_mask(store: ProjectStore, image_id: int) -> np.ndarray:
+    mask = store.load_mask(image_id)
+    assert mask is not None, "project_dataset only lists images that have a mask"
+    return mask
 
 
 def export_project(
