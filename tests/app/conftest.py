@@ -16,6 +16,20 @@ from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.project.store import ImageStatus, ProjectStore
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_settings(qapp):
+    """The app's names (so QSettings() finds what the app would) with every settings file under the session home."""
+    from PySide6.QtCore import QSettings
+
+    home = Path(os.environ["SEGDESK_TEST_HOME"])  # made by tests/conftest.py
+    qapp.setOrganizationName("segdesk")
+    qapp.setApplicationName("segdesk")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(home / "qsettings"))
+        QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(home / "qsettings-system"))
+    return home
+
+
 @pytest.fixture(autouse=True)
 def errors_shown(monkeypatch) -> list[str]:
     """Error dialogs are recorded instead of shown (a modal box would wait forever offscreen).
