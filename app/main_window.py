@@ -10,6 +10,7 @@ from app.canvas.image_view import ImageView
 from app.canvas.tool_toolbar import ToolBar
 from app.canvas.view_toolbar import ViewToolBar
 from app.dialogs.export_dialog import ExportDialog
+from app.dialogs.help import HelpMenu
 from app.dialogs.predict_dialog import PredictDialog
 from app.live_preview import LivePreview
 from app.panels.class_panel import ClassPanel
@@ -21,6 +22,7 @@ from app.projects import ProjectController
 from app.review.accept import AcceptController
 from app.review.queue import ReviewPanel
 from app.review.triptych import ReviewView
+from app.state.preview import PreviewState
 from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
 
@@ -36,8 +38,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1400, 860)
 
-        self.view = ImageView(state, self)
-        self.review_view = ReviewView(state, self, document=self.view.document)
+        self.previews = PreviewState(state, self)
+        self.view = ImageView(state, self, previews=self.previews)
+        self.review_view = ReviewView(state, self, document=self.view.document, previews=self.previews)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.view, "Label")
         self.tabs.addTab(self.review_view, "Review")
@@ -68,7 +71,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.projects = ProjectController(state, self)
         self.predictions = PredictionController(state, self)
-        self.live_preview = LivePreview(state, self.training, self.predictions, self)
+        self.live_preview = LivePreview(state, self.training, self.previews, self)
         self.review_accept = AcceptController(state, self.review_view, self.view.document, self)
         self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))
         self.predict_action.setToolTip("Run a checkpoint on the current, unlabelled or all images (Ctrl+P)")
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         self.statusBar()
 
         self.view.hover_changed.connect(self.statusBar().showMessage)
+        self.live_preview.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         self.predictions.progress.connect(
             lambda done, total: self.statusBar().showMessage(f"Predicting: {done} / {total} images", 2000))
         self.predictions.finished.connect(self._predictions_finished)
@@ -88,11 +92,15 @@ class MainWindow(QMainWindow):
         self.predictions.image_predicted.connect(self.view.refresh_prediction)
         self.predictions.finished.connect(lambda *_: self.review_panel.refresh())
         self.review_accept.accepted.connect(lambda *_: self.review_panel.refresh())
+        self.review_panel.predict_requested.connect(self._predict_for_review)
+        self.training.finished.connect(lambda _event: self.review_panel.refresh())  # predictions may now be stale
         for action in (self.predict_action, self.export_action):
             action.setEnabled(False)
             state.project_opened.connect(lambda a=action: a.setEnabled(True))
             state.project_closed.connect(lambda a=action: a.setEnabled(False))
         state.project_opened.connect(lambda: self.setWindowTitle(f"{state.store.name} — {APP_NAME}"))
+        # After the image list has filled the browser (same signal, later receivers): widen it to show whole names.
+        state.images_changed.connect(self._fit_browser)
         state.project_closed.connect(lambda: self.setWindowTitle(APP_NAME))
 
     def _build_menus(self) -> None:
@@ -146,6 +154,14 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addActions([self.browser.toggleViewAction(), self.class_panel.toggleViewAction()])
 
+        self.help_menu = HelpMenu(self)
+        self.menuBar().addMenu(self.help_menu)
+
+    def _fit_browser(self) -> None:
+        wanted = self.browser.preferred_width()
+        if wanted > self.browser.width():
+            self.resizeDocks([self.browser], [wanted], Qt.Orientation.Horizontal)
+
     def ask_predict(self, checkpoint: str | None = None) -> None:
         """Ask what to predict (with `checkpoint` pre-filled, e.g. one double-clicked in the runs panel)."""
         if self.predictions.is_running:
@@ -157,6 +173,12 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             choice = dialog.values()
             self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta)
+
+    def _predict_for_review(self, checkpoint: str, ids: list[int]) -> None:
+        if self.predictions.is_running:
+            self.statusBar().showMessage("A prediction is already running", 3000)
+            return
+        self.predictions.predict_images(checkpoint, ids)
 
     def _predictions_finished(self, count: int, errors: list) -> None:
         message = f"Predicted {count} image(s)" + (f"; {len(errors)} failed: {errors[0]}" if errors else "")

@@ -45,15 +45,20 @@ class PredictionController(QObject):
         """Start predicting the `which` images ('selected', 'unlabelled', 'all'); tiles of `tile` px, else automatic."""
         if which not in WHICH:
             raise ValueError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
-        if self._worker is not None:
-            raise RuntimeError("a prediction is already running")
-        store = self._state.store
         if which == "selected":
             if self._state.current_id == NO_IMAGE:
                 raise ValueError("no image is selected")
             ids = [self._state.current_id]
         else:
-            ids = select_images(store, which)
+            ids = select_images(self._state.store, which)
+        return self.predict_images(checkpoint_path, ids, tile=tile, tta=tta)
+
+    def predict_images(self, checkpoint_path: str | Path, ids: list[int], *, tile: int | None = None,
+                       tta: bool = False) -> Worker:
+        """Start predicting the images `ids` (e.g. those the review queue lacks a current prediction for)."""
+        if self._worker is not None:
+            raise RuntimeError("a prediction is already running")
+        store = self._state.store
         options: dict = {"tta": tta}
         if tile is not None:
             options.update(mode="tile", tile=tile)

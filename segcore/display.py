@@ -99,3 +99,20 @@ def thumbnail(image: np.ndarray, max_side: int = 96) -> np.ndarray:
     # Shrink first (area averaging keeps fringes from aliasing), then window: both cheaper small.
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
     return to_display_rgb(small, auto_window(small))
+
+
+def class_outlines(labels: np.ndarray, classes: list[int]) -> dict[int, list[np.ndarray]]:
+    """{class: [N x 2 float32 (x, y) loops]} tracing each class's regions and holes, for drawing as outlines.
+
+    Points run through the boundary pixels' centres (x + 0.5, y + 0.5 in image coordinates, where
+    pixel (x, y) covers [x, x + 1]); filled with the even-odd rule, the loops give the regions with
+    their holes. Classes absent from `labels` get no entry.
+    """
+    outlines: dict[int, list[np.ndarray]] = {}
+    for index in classes:
+        binary = (labels == index).astype(np.uint8)
+        if not binary.any():
+            continue
+        contours, _ = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        outlines[index] = [contour.reshape(-1, 2).astype(np.float32) + 0.5 for contour in contours]
+    return outlines

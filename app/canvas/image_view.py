@@ -9,15 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QWidget
 
 from app.canvas.overlay import MaskOverlayItem
+from app.canvas.prediction_overlay import (
+    PredictionLayer,
+    PredictionOverlayItem,
+    PredictionStyle,
+    load_prediction_layer,
+)
 from app.canvas.render import Rendered, decode_and_render, render
 from app.canvas.tools.base import Tool
 from app.errors import report_worker_error
 from app.state.mask_document import MaskDocument
+from app.state.preview import PreviewState
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker
 from segcore.data.editing import Region
@@ -25,6 +32,9 @@ from segcore.display import Window
 
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
+LOADING_NOTICE_MS = 150
+"""A load slower than this (a 3072x3072 frame on a busy machine) shows a notice and dims the image it replaces."""
+STALE_IMAGE_OPACITY = 0.3
 
 
 def zoom_view(view: QGraphicsView, factor: float, anchor: QPoint | None = None) -> None:
@@ -55,17 +65,31 @@ class ImageView(QGraphicsView):
     """The (low, high) display window of the shown image."""
 
     def __init__(self, state: ProjectState, parent: QWidget | None = None, *,
-                 document: MaskDocument | None = None) -> None:
+                 document: MaskDocument | None = None, previews: PreviewState | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.document = document if document is not None else MaskDocument(state, self)
+        self.previews = previews if previews is not None else PreviewState(state, self)
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.image_item = QGraphicsPixmapItem()
         self.overlay_item = MaskOverlayItem()
-        self.prediction_item = MaskOverlayItem()
-        """The image's stored prediction (the live preview's, too), hidden unless asked for."""
+        self.prediction_item = PredictionOverlayItem()
+        """The live preview, else the stored prediction, drawn as outlines; hidden unless asked for."""
         self.prediction_item.setVisible(False)
+        self.prediction_caption = QLabel(self.viewport())
+        """Says where the prediction on screen came from (run, checkpoint, or a live preview)."""
+        self.prediction_caption.setStyleSheet(
+            "QLabel { background: rgba(20, 20, 20, 180); color: white; padding: 2px 6px; }")
+        self.prediction_caption.move(6, 6)
+        self.prediction_caption.hide()
+        self.loading_notice = QLabel(self.viewport())
+        """'Loading <name>…' over the canvas while a slow image decodes."""
+        self.loading_notice.setStyleSheet(
+            "QLabel { background: rgba(20, 20, 20, 200); color: white; padding: 8px 14px; font-size: 14px; }")
+        self.loading_notice.hide()
+        self._loading_timer = QTimer(self, singleShot=True, interval=LOADING_NOTICE_MS)
+        self._loading_timer.timeout.connect(self._show_loading)
         for z, item in enumerate((self.image_item, self.overlay_item, self.prediction_item)):
             item.setZValue(z)
             self._scene.addItem(item)
@@ -93,6 +117,7 @@ class ImageView(QGraphicsView):
         self.document.mask_replaced.connect(self._show_mask)
         self.document.mask_replaced.connect(self._cancel_tool)
         self.document.mask_changed.connect(self._mask_edited)
+        self.previews.changed.connect(self.refresh_prediction)
 
     # -- public controls ---------------------------------------------------------------------------
 
@@ -133,6 +158,14 @@ class ImageView(QGraphicsView):
 
     def set_overlay_visible(self, visible: bool) -> None:
         self.overlay_item.setVisible(visible)
+
+    def set_prediction_opacity(self, opacity: float) -> None:
+        """Opacity of the prediction layer, independent of the labels'."""
+        self.prediction_item.setOpacity(min(max(opacity, 0.0), 1.0))
+
+    def set_prediction_style(self, style: PredictionStyle) -> None:
+        """Outline, outline + hatch, or outline + light fill."""
+        self.prediction_item.set_style(style)
 
     def fit_to_window(self) -> None:
         """Scale the whole image into the view, and keep it fitted when the view resizes."""
@@ -183,12 +216,12 @@ class ImageView(QGraphicsView):
                 and self.document.image_id == current and self.document.mask is not None)
 
     def set_prediction_visible(self, visible: bool) -> None:
-        """Show the current image's stored prediction over it (loaded in the background)."""
+        """Show the current image's live preview or stored prediction over it (loaded in the background)."""
         self.prediction_item.setVisible(visible)
         if visible:
             self.refresh_prediction()
         else:
-            self.prediction_item.clear()
+            self._clear_prediction()
 
     def refresh_prediction(self, image_id: int | None = None) -> None:
         """Re-read the shown image's prediction (after a prediction or live preview of `image_id`)."""
@@ -198,17 +231,26 @@ class ImageView(QGraphicsView):
             return
         self._prediction_serial += 1
         serial, shown = self._prediction_serial, self._image_id
-        worker = Worker(self.state.store.load_prediction, shown)
-        worker.returned.connect(lambda stored: self._prediction_loaded(serial, shown, stored))
+        worker = Worker(load_prediction_layer, self.state.store, shown, self.state.class_table,
+                        self.previews.of(shown))
+        worker.returned.connect(lambda layer: self._prediction_loaded(serial, shown, layer))
         worker.start()
 
-    def _prediction_loaded(self, serial: int, image_id: int, stored) -> None:  # noqa: ANN001 - StoredPrediction
+    def _prediction_loaded(self, serial: int, image_id: int, layer: PredictionLayer | None) -> None:
         if serial != self._prediction_serial or image_id != self._image_id or not self.prediction_item.isVisible():
             return
-        if stored is None or self._image is None or stored.labels.shape != self._image.shape[:2]:
-            self.prediction_item.clear()
-        else:
-            self.prediction_item.set_mask(stored.labels, self.state.class_table)
+        if layer is None or self._image is None or (layer.height, layer.width) != self._image.shape[:2]:
+            self._clear_prediction()
+            return
+        self.prediction_item.set_shapes(layer.shapes, layer.width, layer.height)
+        self.prediction_caption.setText(layer.caption)
+        self.prediction_caption.adjustSize()
+        self.prediction_caption.show()
+
+    def _clear_prediction(self) -> None:
+        self._prediction_serial += 1  # a load in flight is for what was on screen before
+        self.prediction_item.clear()
+        self.prediction_caption.hide()
 
     # -- state -> canvas ---------------------------------------------------------------------------
 
@@ -219,6 +261,7 @@ class ImageView(QGraphicsView):
             return
         serial = self._serial
         self._loading_id = image_id
+        self._loading_timer.start()
         worker = Worker(decode_and_render, Path(self.state.store.image_path(image_id)), self._fixed_window, self._clahe)
         worker.returned.connect(lambda rendered: self._rendered(serial, image_id, rendered))
         worker.errored.connect(lambda exc: self._failed(serial, exc))
@@ -245,13 +288,14 @@ class ImageView(QGraphicsView):
         self.image_item.setPixmap(QPixmap.fromImage(rendered.qimage))
         self._image, self._image_id, self._window = rendered.image, image_id, rendered.window
         self._loading_id = NO_IMAGE
+        self._hide_loading()
         self._scene.setSceneRect(QRectF(self.image_item.pixmap().rect()))
         # Same-size images keep the zoom and position, so neighbours can be compared in place.
         if self._fit_mode or previous_size != self.image_item.pixmap().size():
             self.fit_to_window()
         if new_image:
             self._show_mask()
-            self.prediction_item.clear()
+            self._clear_prediction()
             self.refresh_prediction()
         self.window_changed.emit(rendered.window)
         self.image_shown.emit(image_id)
@@ -260,6 +304,24 @@ class ImageView(QGraphicsView):
         if serial == self._serial:
             self._clear()  # never leave the previous image on screen under the new name
         report_worker_error(exc)
+
+    def _show_loading(self) -> None:
+        """The load is slow: say so, and dim the previous image so it is not taken for the new one."""
+        if self._loading_id == NO_IMAGE or not self.state.is_open:
+            return
+        record = self.state.record(self._loading_id)
+        self.loading_notice.setText(f"Loading {record.name} ({record.width} × {record.height}, {record.bit_depth}-bit)…")
+        self.loading_notice.adjustSize()
+        centre = self.viewport().rect().center()
+        self.loading_notice.move(centre.x() - self.loading_notice.width() // 2,
+                                 centre.y() - self.loading_notice.height() // 2)
+        self.loading_notice.show()
+        self.image_item.setOpacity(STALE_IMAGE_OPACITY)
+
+    def _hide_loading(self) -> None:
+        self._loading_timer.stop()
+        self.loading_notice.hide()
+        self.image_item.setOpacity(1.0)
 
     def _show_mask(self) -> None:
         """Draw the document's mask once it belongs to the image on screen."""
@@ -280,8 +342,10 @@ class ImageView(QGraphicsView):
 
     def _clear(self) -> None:
         self._serial += 1
+        self._hide_loading()
         self.image_item.setPixmap(QPixmap())
         self.overlay_item.clear()
+        self._clear_prediction()
         self._image, self._image_id, self._loading_id = None, NO_IMAGE, NO_IMAGE
         self.hover_changed.emit("")
 

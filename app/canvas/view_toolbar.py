@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QSpinBox, QToolBar, QWidget
 
 from app.canvas.image_view import ImageView
+from app.canvas.prediction_overlay import PredictionStyle
 from segcore.display import Window
 
 MAX_LEVEL = 65535
@@ -30,6 +31,13 @@ class ViewToolBar(QToolBar):
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, maximumWidth=140)
         self.opacity.setValue(round(view.overlay_opacity() * 100))
         self.opacity.setToolTip("Label overlay opacity")
+        self.prediction_style = QComboBox(toolTip="How the prediction is drawn: always outlined, never like a label")
+        for style, text in ((PredictionStyle.HATCHED, "Outline + hatch"), (PredictionStyle.OUTLINE, "Outline"),
+                            (PredictionStyle.FILLED, "Outline + fill")):
+            self.prediction_style.addItem(text, style)
+        self.prediction_opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, maximumWidth=90)
+        self.prediction_opacity.setValue(round(view.prediction_item.opacity() * 100))
+        self.prediction_opacity.setToolTip("Prediction opacity")
         self.window_low = QSpinBox(minimum=0, maximum=MAX_LEVEL, keyboardTracking=False)
         self.window_high = QSpinBox(minimum=0, maximum=MAX_LEVEL, keyboardTracking=False)
         self.window_low.setToolTip("Display window: the value shown black")
@@ -41,9 +49,12 @@ class ViewToolBar(QToolBar):
         self.addAction(self.actual_size_action)
         self.addSeparator()
         self.addAction(self.overlay_action)
-        self.addAction(self.prediction_action)
         self.addWidget(QLabel(" Opacity "))
         self.addWidget(self.opacity)
+        self.addSeparator()
+        self.addAction(self.prediction_action)
+        self.addWidget(self.prediction_style)
+        self.addWidget(self.prediction_opacity)
         self.addSeparator()
         self.addWidget(QLabel(" Window "))
         self.addWidget(self.window_low)
@@ -56,6 +67,9 @@ class ViewToolBar(QToolBar):
         self.overlay_action.toggled.connect(view.set_overlay_visible)
         self.prediction_action.toggled.connect(view.set_prediction_visible)
         self.opacity.valueChanged.connect(lambda value: view.set_overlay_opacity(value / 100))
+        self.prediction_style.currentIndexChanged.connect(
+            lambda _index: view.set_prediction_style(self.prediction_style.currentData()))
+        self.prediction_opacity.valueChanged.connect(lambda value: view.set_prediction_opacity(value / 100))
         self.window_low.valueChanged.connect(self._window_edited)
         self.window_high.valueChanged.connect(self._window_edited)
         self.auto_window_action.triggered.connect(view.auto_display_window)

@@ -17,6 +17,9 @@ from segcore.project.review import accept_prediction
 
 log = logging.getLogger(__name__)
 
+ACCEPT_TIP = "Make the prediction the label of this image; it becomes 'reviewed' (Ctrl+Return)"
+ACCEPT_REGION_TIP = "Drag a rectangle on the prediction: only that part becomes the label (Ctrl+Shift+Return)"
+
 
 class AcceptController(QObject):
     """"Accept prediction" (Ctrl+Return) and "Accept prediction inside region" (Ctrl+Shift+Return, then drag).
@@ -36,11 +39,10 @@ class AcceptController(QObject):
         self._document = document
         self._worker: Worker | None = None
         self.accept_action = QAction("Accept prediction", self, shortcut=QKeySequence("Ctrl+Return"))
-        self.accept_action.setToolTip("Make the prediction the label of this image; it becomes 'reviewed' (Ctrl+Return)")
+        self.accept_action.setToolTip(ACCEPT_TIP)
         self.accept_region_action = QAction("Accept prediction inside region", self, checkable=True,
                                             shortcut=QKeySequence("Ctrl+Shift+Return"))
-        self.accept_region_action.setToolTip(
-            "Drag a rectangle on the prediction: only that part becomes the label (Ctrl+Shift+Return)")
+        self.accept_region_action.setToolTip(ACCEPT_REGION_TIP)
         for action in self.actions:
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setEnabled(False)
@@ -104,9 +106,13 @@ class AcceptController(QObject):
 
     def _update_enabled(self) -> None:
         view = self._view
-        ready = (self._worker is None and self._state.is_open and view.has_prediction
+        preview = view.data is not None and view.data.is_preview
+        ready = (self._worker is None and self._state.is_open and view.has_prediction and not preview
                  and view.image_id == self._state.current_id)
         self.accept_action.setEnabled(ready)
         self.accept_region_action.setEnabled(ready)
+        why = "A live preview is not saved: predict the image (Ctrl+P) to accept its prediction." if preview else ""
+        for action, tip in ((self.accept_action, ACCEPT_TIP), (self.accept_region_action, ACCEPT_REGION_TIP)):
+            action.setToolTip(why or tip)
         if not ready and self.accept_region_action.isChecked():
             self.accept_region_action.setChecked(False)

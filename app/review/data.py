@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from app.canvas.render import Rendered, decode_and_render
+from app.state.preview import Preview
 from segcore.data.classes import ClassTable
-from segcore.project.review import Comparison, compare
+from segcore.project.review import Comparison, compare, prediction_origins
 from segcore.project.store import ProjectStore
 
 CORRECT, FALSE_POSITIVE, FALSE_NEGATIVE = 0, 1, 2
@@ -29,6 +30,10 @@ class ReviewData:
     prediction: np.ndarray | None
     comparison: Comparison | None
     """None unless the image has both a label and a prediction."""
+    prediction_origin: str = ""
+    """Where the prediction came from ('prediction · run 3 · best.pt · …' or a live preview's description)."""
+    is_preview: bool = False
+    """The prediction is the live preview (in memory only: nothing to accept)."""
 
 
 def error_mask(comparison: Comparison) -> np.ndarray:
@@ -40,21 +45,28 @@ def error_mask(comparison: Comparison) -> np.ndarray:
 
 
 def load_review(
-    store: ProjectStore, image_id: int, table: ClassTable, *, image_path: Path | None, label: np.ndarray | None
+    store: ProjectStore, image_id: int, table: ClassTable, *, image_path: Path | None, label: np.ndarray | None,
+    preview: Preview | None = None,
 ) -> ReviewData:
     """Worker body: decode the image (unless `image_path` is None), read label and prediction, compare them.
 
-    `label` is the live mask of an open editor; None reads the stored one.
+    `label` is the live mask of an open editor; None reads the stored one. A `preview` (the live
+    preview of this image) is shown instead of the stored prediction.
     """
     rendered = None if image_path is None else decode_and_render(image_path, None, False)
     if label is None:
         label = store.load_mask(image_id)
-    stored = store.load_prediction(image_id)
-    prediction = None if stored is None else stored.labels
+    if preview is not None:
+        prediction, origin = preview.labels, preview.describe()
+    else:
+        stored = store.load_prediction(image_id)
+        prediction = None if stored is None else stored.labels
+        found = prediction_origins(store).get(image_id) if stored is not None else None
+        origin = "" if stored is None else (found.describe() if found is not None else stored.checkpoint)
     comparison = None
     if label is not None and prediction is not None:
         comparison = compare(label, prediction, table.num_classes, table.ignore_index)
-    return ReviewData(image_id, rendered, label, prediction, comparison)
+    return ReviewData(image_id, rendered, label, prediction, comparison, origin, is_preview=preview is not None)
 
 
 def describe_scores(data: ReviewData | None) -> str:

@@ -17,6 +17,7 @@ from app.errors import report_worker_error
 from app.review.data import ERROR_TABLE, ReviewData, describe_scores, error_mask, load_review
 from app.review.pane import ReviewPane
 from app.state.mask_document import MaskDocument
+from app.state.preview import PreviewState
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker, WorkerGroup
 from segcore.project.review import Comparison
@@ -41,10 +42,11 @@ class ReviewView(QWidget):
     """Something (the review queue) opened an image for review: the window should bring this view forward."""
 
     def __init__(self, state: ProjectState, parent: QWidget | None = None, *,
-                 document: MaskDocument | None = None) -> None:
+                 document: MaskDocument | None = None, previews: PreviewState | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.document = document
+        self.previews = previews
         self.image_pane, self.label_pane, self.prediction_pane = (ReviewPane(self) for _ in PANE_TITLES)
         self.panes = (self.image_pane, self.label_pane, self.prediction_pane)
         self._data: ReviewData | None = None
@@ -82,6 +84,8 @@ class ReviewView(QWidget):
         state.class_table_changed.connect(self.refresh)
         state.about_to_close.connect(self._workers.wait)
         state.project_closed.connect(self._clear)
+        if previews is not None:
+            previews.changed.connect(self.refresh)
         if document is not None:
             document.mask_changed.connect(lambda _region: self._settle_timer.start())
             document.mask_replaced.connect(self._settle_timer.start)
@@ -94,8 +98,9 @@ class ReviewView(QWidget):
         self._scores_separator = toolbar.addSeparator()
         toolbar.addWidget(self.scores_label)
         grid = QGridLayout()
-        for column, (title, pane) in enumerate(zip(PANE_TITLES, self.panes, strict=True)):
-            grid.addWidget(QLabel(title, alignment=Qt.AlignmentFlag.AlignCenter), 0, column)
+        self.titles = [QLabel(title, alignment=Qt.AlignmentFlag.AlignCenter) for title in PANE_TITLES]
+        for column, (title, pane) in enumerate(zip(self.titles, self.panes, strict=True)):
+            grid.addWidget(title, 0, column)
             grid.addWidget(pane, 1, column)
             grid.setColumnStretch(column, 1)
         layout = QVBoxLayout(self)
@@ -163,7 +168,9 @@ class ReviewView(QWidget):
         label = None
         if live is not None and live.image_id == image_id and live.mask is not None and live.labelled:
             label = live.mask.copy()  # the worker must not read pixels a brush is painting
-        worker = Worker(load_review, self.state.store, image_id, self.state.class_table, image_path=path, label=label)
+        preview = self.previews.of(image_id) if self.previews is not None else None
+        worker = Worker(load_review, self.state.store, image_id, self.state.class_table, image_path=path, label=label,
+                        preview=preview)
         worker.returned.connect(lambda data: self._loaded(serial, data))
         worker.errored.connect(lambda exc: self._failed(serial, exc))
         self._workers.start(worker)
@@ -191,6 +198,8 @@ class ReviewView(QWidget):
         else:
             self.prediction_pane.errors_item.set_mask(error_mask(data.comparison), ERROR_TABLE)
         self.scores_label.setText(describe_scores(data))
+        self.titles[-1].setText(PANE_TITLES[-1] + (f" — {data.prediction_origin}" if data.prediction_origin else ""))
+        self.titles[-1].setToolTip(data.prediction_origin)
         self.shown.emit(data.image_id)
 
     def _failed(self, serial: int, exc: BaseException) -> None:
@@ -204,6 +213,7 @@ class ReviewView(QWidget):
         for pane in self.panes:
             pane.clear()
         self.scores_label.clear()
+        self.titles[-1].setText(PANE_TITLES[-1])
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

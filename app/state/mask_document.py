@@ -36,6 +36,8 @@ class MaskDocument(QObject):
     """Pixels changed: the `Region`, or None for the whole mask."""
     mask_replaced = Signal()
     """Another mask is current (image switch, reload, or none while loading): redraw from scratch."""
+    mask_saved = Signal(int)
+    """An edit, undo or redo of this image id is in the store (scores computed from its label are out of date)."""
 
     def __init__(self, state: ProjectState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +50,8 @@ class MaskDocument(QObject):
         self._serial = 0  # bumped on every switch; a load finishing under an older serial is stale
         self._workers = WorkerGroup()
         self._stacks: dict[int, QUndoStack] = {}
+        # Each image's status before its first edit here: undoing every edit gives it back.
+        self._status_before_edits: dict[int, ImageStatus] = {}
         self.undo_group = QUndoGroup(self)
         """Create the Undo/Redo actions from this (`createUndoAction`/`createRedoAction`); it follows the image."""
         state.current_image_changed.connect(self._switch)
@@ -114,20 +118,29 @@ class MaskDocument(QObject):
         self._mask[region.slices()] = self._committed[region.slices()]
         self.notify(region)
 
-    def _apply(self, image_id: int, region: Region, patch: np.ndarray, *, live: bool) -> None:
-        """Store `patch` at `region` of an image (and show it when that image is current)."""
+    def _apply(self, image_id: int, region: Region, patch: np.ndarray, *, live: bool, back_to_start: bool = False) -> None:
+        """Store `patch` at `region` of an image (and show it when that image is current).
+
+        `back_to_start`: this undoes the image's first edit, so it gets back the status it had
+        before (an image whose edits are all undone is not 'labelled').
+        """
         store = self._state.store
         previous = store.image(image_id).status
-        status = ImageStatus.REVIEWED if previous is ImageStatus.REVIEWED else ImageStatus.LABELLED
+        self._status_before_edits.setdefault(image_id, previous)
+        if back_to_start:
+            status = self._status_before_edits[image_id]
+        else:
+            status = ImageStatus.REVIEWED if previous is ImageStatus.REVIEWED else ImageStatus.LABELLED
         store.save_mask_patch(image_id, region.x, region.y, patch, status=status)
         if image_id == self._image_id and self._mask is not None and self._committed is not None:
             self._committed[region.slices()] = patch
-            self._labelled = True
+            self._labelled = status in (ImageStatus.LABELLED, ImageStatus.REVIEWED)
             if live:
                 self._mask[region.slices()] = patch
                 self.mask_changed.emit(region)
         if status is not previous:
             self._state.reload_record(image_id)
+        self.mask_saved.emit(image_id)
 
     # -- image switches ------------------------------------------------------------------------------
 
@@ -176,6 +189,7 @@ class MaskDocument(QObject):
         That image's undo history goes: its patches would paint the old pixels back over the new mask.
         """
         stack = self._stacks.pop(self._image_id, None)
+        self._status_before_edits.pop(self._image_id, None)
         if stack is not None:
             self.undo_group.removeStack(stack)
             stack.deleteLater()
@@ -204,6 +218,7 @@ class MaskDocument(QObject):
             self.undo_group.removeStack(stack)
             stack.deleteLater()
         self._stacks.clear()
+        self._status_before_edits.clear()
 
 
 class MaskEdit(QUndoCommand):
@@ -232,8 +247,11 @@ class MaskEdit(QUndoCommand):
             self._not_stored(exc)
 
     def undo(self) -> None:
+        stack = self._document._stacks.get(self._image_id)
+        # Qt moves the stack's index after this returns: index - 1 is where the undo lands.
+        back_to_start = stack is not None and stack.index() - 1 == stack.cleanIndex() == 0
         try:
-            self._document._apply(self._image_id, self._region, self._before, live=True)
+            self._document._apply(self._image_id, self._region, self._before, live=True, back_to_start=back_to_start)
             if self._annotation_id is not None:
                 self._document._state.store.delete_annotation(self._annotation_id)
                 self._annotation_id = None

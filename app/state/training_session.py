@@ -59,8 +59,6 @@ class TrainingSession(QObject):
     """EpochMetrics after every epoch's validation."""
     checkpoint = Signal(object)
     """CheckpointSaved."""
-    checkpoint_ready = Signal(str)
-    """The path of a checkpoint just saved (for the live preview)."""
     notice = Signal(str)
     """Something the user should read: RunStarted notes, a batch size reduced after out-of-memory."""
     finished = Signal(object)
@@ -153,7 +151,6 @@ class TrainingSession(QObject):
         elif isinstance(event, CheckpointSaved):
             self._latest_checkpoint = event.path
             self.checkpoint.emit(event)
-            self.checkpoint_ready.emit(event.path)
         elif isinstance(event, RunStarted):
             self.run_started.emit(event)
             for note in event.notes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segcore.errors import ProjectError, SegcoreError
-from segcore.inference.predictor import Predictor
+from segcore.inference.predictor import Prediction, Predictor
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.training.checkpoint import Checkpoint, load_checkpoint
 
@@ -46,6 +46,23 @@ def select_images(store: ProjectStore, which: str) -> list[int]:
     return [r.id for r in records]
 
 
+def project_predictor(store: ProjectStore, checkpoint: Checkpoint | str | Path, **predictor_options) -> Predictor:
+    """A predictor for this project's images; refuses a checkpoint trained on other classes."""
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    if ckpt.class_table.names != store.class_table().names:
+        raise ProjectError(
+            f"the checkpoint predicts {', '.join(ckpt.class_table.names)} but the project's classes are "
+            f"{', '.join(store.class_table().names)}"
+        )
+    return Predictor(ckpt, **{"mode": "auto", **predictor_options})
+
+
+def predict_image(store: ProjectStore, checkpoint: Checkpoint | str | Path, image_id: int,
+                  **predictor_options) -> Prediction:
+    """Predict one image and keep nothing: a live preview, which must not change the project."""
+    return project_predictor(store, checkpoint, **predictor_options).predict(store.read_image(image_id))
+
+
 def predict_project(
     store: ProjectStore,
     checkpoint: Checkpoint | str | Path,
@@ -56,13 +73,7 @@ def predict_project(
 ) -> Iterator[PredictProgress]:
     """Predict each image and store its labels and uncertainty; an unreadable image is reported, not fatal."""
     source = str(checkpoint) if not isinstance(checkpoint, Checkpoint) else "<in memory>"
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    if ckpt.class_table.names != store.class_table().names:
-        raise ProjectError(
-            f"the checkpoint predicts {', '.join(ckpt.class_table.names)} but the project's classes are "
-            f"{', '.join(store.class_table().names)}"
-        )
-    predictor = Predictor(ckpt, **{"mode": "auto", **predictor_options})
+    predictor = project_predictor(store, checkpoint, **predictor_options)
     ids = list(image_ids)
     for done, image_id in enumerate(ids, start=1):
         try:

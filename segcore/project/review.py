@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 import torch
 
 from segcore.errors import MaskError, ProjectError
 from segcore.metrics import ConfusionMatrix
+from segcore.project.runs import newest_finished_run
 from segcore.project.store import ImageStatus, ProjectStore
 
 QUEUES = ("worst_iou", "uncertain")
@@ -42,27 +44,83 @@ def compare(label: np.ndarray, prediction: np.ndarray, num_classes: int, ignore_
     )
 
 
-def review_queue(store: ProjectStore, kind: str) -> list[tuple[int, float]]:
-    """(image id, value) to review first: labelled images by worst IoU, or unlabelled ones by highest uncertainty."""
+@dataclass(frozen=True)
+class PredictionOrigin:
+    """Which run and checkpoint made an image's stored prediction, and whether a newer run has finished since."""
+
+    run_id: int | None
+    checkpoint: str
+    """The checkpoint's path as recorded when predicting."""
+    created_at: str
+    stale: bool
+    """True when the prediction is older than the newest finished run: that run has not predicted it."""
+
+    def describe(self) -> str:
+        """'run 3 · best.pt · 2026-11-30 20:41', with '(older than the newest run)' when stale."""
+        made_by = f"run {self.run_id}" if self.run_id is not None else "checkpoint"
+        when = self.created_at[:16].replace("T", " ")
+        text = f"{made_by} · {PurePath(self.checkpoint).name} · {when}"
+        return f"{text} (older than the newest run)" if self.stale else text
+
+
+def prediction_origins(store: ProjectStore) -> dict[int, PredictionOrigin]:
+    """{image id: origin} of every stored prediction; stale ones predate the newest finished run."""
+    newest = newest_finished_run(store)
+    cutoff = newest.finished_at if newest is not None else None
+    return {
+        image_id: PredictionOrigin(record.run_id, record.checkpoint, record.created_at,
+                                   stale=cutoff is not None and record.created_at < cutoff)
+        for image_id, record in store.prediction_records().items()
+    }
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One image of a review queue."""
+
+    image_id: int
+    value: float | None
+    """IoU against the label (worst_iou) or mean uncertainty (uncertain); None: no prediction to score."""
+    origin: PredictionOrigin | None
+    """Where the prediction came from; None when the image has none."""
+
+    @property
+    def needs_prediction(self) -> bool:
+        """No prediction, or one older than the newest finished run."""
+        return self.origin is None or self.origin.stale
+
+
+def review_queue(store: ProjectStore, kind: str) -> list[QueueEntry]:
+    """The images to review first.
+
+    worst_iou: every labelled (or reviewed) image, lowest IoU first, then those whose prediction
+    scores nothing (all pixels ignored), then those without a prediction. uncertain: every
+    unlabelled image that has a prediction, most uncertain first.
+    """
     if kind not in QUEUES:
         raise ValueError(f"queue must be one of {', '.join(QUEUES)}, got {kind!r}")
+    origins = prediction_origins(store)
     scores = store.prediction_scores()
-    records = {r.id: r for r in store.images()}
+    records = store.images()
     if kind == "uncertain":
-        queue = [(i, s) for i, s in scores.items() if s is not None and records[i].status is ImageStatus.PREDICTED]
-        return sorted(queue, key=lambda item: -item[1])
+        queue = [QueueEntry(r.id, scores[r.id], origins[r.id]) for r in records
+                 if r.id in origins and scores[r.id] is not None and r.status is ImageStatus.PREDICTED]
+        return sorted(queue, key=lambda entry: -entry.value)
     table = store.class_table()
-    queue = []
-    for image_id in scores:
-        if records[image_id].status not in (ImageStatus.LABELLED, ImageStatus.REVIEWED):
+    scored, unscored = [], []
+    for record in records:
+        if record.status not in (ImageStatus.LABELLED, ImageStatus.REVIEWED):
             continue
-        label, prediction = store.load_mask(image_id), store.load_prediction(image_id)
-        if label is None or prediction is None:
-            continue
-        result = compare(label, prediction.labels, table.num_classes, table.ignore_index)
-        if result.miou is not None:
-            queue.append((image_id, result.miou))
-    return sorted(queue, key=lambda item: item[1])
+        origin = origins.get(record.id)
+        label = store.load_mask(record.id) if origin is not None else None
+        prediction = store.load_prediction(record.id) if label is not None else None
+        miou = None
+        if label is not None and prediction is not None and label.shape == prediction.labels.shape:
+            miou = compare(label, prediction.labels, table.num_classes, table.ignore_index).miou
+        (scored if miou is not None else unscored).append(QueueEntry(record.id, miou, origin))
+    # Without a score an image cannot be ranked: after the scored ones, those with a prediction first.
+    unscored.sort(key=lambda entry: entry.origin is None)
+    return sorted(scored, key=lambda entry: entry.value) + unscored
 
 
 def accept_prediction(store: ProjectStore, image_id: int, region: np.ndarray | None = None) -> np.ndarray:

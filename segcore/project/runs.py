@@ -91,6 +91,21 @@ def _epoch_values(event: EpochMetrics) -> dict[str, float]:
     return values
 
 
+def newest_finished_run(store: ProjectStore) -> RunRecord | None:
+    """The run that finished last (status 'finished'), or None."""
+    finished = [run for run in store.runs() if run.status == "finished" and run.finished_at]
+    return max(finished, key=lambda run: run.finished_at, default=None)
+
+
+def newest_best_checkpoint(store: ProjectStore) -> Path | None:
+    """The newest finished run's best checkpoint (its last one when it had no validation), if any."""
+    run = newest_finished_run(store)
+    if run is None or not run.checkpoint_dir:
+        return None
+    return next((path for path in (run_dir(store, run) / name for name in ("best.pt", "last.pt")) if path.is_file()),
+                None)
+
+
 def run_checkpoints(store: ProjectStore, run_id: int) -> dict[str, Path]:
     """The run's checkpoints that exist: best, last, averaged ones and its kept top-k epochs."""
     folder = run_dir(store, run_id)

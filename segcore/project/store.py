@@ -12,6 +12,7 @@ killed at any moment leaves the last committed state intact; at worst an unrefer
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, read_index_mask, write_palette_png
-from segcore.errors import MaskError, ProjectError, SegcoreError
+from segcore.errors import DuplicateImageError, MaskError, ProjectError, SegcoreError
 from segcore.io.atomic import atomic_path
 from segcore.io.images import decode_image, encode_image, image_info, read_image, write_image
 from segcore.project.schema import migrate
@@ -89,6 +90,17 @@ class StoredPrediction:
     """H x W uint8 class indices."""
     uncertainty: np.ndarray | None
     """H x W float32 in [0, 1] (0 = certain), or None."""
+    score: float | None
+    checkpoint: str
+    run_id: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """Where an image's stored prediction came from (the row, without its pixel files)."""
+
+    image_id: int
     score: float | None
     checkpoint: str
     run_id: int | None
@@ -210,44 +222,83 @@ class ProjectStore:
 
     # -- images ------------------------------------------------------------------------------------
     def add_image(self, source: str | Path, *, copy: bool = True, split: str | None = None) -> ImageRecord:
-        """Add an image file: decoded once to validate it and record its size; copied into images/."""
+        """Add an image file: decoded once to validate it and record its size; copied into images/.
+
+        Refused with `DuplicateImageError` when an image with the same pixels is already here.
+        """
         source = Path(source).resolve()
         array = read_image(source)  # raises ImageReadError naming the file: nothing is added
-        name = self._unique_name(source.stem)
-        inside = _is_relative_to(source, self.root.resolve())
-        if copy and not inside:
-            target = self.root / IMAGES_DIR / f"{name}{source.suffix.lower()}"
-            with atomic_path(target) as tmp:
-                shutil.copyfile(source, tmp)
-            rel = target.relative_to(self.root).as_posix()
+        if copy and not _is_relative_to(source, self.root.resolve()):
+            def place(name: str) -> str | None:
+                target = self.root / IMAGES_DIR / f"{name}{source.suffix.lower()}"
+                if target.exists():
+                    return None  # another image's file (or one a killed import left): never overwritten
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(source, tmp)
+                return target.relative_to(self.root).as_posix()
         else:
             rel = Path(os.path.relpath(source, self.root.resolve())).as_posix()
-        return self._insert_image(name, rel, array, split)
+
+            def place(name: str) -> str | None:
+                return rel
+        return self._insert_image(source.stem, place, array, split, str(source))
 
     def add_image_array(self, name: str, image: np.ndarray, *, split: str | None = None) -> ImageRecord:
         """Add an in-memory image, written losslessly as images/<name>.png (8 or 16 bit)."""
-        name = self._unique_name(name)
-        target = self.root / IMAGES_DIR / f"{name}.png"
-        write_image(target, image)
-        return self._insert_image(name, target.relative_to(self.root).as_posix(), image, split)
+        def place(unique: str) -> str | None:
+            target = self.root / IMAGES_DIR / f"{unique}.png"
+            if target.exists():
+                return None
+            write_image(target, image)
+            return target.relative_to(self.root).as_posix()
 
-    def _insert_image(self, name: str, rel: str, array: np.ndarray, split: str | None) -> ImageRecord:
+        return self._insert_image(name, place, image, split, name)
+
+    def _insert_image(self, stem: str, place: Callable[[str], str | None], array: np.ndarray, split: str | None,
+                      source: str) -> ImageRecord:
+        """Claim a free name, write the file (`place(name)`: its project path, None if taken) and the row.
+
+        One write transaction, which SQLite serialises across processes: two imports of same-named
+        files never share a name or a file, and the duplicate check sees every committed image. The
+        file lands before the row commits; if the row cannot be written, a copied file goes again.
+        """
         info = image_info(array)
+        digest = content_hash(array)
+        self._fill_missing_hashes()
         with self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO images(name, path, width, height, channels, bit_depth, split) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, rel, info.width, info.height, info.channels, info.bit_depth, split),
-            )
+            duplicate = conn.execute("SELECT name FROM images WHERE content_hash = ?", (digest,)).fetchone()
+            if duplicate is not None:
+                raise DuplicateImageError(source, duplicate["name"])
+            taken = {row["name"] for row in conn.execute("SELECT name FROM images")}
+            name, rel = next((name, rel) for name in _candidate_names(stem)
+                             if name not in taken and (rel := place(name)) is not None)
+            try:
+                cur = conn.execute(
+                    "INSERT INTO images(name, path, width, height, channels, bit_depth, split, content_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, rel, info.width, info.height, info.channels, info.bit_depth, split, digest),
+                )
+            except sqlite3.DatabaseError:
+                if rel.startswith(f"{IMAGES_DIR}/"):
+                    (self.root / rel).unlink(missing_ok=True)
+                raise
             image_id = int(cur.lastrowid)
         return self.image(image_id)
 
-    def _unique_name(self, stem: str) -> str:
-        taken = {row["name"] for row in self._query("SELECT name FROM images")}
-        name, n = stem, 1
-        while name in taken:
-            name = f"{stem}_{n}"
-            n += 1
-        return name
+    def _fill_missing_hashes(self) -> None:
+        """Hash the images of a project made before hashes were kept (once: they must count as duplicates too)."""
+        missing = self._query("SELECT id, path FROM images WHERE content_hash IS NULL")
+        if not missing:
+            return
+        log.info("computing the content hash of %d image(s) added by an older segdesk", len(missing))
+        for row in missing:
+            try:
+                digest = content_hash(read_image(self.root / row["path"]))
+            except SegcoreError as exc:  # a missing or broken file cannot be a duplicate of anything
+                log.warning("image %d has no readable file to hash: %s", row["id"], exc)
+                digest = ""
+            with self._transaction() as conn:
+                conn.execute("UPDATE images SET content_hash = ? WHERE id = ?", (digest, row["id"]))
 
     def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
         if status is None:
@@ -532,7 +583,13 @@ class ProjectStore:
 
     def prediction_scores(self) -> dict[int, float | None]:
         """{image id: mean uncertainty} of every image that has a prediction."""
-        return {r["image_id"]: r["score"] for r in self._query("SELECT image_id, score FROM predictions")}
+        return {image_id: record.score for image_id, record in self.prediction_records().items()}
+
+    def prediction_records(self) -> dict[int, PredictionRecord]:
+        """{image id: where its prediction came from} of every image that has a prediction."""
+        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at FROM predictions")
+        return {r["image_id"]: PredictionRecord(r["image_id"], r["score"], r["checkpoint"], r["run_id"], r["created_at"])
+                for r in rows}
 
     # -- training runs -----------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:
@@ -603,6 +660,22 @@ def _image_record(row: sqlite3.Row) -> ImageRecord:
         id=row["id"], name=row["name"], path=row["path"], width=row["width"], height=row["height"],
         channels=row["channels"], bit_depth=row["bit_depth"], status=ImageStatus(row["status"]), split=row["split"],
     )
+
+
+def content_hash(image: np.ndarray) -> str:
+    """SHA-256 of an image's pixels, size and type: the same picture in another file or format hashes the same."""
+    digest = hashlib.sha256(f"{image.shape}{image.dtype.str}".encode())
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+def _candidate_names(stem: str) -> Iterator[str]:
+    """stem, stem_1, stem_2, ...: the names an image may take, first free one wins."""
+    yield stem
+    n = 1
+    while True:
+        yield f"{stem}_{n}"
+        n += 1
 
 
 def _is_relative_to(path: Path, root: Path) -> bool:

@@ -15,6 +15,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from app.canvas.image_view import ImageView
+from app.canvas.overlay import MaskOverlayItem
+from app.canvas.prediction_overlay import PredictionStyle
 from app.canvas.tool_toolbar import ToolBar
 from app.canvas.view_toolbar import ViewToolBar
 from app.state.project_state import ProjectState
@@ -231,14 +233,76 @@ def test_prediction_overlay_shows_the_stored_prediction_and_follows_new_ones(qtb
     view = workspace.view
     prediction = np.zeros((48, 64), np.uint8)
     prediction[5:15, 5:25] = 1
+    workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="runs/0001/best.pt")
+    view.set_prediction_visible(True)
+    qtbot.waitUntil(lambda: not view.prediction_item.is_empty, timeout=5000)
+    drawn = view.prediction_item.image()
+    assert drawn.pixelColor(5, 10).red() == 255 and drawn.pixelColor(40, 40).alpha() == 0  # the outline, outside
+    assert view.prediction_caption.isVisible() and "best.pt" in view.prediction_caption.text()
+    prediction[30:40, 40:60] = 1
+    workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="runs/0001/best.pt")
+    view.refresh_prediction(image_id)
+    qtbot.waitUntil(lambda: view.prediction_item.image().pixelColor(40, 35).red() == 255, timeout=5000)
+    view.set_prediction_visible(False)
+    assert view.prediction_item.is_empty and not view.prediction_item.isVisible()
+    assert not view.prediction_caption.isVisible()
+
+
+def _coloured_fraction(image, x0: int, y0: int, x1: int, y1: int) -> float:
+    """Share of the pixels in [x0, x1) x [y0, y1) that are drawn (not transparent)."""
+    drawn = sum(image.pixelColor(x, y).alpha() > 0 for y in range(y0, y1) for x in range(x0, x1))
+    return drawn / ((x1 - x0) * (y1 - y0))
+
+
+def test_a_prediction_over_an_erased_label_does_not_look_labelled(qtbot, workspace):
+    image_id = workspace.select("beta_gray16")
+    view = workspace.view
+    workspace.state.store.save_mask(image_id, np.zeros((48, 64), np.uint8))  # erased: nothing labelled
+    prediction = np.zeros((48, 64), np.uint8)
+    prediction[10:40, 10:50] = 1
     workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="test")
     view.set_prediction_visible(True)
     qtbot.waitUntil(lambda: not view.prediction_item.is_empty, timeout=5000)
-    red = view.prediction_item.image()
-    assert red.pixelColor(10, 10).red() == 255 and red.pixelColor(40, 40).alpha() == 0
-    prediction[30:40, 40:60] = 1
-    workspace.state.store.save_prediction(image_id, prediction, None, checkpoint="test")
-    view.refresh_prediction(image_id)
-    qtbot.waitUntil(lambda: view.prediction_item.image().pixelColor(50, 35).red() == 255, timeout=5000)
-    view.set_prediction_visible(False)
-    assert view.prediction_item.is_empty and not view.prediction_item.isVisible()
+
+    scale = 4  # as zoomed in on screen
+    drawn = view.prediction_item.image(scale)
+    label_like = MaskOverlayItem()
+    label_like.set_mask(prediction, workspace.state.class_table)
+    solid = label_like.image().scaled(drawn.size())
+    inside = (15 * scale, 15 * scale, 45 * scale, 35 * scale)
+    assert _coloured_fraction(solid, *inside) == 1.0  # a label is a solid fill...
+    assert 0.05 < _coloured_fraction(drawn, *inside) < 0.5  # ...a prediction an outline and a hatch
+    assert drawn.pixelColor(10 * scale + 1, 25 * scale).red() == 255  # the outline on its left edge
+
+    view.set_prediction_style(PredictionStyle.OUTLINE)
+    assert _coloured_fraction(view.prediction_item.image(scale), *inside) == 0.0
+    view.set_prediction_opacity(0.3)
+    assert view.prediction_item.opacity() == pytest.approx(0.3) and view.overlay_opacity() != pytest.approx(0.3)
+
+
+def test_a_slow_image_shows_a_loading_notice_and_dims_the_one_it_replaces(qtbot, workspace, monkeypatch):
+    import threading
+
+    from app.canvas import image_view
+
+    workspace.select("alpha_gray8")
+    release = threading.Event()
+    real = image_view.decode_and_render
+
+    def slow(*args, **kwargs):
+        release.wait(10)  # a 3072 x 3072 frame on a busy machine
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(image_view, "decode_and_render", slow)
+    view = workspace.view
+    workspace.state.select(workspace.state.find("beta_gray16").id)
+    qtbot.waitUntil(view.loading_notice.isVisible, timeout=5000)
+    assert "beta_gray16" in view.loading_notice.text() and "16-bit" in view.loading_notice.text()
+    assert view.image_item.opacity() < 0.5  # the previous image is not taken for the new one
+    release.set()
+    workspace.wait_loaded()
+    qtbot.waitUntil(lambda: not view.loading_notice.isVisible(), timeout=5000)
+    assert view.image_item.opacity() == 1.0
+    # A fast load shows nothing.
+    workspace.select("alpha_gray8")
+    assert not view.loading_notice.isVisible()

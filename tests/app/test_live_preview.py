@@ -37,38 +37,57 @@ def _tiny_config(epochs: int) -> TrainConfig:
                        augment={"hflip": 0.5}, val_fraction=0.25, keep_top_k=2)
 
 
-def test_live_preview_shows_the_newest_checkpoint_on_the_image_in_view(qtbot, window):
+def _preview_done(window) -> bool:
+    return not window.live_preview.is_running and window.live_preview.pending is None
+
+
+def test_live_preview_shows_the_newest_checkpoint_and_never_writes_the_project(qtbot, window):
     state = window.state
     unlabelled = next(r for r in state.images if r.status is ImageStatus.UNLABELLED)
     state.select(unlabelled.id)
     qtbot.waitUntil(window.view.is_settled, timeout=10_000)
+    window.view_toolbar.prediction_action.setChecked(True)
+    statuses = {r.id: r.status for r in state.store.images()}
     saved: list[str] = []
-    window.training.checkpoint_ready.connect(saved.append)
+    window.training.checkpoint.connect(lambda event: saved.append(event.path))
     with qtbot.waitSignal(window.training.finished, timeout=RUN_TIMEOUT_MS):
         window.training.start(_tiny_config(epochs=3), name="preview")
-    qtbot.waitUntil(lambda: not window.predictions.is_running and window.live_preview.pending is None,
-                    timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _preview_done(window), timeout=RUN_TIMEOUT_MS)
     assert saved, "the run saved no checkpoint"
-    stored = state.store.load_prediction(unlabelled.id)
-    assert stored is not None and stored.checkpoint == saved[-1]  # previews never lag behind: the newest wins
-    assert state.record(unlabelled.id).status is ImageStatus.PREDICTED
+    preview = window.previews.of(unlabelled.id)
+    assert preview is not None and preview.checkpoint == saved[-1]  # previews never lag behind: the newest wins
+    # A preview is a view: nothing stored, no status changed (the image stays unlabelled).
+    assert state_predictions(window) == {}
+    assert {r.id: r.status for r in state.store.images()} == statuses
+    assert state.record(unlabelled.id).status is ImageStatus.UNLABELLED
 
-    # The review view shows it over the image, with the accept action ready.
+    # The canvas draws it in the prediction layer, titled as a preview.
+    qtbot.waitUntil(lambda: not window.view.prediction_item.is_empty, timeout=10_000)
+    assert "live preview" in window.view.prediction_caption.text() and "not saved" in window.view.prediction_caption.text()
+
+    # The review view shows it too, but there is nothing to accept.
     qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.review_view
     qtbot.waitUntil(lambda: window.review_view.has_prediction and window.review_view.is_settled(), timeout=10_000)
-    np.testing.assert_array_equal(window.review_view.data.prediction, stored.labels)
-    assert window.review_accept.accept_action.isEnabled()
+    np.testing.assert_array_equal(window.review_view.data.prediction, preview.labels)
+    assert window.review_view.data.is_preview and "live preview" in window.review_view.titles[-1].text()
+    assert not window.review_accept.accept_action.isEnabled()
+    assert "not saved" in window.review_accept.accept_action.toolTip()
+
+    # Moving on drops the preview: it was of the other image.
+    state.next()
+    assert window.previews.preview is None
 
 
 def test_preview_is_off_when_unticked_and_on_demand_works(qtbot, window):
     window.live_preview.enabled_action.setChecked(False)
     with qtbot.waitSignal(window.training.finished, timeout=RUN_TIMEOUT_MS):
         window.training.start(_tiny_config(epochs=1), name="no preview")
-    assert state_predictions(window) == {}
-    with qtbot.waitSignal(window.predictions.finished, timeout=RUN_TIMEOUT_MS):
+    assert window.previews.preview is None and not window.live_preview.is_running
+    with qtbot.waitSignal(window.previews.changed, timeout=RUN_TIMEOUT_MS):
         qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert list(state_predictions(window)) == [window.state.current_id]
+    assert window.previews.preview.image_id == window.state.current_id
+    assert state_predictions(window) == {}
 
 
 def test_accept_then_export_from_the_window(qtbot, window, tmp_path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.canvas.image_view import ImageView
 from app.panels.image_browser import ImageBrowser
-from segcore.data.classes import IGNORE_INDEX
+from app.state.project_state import NO_IMAGE
+from segcore.data.classes import IGNORE_INDEX, ClassTable
 
 
 def _current_name(win) -> str:
@@ -158,3 +160,20 @@ def test_fit_and_actual_size(qtbot, window):
     assert view.scale_factor() == 1.0
     window.view_toolbar.fit_action.trigger()
     assert view.scale_factor() > 5  # a 40 x 30 image fitted into a ~1000 px canvas
+
+
+def test_a_new_project_leaves_nothing_of_the_old_one_on_the_canvas(qtbot, window, tmp_path):
+    _select(qtbot, window, "beta_gray16")
+    prediction = np.zeros((48, 64), np.uint8)
+    prediction[10:30, 10:40] = 1
+    window.state.store.save_prediction(window.state.current_id, prediction, None, checkpoint="old.pt")
+    window.view_toolbar.prediction_action.setChecked(True)  # Shift+O: the prediction is on screen
+    qtbot.waitUntil(lambda: not window.view.prediction_item.is_empty, timeout=5000)
+
+    window.projects.new_project(tmp_path / "fresh", "Fresh", ClassTable.from_names(["background", "sample"]))
+    view = window.view
+    assert window.state.images == []
+    assert view.image_item.pixmap().isNull() and not view.has_mask
+    assert view.prediction_item.is_empty and not view.prediction_caption.isVisible()
+    assert view.prediction_item.image().pixelColor(0, 0).alpha() == 0
+    assert window.review_view.image_id == NO_IMAGE and not window.review_view.has_prediction

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 
 from app.canvas.image_view import ImageView
 from app.canvas.render import render
+from app.predictions import PredictionController
 from app.review.accept import AcceptController
 from app.review.pane import ReviewPane
 from app.review.queue import ReviewPanel
@@ -25,7 +26,9 @@ from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
 from segcore.data.editing import fill_rect
 from segcore.project.review import compare
+from segcore.project.runs import train_project
 from segcore.project.store import ImageStatus, ProjectStore
+from segcore.training import TrainConfig
 
 CLASSES = ClassTable.from_names(["background", "cell", "nucleus"], [(0, 0, 0), (255, 0, 0), (0, 255, 0)])
 H, W = 32, 48
@@ -133,6 +136,10 @@ def review(qtbot, review_project: Path) -> Review:
     result.wait_queue()
     yield result
     state.close()
+
+
+def _values(panel: ReviewPanel) -> dict[int, float | None]:
+    return {entry.image_id: entry.value for entry in panel.queue}
 
 
 def _argb(pane_item, x: int, y: int) -> int:
@@ -269,11 +276,11 @@ def test_a_label_edit_on_the_canvas_updates_the_comparison(qtbot, review):
 def test_the_queue_orders_by_worst_iou_and_n_opens_the_next(qtbot, review):
     panel, state = review.panel, review.state
     assert panel.kind == "worst_iou"
-    names = [state.record(image_id).name for image_id, _ in panel.queue]
+    names = [state.record(entry.image_id).name for entry in panel.queue]
     assert names == ["c_poor", "a_fair", "b_perfect"]
     label, prediction, _ = CASES["a_fair"]
-    assert dict(panel.queue)[review.id("a_fair")] == pytest.approx(compare(label, prediction, 3).miou)
-    assert panel.list.count() == 3 and panel.list.item(0).text().startswith("c_poor")
+    assert _values(panel)[review.id("a_fair")] == pytest.approx(compare(label, prediction, 3).miou)
+    assert panel.list.topLevelItemCount() == 3 and panel.list.topLevelItem(0).text(0) == "c_poor"
 
     review.tabs.setCurrentWidget(review.canvas)
     for name in ("c_poor", "a_fair", "b_perfect", "c_poor"):  # after the last it starts over
@@ -282,7 +289,7 @@ def test_the_queue_orders_by_worst_iou_and_n_opens_the_next(qtbot, review):
         assert review.tabs.currentWidget() is review.view  # opening from the queue reveals the review
         review.wait_settled()
 
-    item = panel.list.item(2)
+    item = panel.list.topLevelItem(2)
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=panel.list.visualItemRect(item).center())
     assert state.current_id == review.id("b_perfect")
 
@@ -291,7 +298,7 @@ def test_the_uncertain_queue_lists_unlabelled_images_most_uncertain_first(qtbot,
     panel, state = review.panel, review.state
     panel.set_kind("uncertain")
     review.wait_queue()
-    assert [(state.record(i).name, v) for i, v in panel.queue] == [("e_very_unsure", 0.8), ("d_unsure", 0.4)]
+    assert [(state.record(e.image_id).name, e.value) for e in panel.queue] == [("e_very_unsure", 0.8), ("d_unsure", 0.4)]
     qtbot.keyClick(review.win, Qt.Key.Key_N)
     assert state.current_id == review.id("e_very_unsure")
     qtbot.keyClick(review.win, Qt.Key.Key_N)
@@ -315,12 +322,16 @@ def test_accept_prediction_makes_it_the_label_and_the_image_reviewed(qtbot, revi
     qtbot.waitUntil(lambda: review.view.scores_label.text().startswith("IoU 1.000"), timeout=5000)
     assert review.view.prediction_pane.errors_item.image().pixel(26, 10) == 0
     review.wait_queue()
-    assert dict(review.panel.queue)[image_id] == 1.0  # the queue was recomputed
+    assert _values(review.panel)[image_id] == 1.0  # the queue was recomputed
 
     # The accepted label is edited with the labelling tools like any other, and stays 'reviewed'.
     assert document.edit("fill", fill_rect, 0, 0, 4, 4, 2)
     stored, status = review.stored("a_fair")
     assert stored[0, 0] == 2 and stored[10, 26] == 1 and status is ImageStatus.REVIEWED
+    # The queue follows the edit by itself: the IoU is recomputed against the edited label.
+    expected = compare(stored, prediction, CLASSES.num_classes).miou
+    qtbot.waitUntil(lambda: _values(review.panel).get(image_id) == pytest.approx(expected), timeout=5000)
+    assert expected < 1.0
 
 
 def test_accept_prediction_inside_a_dragged_region(qtbot, review):
@@ -358,3 +369,52 @@ def test_accept_is_disabled_without_a_prediction(review):
     assert not review.accept.accept_region_action.isEnabled()
     review.select("d_unsure")
     assert review.accept.accept_action.isEnabled()
+
+
+def test_the_queue_lists_every_labelled_image_says_where_predictions_came_from_and_predicts_the_missing(
+        qtbot, review):
+    panel, state = review.panel, review.state
+    store = state.store
+    unpredicted = review.id("f_plain")
+    store.save_mask(unpredicted, _mask((slice(2, 12), slice(2, 12), 1)))
+    state.reload_record(unpredicted)
+    review.wait_queue()
+    qtbot.waitUntil(lambda: unpredicted in {entry.image_id for entry in panel.queue}, timeout=5000)
+    [entry] = [entry for entry in panel.queue if entry.image_id == unpredicted]
+    assert entry.value is None and entry.origin is None and entry.needs_prediction
+    row = panel.list.topLevelItem(panel.list.topLevelItemCount() - 1)  # unscored images come last
+    assert (row.text(0), row.text(1), row.text(2)) == ("f_plain", "—", "not predicted")
+    assert not panel.predict_button.isEnabled() and "Train" in panel.predict_button.text()  # no model yet
+
+    # A run finishes: the predictions made before it are now marked as older.
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=1, batch_size=2,
+                         augment={"hflip": 0.5}, val_fraction=0.25)
+    for _event in train_project(store, config, name="newer"):
+        pass
+    [run] = store.runs()
+    panel.refresh()
+    review.wait_queue()
+    labelled = {review.id(name) for name in ("a_fair", "b_perfect", "c_poor")} | {unpredicted}
+    assert {entry.image_id for entry in panel.queue} == labelled
+    assert set(panel.missing()) == labelled
+    fair = next(row for row in _rows(panel) if row[0] == "a_fair")
+    assert "older than the newest run" in fair[2] and "test" in fair[2]
+    assert panel.predict_button.isVisible() and panel.predict_button.isEnabled()
+    assert f"Predict 4 image(s) with run {run.id} · best.pt" == panel.predict_button.text()
+
+    # One click predicts exactly those, with the newest run's checkpoint; then nothing is stale.
+    predictions = PredictionController(state)
+    panel.predict_requested.connect(lambda checkpoint, ids: predictions.predict_images(checkpoint, ids))
+    with qtbot.waitSignal(predictions.finished, timeout=60_000) as done:
+        qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
+    assert done.args[0] == len(labelled)
+    panel.refresh()
+    review.wait_queue()
+    assert panel.missing() == [] and not panel.predict_button.isVisible()
+    assert all(entry.origin.run_id == run.id and entry.value is not None for entry in panel.queue)
+    assert all(row[2].startswith(f"run {run.id} · best.pt") for row in _rows(panel))
+
+
+def _rows(panel: ReviewPanel) -> list[tuple[str, str, str]]:
+    return [tuple(panel.list.topLevelItem(row).text(column) for column in range(3))
+            for row in range(panel.list.topLevelItemCount())]

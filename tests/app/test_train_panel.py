@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from app import errors
 from app.panels.train_panel import TrainPanel
@@ -111,7 +113,7 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, setup):
     panel, session = setup.panel, setup.session
     panel.set_form(tiny_config())
     panel.name_edit.setText("first")
-    progress, epochs, ready = _recorded(session.progress), _recorded(session.epoch), _recorded(session.checkpoint_ready)
+    progress, epochs, ready = _recorded(session.progress), _recorded(session.epoch), _recorded(session.checkpoint)
     states = _recorded(session.state_changed)
     buttons_while_running: list[tuple[bool, bool]] = []
     session.progress.connect(lambda _: buttons_while_running.append(
@@ -129,7 +131,7 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, setup):
     assert [panel.iou_table.item(r, 0).text() for r in range(2)] == ["background", "sample"]
     assert all(0.0 <= float(cell) <= 1.0 for cell in iou_cells)
     assert panel.progress_bar.value() == panel.progress_bar.maximum()
-    assert ready and all(Path(p).is_file() for p in ready) and session.latest_checkpoint == ready[-1]
+    assert ready and all(Path(c.path).is_file() for c in ready) and session.latest_checkpoint == ready[-1].path
     [run] = setup.state.store.runs()
     assert (run.name, run.status) == ("first", "finished")
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
@@ -201,3 +203,31 @@ def test_the_form_refuses_a_missing_checkpoint_before_starting(setup):
     panel.init_check.setChecked(True)
     _click(panel.train_button)
     assert "checkpoint" in setup.shown[0] and not setup.session.is_running and setup.state.store.runs() == []
+
+
+def _wheel(widget, steps: int) -> bool:
+    """A mouse-wheel event over the middle of `widget` (negative steps: towards the user); True if it took it.
+
+    An event a widget leaves ignored is what Qt hands on to the parent (the scroll area) when it
+    comes from the real mouse; events sent from a test never travel, so the test checks that hand-off.
+    """
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(widget.rect().center())), QPoint(0, 0),
+                        QPoint(0, 120 * steps), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_the_wheel_changes_a_form_field_only_once_it_has_the_focus(qtbot, setup):
+    panel = setup.panel
+    width, model, lr = panel.width_spin.value(), panel.model_combo.currentIndex(), panel.lr_spin.value()
+    panel.train_button.setFocus()
+    for field in (panel.width_spin, panel.model_combo, panel.lr_spin):
+        assert not _wheel(field, -3)  # left for the scroll area...
+    assert (panel.width_spin.value(), panel.model_combo.currentIndex(), panel.lr_spin.value()) == (width, model, lr)
+    assert panel.width_spin.focusPolicy() == Qt.FocusPolicy.StrongFocus  # ...and the wheel does not grab the focus
+    panel.width_spin.setFocus()  # clicked or tabbed into: now the wheel is the field's
+    qtbot.waitUntil(panel.width_spin.hasFocus)
+    assert _wheel(panel.width_spin, 1)
+    assert panel.width_spin.value() == width + panel.width_spin.singleStep()

@@ -79,10 +79,14 @@ def test_train_predict_review_accept(project):
         stored = store.load_prediction(image_id)
         assert stored.labels.shape == (32, 32) and 0 <= stored.uncertainty.min() <= stored.uncertainty.max() <= 1
         assert compare(truths[image_id], stored.labels, 2).miou > 0.7
-    uncertain = review_queue(store, "uncertain")
-    assert [i for i, _ in uncertain] != [] and [s for _, s in uncertain] == sorted((s for _, s in uncertain), reverse=True)
+    uncertain = [entry.value for entry in review_queue(store, "uncertain")]
+    assert uncertain != [] and uncertain == sorted(uncertain, reverse=True)
     worst = review_queue(store, "worst_iou")
-    assert len(worst) == 2 and worst[0][1] <= worst[1][1]
+    scored = [entry.value for entry in worst if entry.value is not None]
+    assert len(scored) == 2 and scored == sorted(scored)  # the two labelled images predicted above, worst first
+    assert len(worst) == len(select_images(store, "labelled"))  # every labelled image is listed...
+    assert all(entry.origin is None and entry.needs_prediction for entry in worst[2:])  # ...unpredicted ones marked
+    assert all(entry.origin.run_id is None and not entry.origin.stale for entry in worst[:2])
 
     target = unlabelled[0]
     accepted = accept_prediction(store, target)
