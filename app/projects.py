@@ -22,6 +22,7 @@ from app.state.project_state import ProjectState
 from app.workers import Worker
 from segcore.data.classes import ClassTable
 from segcore.data.readers import open_dataset
+from segcore.errors import DatasetError, SegcoreError
 from segcore.io.images import IMAGE_SUFFIXES
 from segcore.project.image_import import (
     ImportProgress,
@@ -40,11 +41,27 @@ MAX_RECENT = 10
 STOP_IMPORT_TIMEOUT_S = 30.0
 _IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)});;All files (*)"
 
+ImportEnded = Callable[[ImportReport | None, BaseException | None], None]
+"""Told how an import ended: (its report, or None if stopped or failed; the error if it failed)."""
+
 
 def _dataset_import_steps(store: ProjectStore, fmt: str, root: Path, copy: bool, options: dict[str, Any]) -> ImportSteps:
     """Worker body: read the dataset (which may scan every mask), then import it sample by sample."""
     dataset = open_dataset(fmt, root, **options)
-    return (yield from iter_import_dataset(store, dataset, copy=copy))
+    report = yield from iter_import_dataset(store, dataset, copy=copy)
+    if report.failed and not report.added:
+        # Every sample skipped (wrong mask sizes, unknown colours...): the dataset as a whole does not fit.
+        name, reason = report.failed[0]
+        raise DatasetError(f"none of the {len(report.failed)} labelled image(s) could be imported; {name}: {reason}")
+    return report
+
+
+def _failure_message(error: BaseException) -> str:
+    """One sentence for the import dialog's problem line; unexpected errors are logged with their traceback."""
+    if isinstance(error, SegcoreError):
+        return f"The import failed: {error}"
+    log.error("the dataset import failed", exc_info=error)
+    return f"The import failed with an unexpected error: {type(error).__name__}: {error}"
 
 
 class ProjectController(QObject):
@@ -64,6 +81,8 @@ class ProjectController(QObject):
         self._import_pool.setMaxThreadCount(1)
         self._import_report: ImportReport | None = None
         self._import_stopped = False
+        self._import_error: BaseException | None = None
+        self._import_ended: ImportEnded | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.report_box: QMessageBox | None = None
         """The skipped-files message of the last import, if it had any."""
@@ -161,10 +180,23 @@ class ProjectController(QObject):
             self.import_folder(folder)
 
     def ask_import_dataset(self) -> None:
-        """Show the import-dataset dialog; OK starts the import."""
+        """Show the import-dataset dialog; OK starts the import, which closes it on success or shows why it failed."""
         dialog = ImportDatasetDialog(self._parent)
-        dialog.accepted.connect(lambda: self.import_dataset(dialog.format_name(), dialog.dataset_folder(), **dialog.options()))
+        dialog.import_requested.connect(lambda fmt, folder, options: self._import_for_dialog(dialog, fmt, folder, options))
         self._show_dialog(dialog)
+
+    def _import_for_dialog(self, dialog: ImportDatasetDialog, fmt: str, folder: Path, options: dict[str, Any]) -> None:
+        """The dialog's import: its progress window sits over the dialog, its failure goes back to the dialog."""
+
+        def ended(_report: ImportReport | None, error: BaseException | None) -> None:
+            if error is None:
+                dialog.import_done()
+            else:
+                dialog.import_failed(_failure_message(error))
+
+        reader_options = dict(options)
+        copy = reader_options.pop("copy")
+        self._start_dataset_import(fmt, folder, copy, reader_options, owner=dialog, ended=ended)
 
     def import_images(self, paths: list[str | Path], *, copy: bool = True) -> Worker:
         """Add image files to the open project in the background; unreadable ones are skipped and reported."""
@@ -175,20 +207,47 @@ class ProjectController(QObject):
         return self._start_import("Importing images", iter_import_folder, self._state.store, folder, copy=copy)
 
     def import_dataset(self, fmt: str, path: str | Path, *, copy: bool = True, **reader_options: Any) -> Worker:
-        """Import a labelled dataset (`fmt`: a segcore reader name) with its masks; new classes join the project's."""
+        """Import a labelled dataset (`fmt`: a segcore reader name) with its masks; new classes join the project's.
+
+        Errors (also: no sample could be imported) go to the app's error dialog.
+        """
+        return self._start_dataset_import(fmt, Path(path), copy, reader_options)
+
+    def _start_dataset_import(
+        self,
+        fmt: str,
+        path: Path,
+        copy: bool,
+        reader_options: dict[str, Any],
+        owner: QWidget | None = None,
+        ended: ImportEnded | None = None,
+    ) -> Worker:
         store = self._state.store
-        return self._start_import("Importing a dataset", _dataset_import_steps, store, fmt, Path(path), copy, reader_options)
+        args = (store, fmt, path, copy, reader_options)
+        return self._start_import("Importing a dataset", _dataset_import_steps, *args, owner=owner, ended=ended)
 
     @property
     def import_running(self) -> bool:
         return self._import_worker is not None
 
-    def _start_import(self, title: str, steps: Callable[..., ImportSteps], *args: Any, **kwargs: Any) -> Worker:
+    def _start_import(
+        self,
+        title: str,
+        steps: Callable[..., ImportSteps],
+        *args: Any,
+        owner: QWidget | None = None,
+        ended: ImportEnded | None = None,
+        **kwargs: Any,
+    ) -> Worker:
+        """Run `steps` with a progress window (over `owner`, a modal dialog that would block it, else the window).
+
+        With `ended`, errors go to it, not to the app's error dialog.
+        """
         if self._import_worker is not None:
             raise RuntimeError("an import is already running")
         store = self._state.store
         worker = Worker(steps, *args, **kwargs)
-        dialog = QProgressDialog(f"{title}…", "Cancel", 0, 0, self._parent)
+        dialog = QProgressDialog(f"{title}…", "Cancel", 0, 0, owner or self._parent)
         dialog.setWindowTitle(title)
         # Not modal: a modal progress dialog spins a nested event loop in setValue; the user may keep labelling.
         dialog.setWindowModality(Qt.WindowModality.NonModal)
@@ -199,8 +258,11 @@ class ProjectController(QObject):
         worker.yielded.connect(lambda progress: self._on_import_progress(title, progress))
         worker.returned.connect(self._on_import_returned)
         worker.aborted.connect(self._on_import_stopped)
+        if ended is not None:
+            worker.errored.connect(self._on_import_errored)  # a receiver: the worker no longer uses the error dialog
         worker.finished.connect(lambda: self._on_import_finished(store))
         self._import_worker, self._import_report, self._import_stopped = worker, None, False
+        self._import_error, self._import_ended = None, ended
         self.progress_dialog = dialog
         self._update_enabled()
         return worker.start(self._import_pool)
@@ -218,6 +280,9 @@ class ProjectController(QObject):
     def _on_import_stopped(self) -> None:
         self._import_stopped = True
 
+    def _on_import_errored(self, error: BaseException) -> None:
+        self._import_error = error
+
     def _on_import_finished(self, store: ProjectStore) -> None:
         if self.progress_dialog is not None:
             self.progress_dialog.canceled.disconnect()  # closing a progress dialog emits `canceled`
@@ -234,19 +299,25 @@ class ProjectController(QObject):
             elif self._import_stopped:
                 self._show_status("Import stopped; the images added so far are in the project.")
         self._update_enabled()
+        ended, self._import_ended = self._import_ended, None
+        if ended is not None:
+            ended(report, self._import_error)
         self.import_finished.emit(report)
 
     def _announce(self, report: ImportReport) -> None:
         summary = f"Imported {report.added} image(s)."
         if report.new_classes:
             summary += f" New classes: {', '.join(report.new_classes)}."
+        if report.duplicates:
+            summary += f" {len(report.duplicates)} already in the project (same pixels), not added again."
         self._show_status(summary)
-        if report.failed:
-            box = QMessageBox(
-                QMessageBox.Icon.Warning, "Import", f"{summary} {len(report.failed)} file(s) could not be read and were skipped.",
-                QMessageBox.StandardButton.Ok, self._parent,
-            )
-            box.setDetailedText("\n".join(f"{name}: {reason}" for name, reason in report.failed))
+        if report.failed or report.duplicates:
+            unreadable = f" {len(report.failed)} file(s) could not be read and were skipped." if report.failed else ""
+            box = QMessageBox(QMessageBox.Icon.Warning if report.failed else QMessageBox.Icon.Information, "Import",
+                              summary + unreadable, QMessageBox.StandardButton.Ok, self._parent)
+            details = [f"{name}: {reason}" for name, reason in report.failed]
+            details += [f"{name}: already in the project as {existing}" for name, existing in report.duplicates]
+            box.setDetailedText("\n".join(details))
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.finished.connect(lambda _result: setattr(self, "report_box", None))
             self.report_box = box

@@ -60,3 +60,11 @@ class LabelFileError(DatasetError):
 
 class ProjectError(SegcoreError):
     """A project store could not be opened, migrated or written."""
+
+
+class DuplicateImageError(ProjectError):
+    """An image with the same pixels is already in the project."""
+
+    def __init__(self, source: str, existing: str):
+        self.source, self.existing = source, existing
+        super().__init__(f"{source} is already in the project as {existing!r} (same pixels); not added again")

@@ -12,6 +12,16 @@ def problem_label() -> QLabel:
     return label
 
 
+def hint_label() -> QLabel:
+    """A small grey line that explains a field (e.g. what was found in a chosen folder)."""
+    label = QLabel(wordWrap=True)
+    label.setStyleSheet("color: gray")
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    label.setFont(font)
+    return label
+
+
 def ok_cancel_buttons(dialog: QDialog, ok_text: str) -> tuple[QDialogButtonBox, QPushButton]:
     """OK (named `ok_text`) and Cancel, wired to the dialog's accept and reject; returns the box and OK."""
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

@@ -62,6 +62,8 @@ def _import(args: argparse.Namespace) -> int:
         print(f"new classes added to the project: {', '.join(report.new_classes)}")
     for name, reason in report.failed:
         print(f"skipped {name}: {reason}")
+    if report.duplicates:
+        print(f"{len(report.duplicates)} image(s) already in the project (same pixels) were not added again")
     return 1 if report.failed else 0
 
 

@@ -40,8 +40,7 @@ def iter_import_images(store: ProjectStore, paths: Iterable[str | Path], *, copy
             report.added += 1
         except SegcoreError as exc:
             log.warning("skipped %s: %s", path, exc)
-            error = str(exc)
-            report.failed.append((path.name, error))
+            error = report.skip(path.name, exc)
         yield ImportProgress(done, len(paths), path.name, error)
     return report
 

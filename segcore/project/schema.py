@@ -86,6 +86,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
         )""",
     ),
+    # v5: each image's content hash, so the same picture is never imported twice (NULL: filled on demand)
+    (
+        """ALTER TABLE images ADD COLUMN content_hash TEXT""",
+        """CREATE INDEX images_content_hash ON images(content_hash)""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

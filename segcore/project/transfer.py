@@ -14,7 +14,7 @@ from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.data.writers import write_dataset
-from segcore.errors import ProjectError, SegcoreError
+from segcore.errors import DuplicateImageError, ProjectError, SegcoreError
 from segcore.project.store import ImageStatus, ProjectStore
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,21 @@ LABELLED_STATUSES = (ImageStatus.LABELLED, ImageStatus.REVIEWED)
 
 @dataclass
 class ImportReport:
-    """What an import did: images added, and the samples skipped with the reason."""
+    """What an import did: images added, the samples skipped with the reason, and those already in the project."""
 
     added: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     new_classes: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    """(file or sample name, the project image with the same pixels): skipped, not failed."""
+
+    def skip(self, name: str, error: SegcoreError) -> str:
+        """Record a sample that was not imported; returns the reason."""
+        if isinstance(error, DuplicateImageError):
+            self.duplicates.append((name, error.existing))
+        else:
+            self.failed.append((name, str(error)))
+        return str(error)
 
 
 def merge_class_tables(project: ClassTable, incoming: ClassTable) -> tuple[ClassTable, np.ndarray]:
@@ -84,8 +94,7 @@ def iter_import_dataset(store: ProjectStore, dataset: LabelledDataset, *, copy: 
             report.added += 1
         except SegcoreError as exc:
             log.warning("skipped %s: %s", sample.name, exc)
-            error = str(exc)
-            report.failed.append((sample.name, error))
+            error = report.skip(sample.name, exc)
         yield ImportProgress(done, len(dataset), sample.name, error)
     return report
 

@@ -83,3 +83,16 @@ def test_import_dataset_adds_images_masks_and_classes(tmp_path, store):
     first = store.images()[0]
     assert first.status == ImageStatus.LABELLED
     np.testing.assert_array_equal(store.load_mask(first.id), dataset.samples[0].load_mask())
+
+
+def test_importing_the_same_images_again_adds_nothing_and_says_so(tmp_path, store):
+    folder = tmp_path / "frames"
+    for value in range(3):
+        write_image(folder / f"f{value}.png", np.full((5, 5), value * 40, np.uint8))
+    _, first = _drain(iter_import_folder(store, folder))
+    assert (first.added, first.duplicates, first.failed) == (3, [], [])
+    write_image(folder / "f3.png", np.full((5, 5), 200, np.uint8))  # one new frame among the old ones
+    _, second = _drain(iter_import_folder(store, folder))
+    assert second.added == 1 and second.failed == []
+    assert second.duplicates == [("f0.png", "f0"), ("f1.png", "f1"), ("f2.png", "f2")]
+    assert [r.name for r in store.images()] == ["f0", "f1", "f2", "f3"]  # no f0_1 copies

@@ -43,7 +43,7 @@ def test_create_import_folder_with_a_corrupt_image(tmp_path, capsys):
     assert main(["project", "create", str(project), "--labels", "landcover", "--name", "Tiles"]) == 0
     src = tmp_path / "tiles"
     for name, value in (("a", 1), ("b", 4)):
-        write_image(src / "images" / f"{name}.png", np.full((6, 8, 3), 50, np.uint8))
+        write_image(src / "images" / f"{name}.png", np.full((6, 8, 3), 50 + value, np.uint8))
         write_image(src / "masks" / f"{name}.png", np.full((6, 8), value, np.uint8))
     shutil.copyfile(src / "masks" / "a.png", src / "masks" / "c.png")
     (src / "images" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

@@ -10,7 +10,7 @@ import pytest
 
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
-from segcore.errors import ImageReadError, MaskError, ProjectError
+from segcore.errors import DuplicateImageError, ImageReadError, MaskError, ProjectError
 from segcore.io.images import write_image
 from segcore.project import schema
 from segcore.project.store import DB_NAME, ImageStatus, ProjectStore
@@ -94,12 +94,39 @@ def test_bad_writes_are_refused_and_change_nothing(store, tmp_path):
 
 
 def test_duplicate_names_are_made_unique(store, tmp_path):
-    for sub in ("x", "y"):
-        write_image(tmp_path / sub / "img.png", np.zeros((4, 4), np.uint8))
+    for value, sub in enumerate(("x", "y")):
+        write_image(tmp_path / sub / "img.png", np.full((4, 4), value, np.uint8))
     a = store.add_image(tmp_path / "x" / "img.png")
     b = store.add_image(tmp_path / "y" / "img.png")
     assert (a.name, b.name) == ("img", "img_1")
     assert (store.root / b.path).is_file()
+
+
+def test_the_same_pixels_are_refused_whatever_the_file(store, tmp_path):
+    pixels = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    write_image(tmp_path / "a.png", pixels)
+    write_image(tmp_path / "copy of a.tif", pixels)  # another name, another format, the same picture
+    first = store.add_image(tmp_path / "a.png")
+    files = sorted((store.root / "images").iterdir())
+    with pytest.raises(DuplicateImageError, match="already in the project as 'a'") as refused:
+        store.add_image(tmp_path / "copy of a.tif")
+    assert refused.value.existing == "a"
+    with pytest.raises(DuplicateImageError):
+        store.add_image_array("again", pixels)
+    assert [r.id for r in store.images()] == [first.id]
+    assert sorted((store.root / "images").iterdir()) == files  # nothing copied for the refused ones
+    store.add_image_array("other", pixels + 1)  # one pixel value off is another image
+    assert len(store.images()) == 2
+
+
+def test_a_file_already_in_images_is_never_overwritten(store, tmp_path):
+    leftover = store.root / "images" / "img.png"  # e.g. what a killed import copied before its row
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"not ours")
+    write_image(tmp_path / "img.png", np.full((4, 4), 7, np.uint8))
+    record = store.add_image(tmp_path / "img.png")
+    assert record.path == "images/img_1.png" and record.name == "img_1"
+    assert leftover.read_bytes() == b"not ours"
 
 
 def test_image_inside_project_is_not_copied(store):
@@ -150,11 +177,15 @@ def test_old_schema_is_migrated_with_data_intact(tmp_path):
         "INSERT INTO images(name, path, width, height, channels, bit_depth) VALUES ('f', 'images/f.png', 4, 4, 1, 8)"
     )
     conn.close()
+    write_image(root / "images" / "f.png", np.full((4, 4), 5, np.uint8))
     with ProjectStore.open(root) as s:
         assert [i.name for i in s.images()] == ["f"]
         assert s.runs() == []  # the v2 tables exist now
         run = s.add_run("r", {})
         assert s.runs()[0].id == run
+        # Images from before content hashes are hashed when needed: the same picture is still refused.
+        with pytest.raises(DuplicateImageError):
+            s.add_image_array("f again", np.full((4, 4), 5, np.uint8))
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -182,7 +213,7 @@ def test_not_a_project_and_existing_project_errors(tmp_path):
 
 
 def test_writes_from_several_threads(store):
-    recs = [store.add_image_array(f"t{i}", np.zeros((16, 16), np.uint8)) for i in range(4)]
+    recs = [store.add_image_array(f"t{i}", np.full((16, 16), i, np.uint8)) for i in range(4)]
     errors: list[BaseException] = []
 
     def worker(image_id: int) -> None:

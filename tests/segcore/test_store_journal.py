@@ -93,8 +93,8 @@ def test_bad_patches_are_refused_and_change_nothing(store, x, y, patch, message)
 
 def test_replace_class_table_remaps_every_mask_and_the_journal(store):
     a = store.add_image_array("a", np.zeros((6, 6), np.uint8))
-    b = store.add_image_array("b", np.zeros((6, 6), np.uint8))
-    store.add_image_array("unlabelled", np.zeros((6, 6), np.uint8))
+    b = store.add_image_array("b", np.ones((6, 6), np.uint8))
+    store.add_image_array("unlabelled", np.full((6, 6), 2, np.uint8))
     mask = np.zeros((6, 6), np.uint8)
     mask[:3] = 1
     mask[5, 5] = IGNORE_INDEX

@@ -93,8 +93,8 @@ def test_project_dataset_lists_only_labelled_images(tmp_path):
     table = ClassTable.from_names(["bg", "fg"])
     with ProjectStore.create(tmp_path / "p", table) as store:
         a = store.add_image_array("a", np.zeros((4, 4), np.uint8))
-        store.add_image_array("b", np.zeros((4, 4), np.uint8))
-        c = store.add_image_array("c", np.zeros((4, 4), np.uint8))
+        store.add_image_array("b", np.ones((4, 4), np.uint8))
+        c = store.add_image_array("c", np.full((4, 4), 2, np.uint8))
         store.save_mask(a.id, np.ones((4, 4), np.uint8))
         store.save_mask(c.id, np.zeros((4, 4), np.uint8), status=ImageStatus.PREDICTED)
         assert [s.name for s in project_dataset(store)] == ["a"]

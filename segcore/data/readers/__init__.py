@@ -2,6 +2,8 @@
 
     ds = open_dataset("camvid", "../shared/datasets/camvid")
     for image, mask in ds.pairs(): ...
+
+`detect_format(root)` guesses the format from the folder's layout.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segcore.data.readers.base import LabelledDataset, LabelledSample
+from segcore.data.readers.detect import DetectedFormat, detect_format
 from segcore.errors import DatasetError
 
 ReaderFn = Callable[..., LabelledDataset]
@@ -53,4 +56,12 @@ def _load_builtin_readers() -> None:
     from segcore.project import reader  # noqa: F401  (a project folder read as a dataset)
 
 
-__all__ = ["LabelledDataset", "LabelledSample", "list_readers", "open_dataset", "register_reader"]
+__all__ = [
+    "DetectedFormat",
+    "LabelledDataset",
+    "LabelledSample",
+    "detect_format",
+    "list_readers",
+    "open_dataset",
+    "register_reader",
+]
