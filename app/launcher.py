@@ -1,17 +1,20 @@
 """Start segdesk: parse arguments, check for a display, set up logging and errors, open the window.
 
-Qt is imported only after the display check, so a headless start fails with one clear line.
+Qt is imported only after the display and X11-library checks, so such a start fails with a clear message.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from app.xcb_check import Loader, xcb_problem
 
 log = logging.getLogger("segdesk")
 
@@ -49,13 +52,17 @@ def setup_logging(verbose: bool) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app; returns the process exit code."""
+def main(argv: Sequence[str] | None = None, *, load_library: Loader = ctypes.CDLL) -> int:
+    """Run the app; returns the process exit code (`load_library` loads a shared library, for the X11 check)."""
     args = build_parser().parse_args(argv)
     if args.screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # must precede the QApplication
     elif not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
+    problem = xcb_problem(os.environ, load_library)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     setup_logging(args.verbose)
     return _run_gui(args)
@@ -77,6 +84,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     from app.errors import install_excepthook, show_error
     from app.main_window import MainWindow
+    from app.session_memory import SessionMemory
     from app.state.project_state import ProjectState
     from app.workers import stop_all_workers
     from segcore.errors import SegcoreError
@@ -90,13 +98,15 @@ def _run_gui(args: argparse.Namespace) -> int:
 
     state = ProjectState()
     window = MainWindow(state)
+    # A screenshot renders what it is asked for: it neither resumes nor changes the user's session.
+    memory = SessionMemory(state, window.tool_bar, parent=window) if args.screenshot is None else None
     freeze_startup_objects()
     app.aboutToQuit.connect(gc.unfreeze)  # a normal teardown at exit (extensions check for leaks)
     app.aboutToQuit.connect(state.close)
     app.aboutToQuit.connect(stop_all_workers)  # no worker may outlive the objects it reports to
     window.show()
     try:
-        _open_requested_project(args, state, window)
+        _open_requested_project(args, state, window, memory)
     except SegcoreError as exc:
         if args.screenshot is not None:
             log.error("%s", exc)
@@ -107,8 +117,8 @@ def _run_gui(args: argparse.Namespace) -> int:
     return app.exec()
 
 
-def _open_requested_project(args: argparse.Namespace, state, window) -> None:  # noqa: ANN001 - Qt types import late
-    """Open --project or --demo and select --image; progress goes to the log and the status bar."""
+def _open_requested_project(args: argparse.Namespace, state, window, memory) -> None:  # noqa: ANN001 - Qt types late
+    """Open --project, --demo or else the last project; select --image; progress goes to the log and status bar."""
     if args.demo:
         from PySide6.QtWidgets import QApplication
 
@@ -124,7 +134,7 @@ def _open_requested_project(args: argparse.Namespace, state, window) -> None:  #
     elif args.project is not None:
         root = args.project
     else:
-        window.statusBar().showMessage("Open a project with File ▸ Open project…", 10_000)
+        _reopen_last_project(state, window, memory)
         return
     state.open(root)
     window.statusBar().showMessage(f"Opened {state.store.name}: {len(state.images)} images", 5_000)
@@ -135,6 +145,24 @@ def _open_requested_project(args: argparse.Namespace, state, window) -> None:  #
             window.statusBar().showMessage(f"No image named {args.image!r} in this project", 10_000)
         else:
             state.select(record.id)
+
+
+def _reopen_last_project(state, window, memory) -> None:  # noqa: ANN001 - Qt types import late
+    """A plain start resumes the last project; one deleted or broken since gets a status note, never an error box."""
+    from segcore.errors import SegcoreError
+
+    last = memory.last_project() if memory is not None else None
+    if last is not None:
+        try:
+            state.open(last)
+        except SegcoreError as exc:
+            log.warning("could not reopen the last project: %s", exc)
+            window.statusBar().showMessage(f"The last project ({last}) could not be reopened; "
+                                           "open one with File ▸ Open project…", 10_000)
+            return
+        window.statusBar().showMessage(f"Reopened {state.store.name} where you left off", 5_000)
+        return
+    window.statusBar().showMessage("Open a project with File ▸ Open project…", 10_000)
 
 
 def _screenshot(app, window, out: Path) -> int:  # noqa: ANN001 - Qt types import late

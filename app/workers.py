@@ -121,7 +121,8 @@ class Worker(QRunnable):
             log.debug("worker %s failed", getattr(self._fn, "__name__", self._fn), exc_info=True)
             self.signals.errored.emit(exc)
         finally:
-            self._done.set()
+            # `finished` before `_done` (which `run` sets): whoever waits on the worker at exit may
+            # destroy what it reports to, so the worker must be done emitting when `wait` returns.
             self.signals.finished.emit()
 
     def _drain(self, generator) -> Any:

@@ -65,7 +65,8 @@ class ToolBar(QToolBar):
         self.settings.brush_size_changed.connect(self.brush_size.setValue)
         self.smaller_action.triggered.connect(self.settings.shrink_brush)
         self.larger_action.triggered.connect(self.settings.grow_brush)
-        self.refine.toggled.connect(lambda checked: setattr(self.settings, "refine_boxes", checked))
+        self.refine.toggled.connect(self.settings.set_refine_boxes)
+        self.settings.refine_boxes_changed.connect(self.refine.setChecked)
         self.tool_actions["pan"].setChecked(True)
 
     def _toggled(self, tool: Tool, checked: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ class ProjectState(QObject):
         self._class_table: ClassTable | None = None
         self._current_id = NO_IMAGE
         self._current_class = 0
+        self.resume_image: Callable[[Path], str | None] | None = None
+        """Names the image to select when a project opens (given its root; the session memory's); else the first."""
 
     @property
     def store(self) -> ProjectStore:
@@ -97,7 +100,7 @@ class ProjectState(QObject):
         return self._current_id
 
     def open(self, root: str | Path) -> None:
-        """Open the project at `root` (closing any open one) and select its first image."""
+        """Open the project at `root` (closing any open one) and select its first image, or the one to resume at."""
         store = ProjectStore.open(root)
         self.close()
         self._store = store
@@ -108,7 +111,7 @@ class ProjectState(QObject):
         self.project_opened.emit()
         self.images_changed.emit()
         # Always announce, even NO_IMAGE: the previous project's image must leave the screen.
-        self._current_id = self._images[0].id if self._images else NO_IMAGE
+        self._current_id = self._first_image(Path(store.root))
         self.current_image_changed.emit(self._current_id)
 
     def close(self) -> None:
@@ -171,6 +174,14 @@ class ProjectState(QObject):
             return
         index = min(max(ids.index(self._current_id) + delta, 0), len(ids) - 1)
         self._set_current(ids[index])
+
+    def _first_image(self, root: Path) -> int:
+        # Chosen before the first announcement, so the first image is never loaded only to be replaced.
+        name = self.resume_image(root) if self.resume_image is not None else None
+        record = self.find(name) if name else None
+        if record is not None:
+            return record.id
+        return self._images[0].id if self._images else NO_IMAGE
 
     def _ids(self) -> list[int]:
         return [record.id for record in self._images]

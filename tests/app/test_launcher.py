@@ -1,4 +1,4 @@
-"""`python main.py` end to end, in subprocesses: the headless message and the offscreen screenshot."""
+"""`python main.py` end to end, in subprocesses: the headless and missing-library messages, the offscreen screenshot."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from app.launcher import NO_DISPLAY_MESSAGE
+from app.launcher import NO_DISPLAY_MESSAGE, main
+from app.xcb_check import XCB_LIBRARIES, uses_xcb, xcb_problem
 from segcore.demo.project import DEMO_NAME
 from segcore.io.images import read_image
 
@@ -76,3 +78,64 @@ def test_demo_is_generated_once_then_opened(tmp_path):
     again = _run(["main.py", "--demo", "--screenshot", str(tmp_path / "b.png")], env)
     assert again.returncode == 0, again.stderr
     assert "generating" not in again.stderr
+
+
+def _loader_without(*missing: str):
+    """A stand-in for ctypes.CDLL that cannot load `missing`."""
+    def load(soname: str) -> None:
+        if soname in missing:
+            raise OSError(f"{soname}: cannot open shared object file: No such file or directory")
+
+    return load
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt's xcb plugin exists on Linux only")
+def test_missing_xcb_library_is_named_with_the_install_command(monkeypatch, capsys):
+    monkeypatch.setenv("DISPLAY", ":0")
+    for name in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([], load_library=_loader_without("libxcb-cursor.so.0")) == 2
+    err = capsys.readouterr().err
+    assert "missing system libraries: libxcb-cursor.so.0\n" in err
+    assert "sudo apt-get install libxcb-cursor0\n" in err
+    assert "sudo dnf install xcb-util-cursor\n" in err
+
+
+def test_all_xcb_libraries_present_is_no_problem():
+    env = {"DISPLAY": ":0"}
+    assert xcb_problem(env, _loader_without(), platform="linux") is None
+    message = xcb_problem(env, _loader_without("libxcb-randr.so.0", "libxcb-shape.so.0"), platform="linux")
+    assert "sudo apt-get install libxcb-randr0 libxcb-shape0\n" in message
+    assert "sudo dnf install libxcb\n" in message  # one package holds both
+
+
+@pytest.mark.parametrize(("env", "platform", "expected"), [
+    ({"DISPLAY": ":0"}, "linux", True),
+    ({"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}, "linux", True),
+    ({"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb;wayland"}, "linux", True),
+    ({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, "linux", False),
+    ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, "linux", False),  # Qt 6 picks Wayland there
+    ({"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "xcb"}, "linux", True),
+    ({}, "linux", False),
+    ({"DISPLAY": ":0"}, "darwin", False),
+])
+def test_the_xcb_check_runs_only_where_qt_will_use_xcb(env, platform, expected):
+    assert uses_xcb(env, platform) is expected
+    missing_everything = _loader_without(*(soname for soname, _deb, _rpm in XCB_LIBRARIES))
+    assert (xcb_problem(env, missing_everything, platform) is not None) is expected
+
+
+def test_missing_xcb_library_stops_before_qt_is_imported():
+    code = (
+        "import sys; from app.launcher import main\n"
+        "def load(soname):\n"
+        "    if soname == 'libxcb-icccm.so.4': raise OSError(soname)\n"
+        "rc = main([], load_library=load)\n"
+        "assert not [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))], 'Qt was imported'\n"
+        "sys.exit(rc)\n"
+    )
+    result = _run(["-c", code], {**_env_without_display(), "DISPLAY": ":0"})
+    assert result.returncode == 2, result.stderr
+    assert "libxcb-icccm.so.4" in result.stderr
+    assert "sudo apt-get install libxcb-icccm4" in result.stderr
+    assert result.stdout == ""

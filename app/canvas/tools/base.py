@@ -22,12 +22,22 @@ class ToolSettings(QObject):
     """Options shared by the tools (brush size, box refinement); the tool toolbar edits them."""
 
     brush_size_changed = Signal(int)
+    refine_boxes_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._brush_size = DEFAULT_BRUSH
-        self.refine_boxes = False
+        self._refine_boxes = False
+
+    @property
+    def refine_boxes(self) -> bool:
         """Accepted boxes become the object inside them (segcore's refine_box) instead of the whole box."""
+        return self._refine_boxes
+
+    def set_refine_boxes(self, refine: bool) -> None:
+        if bool(refine) != self._refine_boxes:
+            self._refine_boxes = bool(refine)
+            self.refine_boxes_changed.emit(self._refine_boxes)
 
     @property
     def brush_size(self) -> int:
