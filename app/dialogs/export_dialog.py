@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs.parts import path_row
 from app.state.project_state import NO_IMAGE, ProjectState
+from app.widgets.wheel_guard import guard_wheel
 from app.workers import Worker
 from segcore.project.export import ExportProgress, export_project_masks
 from segcore.project.store import ImageStatus
@@ -98,19 +100,23 @@ class ExportDialog(QDialog):
         self.resize(560, 0)
 
         self.browse.clicked.connect(self._choose_folder)
-        self.export_button.clicked.connect(self.start_export)
+        self.export_button.clicked.connect(self.ask_and_export)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
         self.folder.textChanged.connect(self._validate)
         for box in (*self.statuses.values(), *self.formats.values()):
             box.toggled.connect(self._validate)
         self.which.buttonToggled.connect(self._validate)
+        guard_wheel(self)
         self._validate()
 
     @property
     def worker(self) -> Worker | None:
         """The running export, if any."""
         return self._worker
+
+    overwrite_box: QMessageBox | None = None
+    """The 'folder is not empty' question while it is open."""
 
     def output_folder(self) -> Path:
         return Path(self.folder.text().strip()).expanduser()
@@ -132,6 +138,24 @@ class ExportDialog(QDialog):
             wanted = {status for status, box in self.statuses.items() if box.isChecked()}
             records = [r for r in records if r.status in wanted]
         return [r.id for r in records]
+
+    def ask_and_export(self) -> None:
+        """The Export button: start at once into an empty or new folder; into a non-empty one, ask first."""
+        folder = self.output_folder()
+        existing = sum(1 for _ in folder.iterdir()) if folder.is_dir() else 0
+        if not existing:
+            self.start_export()
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export into a folder that is not empty",
+                          f"{folder} already holds {existing} item(s). Files the export writes replace files of "
+                          "the same name there; other files are left as they are.", QMessageBox.StandardButton.Cancel,
+                          self)
+        anyway = box.addButton("Export anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is anyway and self.start_export())
+        box.finished.connect(lambda _result: setattr(self, "overwrite_box", None))
+        self.overwrite_box = box
+        box.open()  # not exec(): nothing else waits on the answer
 
     def start_export(self) -> Worker:
         """Start exporting what the dialog shows; progress, Cancel and the summary follow the worker."""

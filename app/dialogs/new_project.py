@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
+from app.widgets.wheel_guard import guard_wheel
 from segcore.data.classes import ClassTable, builtin_table
 from segcore.errors import SegcoreError
 from segcore.project.store import ProjectStore
@@ -60,6 +61,7 @@ class NewProjectDialog(QDialog):
             edit.textChanged.connect(self._validate)
         self.custom_names.textChanged.connect(self._validate)
         self.preset.currentIndexChanged.connect(self._validate)
+        guard_wheel(self)
         self._validate()
 
     def project_folder(self) -> Path:

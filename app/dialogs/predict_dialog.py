@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from app.state.project_state import NO_IMAGE, ProjectState
+from app.widgets.wheel_guard import guard_wheel
 from segcore.errors import ProjectError
 from segcore.project.runs import run_checkpoints
 
@@ -83,6 +84,7 @@ class PredictDialog(QDialog):
         latest = latest_best_checkpoint(state)
         if latest is not None:
             self.checkpoint.setText(str(latest))
+        guard_wheel(self)
         self._validate()
 
     def values(self) -> PredictChoice:

@@ -58,6 +58,8 @@ _NAME_COLUMN, _STATUS_COLUMN = 0, 3
 THUMBNAIL_SIDE = 96
 """Thumbnails are made (and cached) at this size; the view scales them to its icon size."""
 LARGE_ICON, SMALL_ICON = 64, 20
+MAX_DOCK_WIDTH = 520
+"""The browser never asks for more of the window than this, however long the names."""
 
 
 def _status_icon(color: QColor) -> QIcon:
@@ -177,7 +179,8 @@ class ImageListModel(QAbstractTableModel):
             return self._thumbnails.get(record.id, self._placeholder)
         if role == Qt.ItemDataRole.ToolTipRole:
             channels = {1: "gray", 3: "RGB", 4: "RGBA"}.get(record.channels, f"{record.channels} channels")
-            return f"{record.path}\n{record.width} × {record.height}, {record.bit_depth}-bit {channels}\n{record.status.value}"
+            return (f"{record.name}\n{record.path}\n{record.width} × {record.height}, {record.bit_depth}-bit {channels}"
+                    f"\n{record.status.value}")
         if role == IMAGE_ID_ROLE:
             return record.id
         if role == STATUS_ROLE:
@@ -237,12 +240,15 @@ class ImageBrowser(QDockWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end: keep it visible
+        # Frame names share a stem and differ at the end ("interferogram_00", "interferogram_large_00",
+        # "0001TP_006690"): when a name must be cut, its start goes, never the part that tells it apart.
+        self.view.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.view.setIconSize(QSize(LARGE_ICON, LARGE_ICON))
-        self.view.header().setStretchLastSection(False)
-        self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(_NAME_COLUMN, QHeaderView.ResizeMode.Interactive)  # fitted to the names, draggable
         for column in range(1, len(_COLUMNS)):
-            self.view.header().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
         self.next_action = QAction("Next image", self, shortcuts=list(NEXT_KEYS))
         self.previous_action = QAction("Previous image", self, shortcuts=list(PREVIOUS_KEYS))
@@ -293,9 +299,19 @@ class ImageBrowser(QDockWidget):
         """Names of the rows the filter lets through, top to bottom."""
         return [str(self._proxy.index(row, 0).data()) for row in range(self._proxy.rowCount())]
 
+    def preferred_width(self) -> int:
+        """The dock width that shows every column, names whole (capped by `MAX_DOCK_WIDTH`)."""
+        header = self.view.header()
+        columns = sum(header.sectionSize(column) for column in range(len(_COLUMNS)))
+        return min(MAX_DOCK_WIDTH, columns + self.view.verticalScrollBar().sizeHint().width() + 24)
+
+    def _fit_name_column(self) -> None:
+        self.view.resizeColumnToContents(_NAME_COLUMN)
+
     def _on_images_changed(self) -> None:
         records = self._state.images
         self._model.set_records(records)
+        self._fit_name_column()
         self._fill_status_filter(records)
         self._show_current(self._state.current_id)
         self._start_thumbnails()
@@ -346,6 +362,7 @@ class ImageBrowser(QDockWidget):
     def _set_large_thumbnails(self, large: bool) -> None:
         side = LARGE_ICON if large else SMALL_ICON
         self.view.setIconSize(QSize(side, side))
+        self._fit_name_column()
 
     def _fill_status_filter(self, records: list[ImageRecord]) -> None:
         chosen = self.status_filter.currentData()

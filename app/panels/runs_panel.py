@@ -29,6 +29,7 @@ from app import errors
 from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
 from app.widgets.curves import TrainingCurves
+from app.widgets.wheel_guard import guard_wheel
 from app.workers import Worker, WorkerGroup
 from segcore.errors import SegcoreError
 from segcore.project.runs import average_run, run_checkpoints
@@ -102,6 +103,7 @@ class RunsPanel(QDockWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         self.setWidget(body)
+        guard_wheel(body)
 
         self.runs_view.currentItemChanged.connect(self._show_selected)
         self.checkpoints_view.itemDoubleClicked.connect(self._on_checkpoint_double_clicked)

@@ -36,6 +36,7 @@ from app import errors
 from app.state.project_state import ProjectState
 from app.state.training_session import SessionState, TrainingSession
 from app.widgets.curves import TrainingCurves
+from app.widgets.wheel_guard import guard_wheel
 from app.workers import Worker, WorkerGroup
 from segcore.data.readers.base import LabelledSample
 from segcore.errors import SegcoreError
@@ -146,6 +147,7 @@ class TrainPanel(QDockWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         self.setWidget(body)
+        guard_wheel(body)  # scrolling the form must not change the values under the pointer
 
         self._counts_timer = QTimer(self, singleShot=True, interval=COUNTS_DELAY_MS)
         self._counts_timer.timeout.connect(self._reload_samples)

@@ -146,3 +146,34 @@ def test_closing_during_an_export_cancels_it_then_closes(qtbot, dialog, tmp_path
         QTest.mouseClick(dialog.close_button, Qt.MouseButton.LeftButton)
         assert dialog.isVisible()  # still open until the worker has stopped
     assert dialog.worker is None and not dialog.isVisible()
+
+
+def test_exporting_into_a_folder_that_is_not_empty_asks_first(qtbot, dialog, tmp_path):
+    out = tmp_path / "busy"
+    (out / "palette").mkdir(parents=True)
+    earlier = out / "palette" / "beta_gray16.png"
+    earlier.write_bytes(b"an earlier export the user may want to keep")
+    QTest.keyClicks(dialog.folder, str(out))
+
+    QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    box = dialog.overwrite_box
+    assert box is not None and box.isVisible() and str(out) in box.text()
+    assert dialog.worker is None  # nothing written while the question is open
+    QTest.mouseClick(box.button(box.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    assert dialog.worker is None and earlier.read_bytes().startswith(b"an earlier export")
+
+    QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    box = dialog.overwrite_box
+    [anyway] = [b for b in box.buttons() if b.text() == "Export anyway"]
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000):
+        QTest.mouseClick(anyway, Qt.MouseButton.LeftButton)
+    assert read_index_mask(earlier).shape == (48, 64)  # replaced, as the user agreed
+
+
+def test_exporting_into_a_new_or_empty_folder_does_not_ask(qtbot, dialog, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "new"):
+        dialog.folder.setText(str(out))
+        with qtbot.waitSignal(dialog.export_finished, timeout=20_000):
+            QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        assert dialog.overwrite_box is None

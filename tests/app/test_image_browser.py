@@ -133,3 +133,33 @@ def test_thumbnail_size_toggle_sets_the_row_height(qtbot, state, browser, tiny_p
     qtbot.waitUntil(lambda: row_height() < LARGE_ICON)
     browser.large_thumbnails_action.trigger()
     qtbot.waitUntil(lambda: row_height() >= LARGE_ICON)
+
+
+SIMILAR_NAMES = ("interferogram_00", "interferogram_large_00", "0001TP_006690", "0001TP_006720")
+
+
+@pytest.fixture()
+def similar_names(tmp_path):
+    root = tmp_path / "names"
+    with ProjectStore.create(root, ClassTable.from_names(["background", "sample"])) as store:
+        for value, name in enumerate(SIMILAR_NAMES):
+            store.add_image_array(name, np.full((8, 8), value, np.uint8))
+    return root
+
+
+def test_names_that_share_a_stem_stay_tellable_apart(qtbot, state, browser, similar_names):
+    state.open(similar_names)
+    view = browser.view
+    metrics = view.fontMetrics()
+    icon_and_margins = view.iconSize().width() + 3 * view.style().pixelMetric(view.style().PixelMetric.PM_FocusFrameHMargin)
+    # The name column is fitted to the longest name: nothing is cut at the size the browser asks for.
+    widest = max(metrics.horizontalAdvance(name) for name in SIMILAR_NAMES)
+    assert view.header().sectionSize(0) >= widest + icon_and_margins
+    assert browser.preferred_width() >= sum(view.header().sectionSize(c) for c in range(4))
+    # Squeezed by the user, a name loses its start, never the end that tells frames apart.
+    for first, second in (SIMILAR_NAMES[:2], SIMILAR_NAMES[2:]):
+        width = metrics.horizontalAdvance("…large_00")
+        assert metrics.elidedText(first, view.textElideMode(), width) != metrics.elidedText(second, view.textElideMode(), width)
+    # The whole name is always one hover away.
+    for row, name in enumerate(browser.visible_names()):
+        assert view.model().index(row, 0).data(Qt.ItemDataRole.ToolTipRole).splitlines()[0] == name

@@ -166,3 +166,27 @@ def test_an_edit_the_store_refuses_is_dropped_and_reported(workspace, monkeypatc
     assert store.load_mask(image_id) is None
     assert len(errors_shown) == 1 and "No space left" in errors_shown[0]
     errors_shown.clear()
+
+
+def test_undoing_every_edit_gives_the_image_its_status_back(workspace):
+    image_id = workspace.select("alpha_gray8")  # never labelled
+    assert workspace.state.store.image(image_id).status is ImageStatus.UNLABELLED
+    workspace.key(Qt.Key.Key_B)
+    workspace.drag((3, 3), (20, 20))
+    workspace.drag((25, 5), (35, 25))
+    stack = workspace.view.document.undo_stack()
+    assert workspace.state.record(image_id).status is ImageStatus.LABELLED
+    stack.undo()
+    assert workspace.state.store.image(image_id).status is ImageStatus.LABELLED  # one stroke is still there
+    stack.undo()  # back to the empty mask it started with
+    assert not workspace.mask.any()
+    assert workspace.state.store.image(image_id).status is ImageStatus.UNLABELLED
+    assert workspace.state.record(image_id).status is ImageStatus.UNLABELLED  # what the browser shows
+    assert not workspace.view.document.labelled
+    stack.redo()
+    assert workspace.state.store.image(image_id).status is ImageStatus.LABELLED
+    # A labelled image stays labelled whatever is undone: its label was there before the edits.
+    labelled = workspace.select("beta_gray16")
+    workspace.drag((3, 40), (30, 44))
+    workspace.view.document.undo_stack().undo()
+    assert workspace.state.store.image(labelled).status is ImageStatus.LABELLED
