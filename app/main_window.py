@@ -25,6 +25,7 @@ from app.review.triptych import ReviewView
 from app.state.preview import PreviewState
 from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
+from app.widgets.task_progress import TaskProgress
 
 APP_NAME = "segdesk"
 
@@ -84,10 +85,14 @@ class MainWindow(QMainWindow):
 
         self.view.hover_changed.connect(self.statusBar().showMessage)
         self.live_preview.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
-        self.predictions.progress.connect(
-            lambda done, total: self.statusBar().showMessage(f"Predicting: {done} / {total} images", 2000))
+        self.prediction_progress = TaskProgress(self)
+        self.statusBar().addPermanentWidget(self.prediction_progress)
+        self.predictions.started.connect(lambda total: self.prediction_progress.begin("Predicting", total))
+        self.predictions.progress.connect(self.prediction_progress.advance)
+        self.prediction_progress.cancel_requested.connect(self.predictions.cancel)
         self.predictions.finished.connect(self._predictions_finished)
         self.runs_panel.checkpoint_chosen.connect(self.ask_predict)
+        self.predictions.image_predicted.connect(self.previews.drop)  # a stored prediction is newer than a preview
         self.predictions.image_predicted.connect(self.review_view.refresh)
         self.predictions.image_predicted.connect(self.view.refresh_prediction)
         self.predictions.finished.connect(lambda *_: self.review_panel.refresh())
@@ -181,6 +186,7 @@ class MainWindow(QMainWindow):
         self.predictions.predict_images(checkpoint, ids)
 
     def _predictions_finished(self, count: int, errors: list) -> None:
+        self.prediction_progress.end()
         message = f"Predicted {count} image(s)" + (f"; {len(errors)} failed: {errors[0]}" if errors else "")
         self.statusBar().showMessage(message, 10000)
 

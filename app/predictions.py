@@ -21,6 +21,8 @@ WHICH = ("selected", "unlabelled", "all")
 class PredictionController(QObject):
     """Runs `segcore.project.predict.predict_project` in a `Worker` and keeps `ProjectState` up to date."""
 
+    started = Signal(int)
+    """A prediction of this many images started (before the first is done: a checkpoint may take seconds to load)."""
     progress = Signal(int, int)
     """(done, total) after each image."""
     image_predicted = Signal(int)
@@ -68,7 +70,9 @@ class PredictionController(QObject):
         worker.yielded.connect(self._on_progress)
         worker.finished.connect(self._on_finished)
         self._worker, self._store, self._count, self._errors = worker, store, 0, []
-        return worker.start()
+        worker.start()
+        self.started.emit(len(ids))
+        return worker
 
     def cancel(self) -> None:
         """Stop after the image being predicted now."""

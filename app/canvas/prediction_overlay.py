@@ -26,6 +26,9 @@ DEFAULT_OPACITY = 0.9
 OUTLINE_WIDTH = 2
 """Screen pixels."""
 FILL_ALPHA = 90
+HALO = QColor(0, 0, 0, 140)
+MIN_LIGHTNESS = 120
+"""Darker class colours (VOC's dark red 128, 0, 0) are lightened for outlines: a thin dark line vanishes on fringes."""
 
 
 class PredictionStyle(str, Enum):
@@ -54,6 +57,14 @@ def prediction_shapes(labels: np.ndarray, table: ClassTable) -> list[ClassShape]
             path.closeSubpath()
         shapes.append(ClassShape(drawable[index], path))
     return shapes
+
+
+def visible_color(rgb: tuple[int, int, int]) -> QColor:
+    """The class colour, lightened until an outline of it stands out (same hue)."""
+    color = QColor(*rgb)
+    while color.lightness() < MIN_LIGHTNESS and color.value() < 255:
+        color = color.lighter(130)
+    return color
 
 
 class PredictionOverlayItem(QGraphicsItem):
@@ -104,10 +115,15 @@ class PredictionOverlayItem(QGraphicsItem):
         return image
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        halo = QPen(HALO, OUTLINE_WIDTH + 2)
+        halo.setCosmetic(True)
         for shape in self._shapes:
-            color = QColor(*shape.color)
+            color = visible_color(shape.color)
             pen = QPen(color, OUTLINE_WIDTH)
             pen.setCosmetic(True)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(halo)  # a dark rim under the colour: the outline reads on bright and on dark fringes
+            painter.drawPath(shape.path)
             painter.setPen(pen)
             painter.setBrush(self._brush(color))
             painter.drawPath(shape.path)

@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
 from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.widgets.wheel_guard import guard_wheel
-from segcore.errors import ProjectError
-from segcore.project.runs import run_checkpoints
+from segcore.project.runs import latest_checkpoint
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class PredictDialog(QDialog):
         self.browse.clicked.connect(self._choose_checkpoint)
         self.fixed_tile.toggled.connect(self.tile.setEnabled)
         self.checkpoint.textChanged.connect(self._validate)
-        latest = latest_best_checkpoint(state)
+        latest = latest_checkpoint(state.store) if state.is_open else None
         if latest is not None:
             self.checkpoint.setText(str(latest))
         guard_wheel(self)
@@ -111,18 +110,3 @@ class PredictDialog(QDialog):
                                               "Checkpoints (*.pt);;All files (*)")
         if path:
             self.checkpoint.setText(path)
-
-
-def latest_best_checkpoint(state: ProjectState) -> Path | None:
-    """The best checkpoint of the project's most recent run that has one, or None."""
-    if not state.is_open:
-        return None
-    store = state.store
-    for run in reversed(store.runs()):
-        try:
-            best = run_checkpoints(store, run.id).get("best")
-        except ProjectError:  # a run that never got a folder
-            continue
-        if best is not None:
-            return best
-    return None

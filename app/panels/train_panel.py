@@ -64,6 +64,7 @@ FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "m
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
 PROGRESS_STEPS = 1000
+STOPPING = "Stopping after the current batch…"
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,15 @@ class TrainPanel(QDockWidget):
         self._samples: list[LabelledSample] = []
         self._epochs_total = 0
         self._pretrained_available = False
+        self._defaults_shown: TrainConfig | None = None
 
         settings = self._build_settings()
         monitor = self._build_monitor()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(settings)
         splitter.addWidget(monitor)
+        splitter.setStretchFactor(1, 1)  # the form scrolls; the curves need the height
+        splitter.setCollapsible(1, False)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -406,8 +410,17 @@ class TrainPanel(QDockWidget):
         self._run(Worker(_project_facts, self._state.store, True), self._apply_facts)
 
     def _reload_samples(self) -> None:
+        # A form the user has not touched follows the project: labelling the first frames changes the
+        # defaults (a validation split once there are enough labels, epochs for the number of images).
         if self._state.is_open:
-            self._run(Worker(_project_facts, self._state.store, False), self._apply_facts)
+            self._run(Worker(_project_facts, self._state.store, self.shows_defaults()), self._apply_facts)
+
+    def shows_defaults(self) -> bool:
+        """True while the form holds the project's defaults as loaded (the user changed nothing)."""
+        if self._defaults_shown is None:
+            return False
+        # Whether pretrained weights are in the cache is checked after the form is filled: not an edit.
+        return _ignoring_weights(self.config_from_form()) == _ignoring_weights(self._defaults_shown)
 
     def _apply_facts(self, facts: _ProjectFacts) -> None:
         if not self._state.is_open or self._state.store is not facts.store:
@@ -417,12 +430,14 @@ class TrainPanel(QDockWidget):
             self._show_split()
             return
         self.set_form(facts.config)
+        self._defaults_shown = self.config_from_form()
         self._reset_iou_table()
         self._update_enabled()
         self.defaults_loaded.emit()
 
     def _on_project_closed(self) -> None:
         self._samples = []
+        self._defaults_shown = None
         self._show_split()
         self.iou_table.setRowCount(0)
         self._update_enabled()
@@ -485,10 +500,11 @@ class TrainPanel(QDockWidget):
         self.pause_button.setEnabled(state is SessionState.RUNNING)
         self.resume_button.setEnabled(state is SessionState.PAUSED)
         self.cancel_button.setEnabled(state in (SessionState.RUNNING, SessionState.PAUSED))
+        self.cancel_button.setText("Stopping…" if state is SessionState.CANCELLING else "Cancel")
         if state is SessionState.PAUSED:
             self.eta_label.setText("Paused (before the next batch)")
         elif state is SessionState.CANCELLING:
-            self.eta_label.setText("Cancelling (after the current batch)…")
+            self.eta_label.setText(STOPPING)
 
     # -- session events --------------------------------------------------------------------------------------
     def _on_started(self) -> None:
@@ -547,6 +563,10 @@ class TrainPanel(QDockWidget):
         for row, name in enumerate(names):
             self.iou_table.setItem(row, 0, QTableWidgetItem(name))
             self.iou_table.setItem(row, 1, QTableWidgetItem(""))
+
+
+def _ignoring_weights(config: TrainConfig) -> TrainConfig:
+    return dataclasses.replace(config, pretrained_backbone=False)
 
 
 def _side(value: object) -> int:

@@ -58,6 +58,11 @@ class PreviewState(QObject):
         self._preview = preview
         self.changed.emit(preview.image_id)
 
+    def drop(self, image_id: int) -> None:
+        """Forget the preview of `image_id` (a prediction of it was just stored: that one is newer)."""
+        if self.of(image_id) is not None:
+            self.clear()
+
     def clear(self) -> None:
         if self._preview is None:
             return

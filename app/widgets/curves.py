@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 SMOOTHING = 0.1
 """Weight of the newest batch in the exponential moving average of the loss."""
 REDRAW_MS = 150
+MIN_PLOT_HEIGHT = 110
+MIN_HEIGHT = 280
+"""Legend and two plots that can be read: the train dock gives the curves at least this."""
 """Curves redraw at most this often: a fast run's batches must not keep the event loop busy."""
 
 
@@ -26,19 +29,28 @@ class TrainingCurves(QWidget):
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        self.loss_plot = self.view.addPlot(row=0, col=0, title="Loss")
-        self.miou_plot = self.view.addPlot(row=1, col=0, title="Validation mIoU")
-        for plot in (self.loss_plot, self.miou_plot):
+        self.view.setMinimumHeight(MIN_HEIGHT)
+        # The legend gets a row of its own above the plots: inside a plot it hid the curves' start.
+        self.legend = pg.LegendItem(colCount=3, labelTextColor=(60, 60, 60))
+        self.view.addItem(self.legend, row=0, col=0)
+        # Axis labels instead of titles: a title row costs a dock's worth of plot height.
+        self.loss_plot = self.view.addPlot(row=1, col=0)
+        self.miou_plot = self.view.addPlot(row=2, col=0)
+        for plot, name in ((self.loss_plot, "loss"), (self.miou_plot, "val mIoU")):
             plot.showGrid(x=True, y=True, alpha=0.3)
-            plot.setLabel("bottom", "epoch")
-        self.loss_plot.addLegend(offset=(-10, 10))
+            plot.setLabel("left", name)
+            plot.setMinimumHeight(MIN_PLOT_HEIGHT)
+        self.loss_plot.getAxis("bottom").setStyle(showValues=False)
+        self.miou_plot.setLabel("bottom", "epoch")
         self.miou_plot.setXLink(self.loss_plot)
         self.miou_plot.setYRange(0, 1)
-        self._raw_line = self.loss_plot.plot(pen=pg.mkPen((150, 150, 220), width=1), name="batch")
+        self._raw_line = self.loss_plot.plot(pen=pg.mkPen((150, 150, 220), width=1), name="batch loss")
         self._smooth_line = self.loss_plot.plot(pen=pg.mkPen((30, 60, 200), width=2), name="smoothed")
         self._val_loss_line = self.loss_plot.plot(
-            pen=pg.mkPen((220, 120, 0), width=2), symbol="o", symbolSize=5, name="validation"
+            pen=pg.mkPen((220, 120, 0), width=2), symbol="o", symbolSize=5, name="validation loss"
         )
+        for line in (self._raw_line, self._smooth_line, self._val_loss_line):
+            self.legend.addItem(line, line.name())
         self._miou_line = self.miou_plot.plot(pen=pg.mkPen((0, 150, 60), width=2), symbol="o", symbolSize=5)
 
         layout = QVBoxLayout(self)

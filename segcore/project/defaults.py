@@ -4,8 +4,10 @@
     train, val = split_counts(store, config.val_fraction, config.seed)
 
 Grayscale projects (interferograms: 1 channel, often 16-bit, big frames, two very unequal
-classes) get a small U-Net trained from scratch with CE + Dice, big frames resized and cropped
-so they train fast; RGB projects get a ResNet model with cross-entropy (ImageNet weights when
+classes) get a small U-Net trained from scratch with CE + Dice; every frame is resized on its own
+to one long side (one scale for the optics, whatever the frame size), its intensities scaled by
+its own percentiles (8-bit and 16-bit alike), and augmented with flips, rotations, scales and
+photometric jitter. RGB projects get a ResNet model with cross-entropy (ImageNet weights when
 torch's cache has them). Epochs and batch follow the number of labelled images and the device.
 """
 
@@ -31,7 +33,17 @@ from segcore.training.data import split_samples
 from segcore.training.device import pick_device
 
 MAX_SIDE = 1024
-"""Frames with a longer side are resized to it: a 3072² interferogram trains 9x faster, fringes stay resolved."""
+"""RGB frames with a longer side are resized (one factor for all: objects in scenes keep their relative size)."""
+GRAY_SIDE = 512
+"""Grayscale frames train and predict at this long side, each frame resized on its own.
+
+One scale for the optics: a 1024 and a 3072 frame of the same field of view become alike (with one
+factor for all, the network saw the same fringes at two scales and missed samples in the big frames;
+benchmarks/bench_loop.py, docs/results.md). 512 keeps fringes resolved and a sample within a 256 crop."""
+GRAY_AUGMENT = {"hflip": 0.5, "vflip": 0.5, "rotation": 180.0, "scale_range": [0.7, 1.4], "jitter": [0.2, 0.2, 0.3],
+                "intensity": "percentile"}
+"""Few labelled frames must cover many: no up or down, fringes and samples at any angle, a range of scales,
+exposures and gammas; each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures)."""
 CROP = {"cuda": 512, "cpu": 256}
 """Training crop per device type (whole images when they are smaller)."""
 BATCH = {"cuda": 8, "cpu": 4}
@@ -53,6 +65,8 @@ class ProjectProfile:
     """The longest image side in the project."""
     short_side: int
     """The shortest image side in the project."""
+    min_aspect: float
+    """The smallest short side / long side ratio of an image (1: all square)."""
     same_size: bool
     labelled: int
     num_classes: int
@@ -67,6 +81,7 @@ def project_profile(store: ProjectStore) -> ProjectProfile:
         high_bit_depth=any(r.bit_depth > 8 for r in images),
         long_side=max((max(s) for s in sizes), default=0),
         short_side=min((min(s) for s in sizes), default=0),
+        min_aspect=min((min(s) / max(s) for s in sizes if max(s)), default=1.0),
         same_size=len(sizes) <= 1,
         labelled=sum(r.status in LABELLED_STATUSES for r in images),
         num_classes=store.class_table().num_classes,
@@ -112,13 +127,14 @@ def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
             class_weights="none" if binary else "median_freq",
             lr=1e-3,
         )
-        augment: dict = {"hflip": 0.5, "vflip": 0.5}  # no up or down in microscopy and interferometry
+        augment: dict = dict(GRAY_AUGMENT)
     else:
         model = "deeplabv3plus_resnet50" if kind == "cuda" else "fcn_resnet18"
         pretrained = pretrained_status(model)[0] is Pretrained.CACHED
         config = TrainConfig(model=model, pretrained_backbone=pretrained, loss="ce", lr=3e-4 if pretrained else 1e-3)
         augment = {"hflip": 0.5, "vflip": 0.0}
-    augment.update(_geometry(profile, CROP[kind], get_model_info(config.model).divisor))
+    geometry = _gray_geometry if profile.grayscale else _geometry
+    augment.update(geometry(profile, CROP[kind], get_model_info(config.model).divisor))
     if not profile.grayscale and augment.get("crop"):
         augment["scale_range"] = [0.5, 2.0]  # scenes: objects at many sizes
     config.augment = augment
@@ -142,6 +158,22 @@ def _geometry(profile: ProjectProfile, crop: int, divisor: int) -> dict:
     short = int(profile.short_side * scale)
     if short > crop or not profile.same_size:
         options["crop"] = max(divisor, min(crop, short) // divisor * divisor)
+    return options
+
+
+def _gray_geometry(profile: ProjectProfile, crop: int, divisor: int) -> dict:
+    """Each frame to GRAY_SIDE long side (when any is larger, or sizes differ), then crops of one size.
+
+    Always a crop (at most the frames' short side): the random scales give each sample another
+    size, and a batch needs one.
+    """
+    options: dict = {}
+    side = profile.long_side
+    if profile.long_side > GRAY_SIDE or not profile.same_size:
+        side = min(GRAY_SIDE, profile.long_side)
+        options["resize"] = side  # an int: every frame's own long side becomes it
+    short = int(side * profile.min_aspect)
+    options["crop"] = max(divisor, min(crop, short) // divisor * divisor)
     return options
 
 

@@ -21,6 +21,7 @@ from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
 from segcore.training.checkpoint import TopK
 from segcore.training.events import EpochMetrics, Event, Failed, Finished
+from segcore.training.trainer import BEST
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,23 @@ def newest_finished_run(store: ProjectStore) -> RunRecord | None:
     return max(finished, key=lambda run: run.finished_at, default=None)
 
 
-def newest_best_checkpoint(store: ProjectStore) -> Path | None:
-    """The newest finished run's best checkpoint (its last one when it had no validation), if any."""
-    run = newest_finished_run(store)
-    if run is None or not run.checkpoint_dir:
+def run_checkpoint(store: ProjectStore, run: RunRecord) -> Path | None:
+    """The checkpoint to predict with from a run: its best one (every epoch's, when it had no validation)."""
+    if not run.checkpoint_dir:
         return None
-    return next((path for path in (run_dir(store, run) / name for name in ("best.pt", "last.pt")) if path.is_file()),
-                None)
+    best = run_dir(store, run) / BEST
+    return best if best.is_file() else None
+
+
+def newest_best_checkpoint(store: ProjectStore) -> Path | None:
+    """`run_checkpoint` of the newest finished run, if any."""
+    run = newest_finished_run(store)
+    return None if run is None else run_checkpoint(store, run)
+
+
+def latest_checkpoint(store: ProjectStore) -> Path | None:
+    """`run_checkpoint` of the most recent run that has one (a cancelled run's counts too)."""
+    return next((path for run in reversed(store.runs()) if (path := run_checkpoint(store, run)) is not None), None)
 
 
 def run_checkpoints(store: ProjectStore, run_id: int) -> dict[str, Path]:

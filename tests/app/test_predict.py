@@ -165,3 +165,61 @@ def test_predict_dialog_without_runs_asks_for_a_checkpoint(qtbot, tiny_project):
     assert dialog.checkpoint.text() == "" and not dialog.ok_button.isEnabled()
     assert "Choose a checkpoint" in dialog.problem.text()
     state.close()
+
+
+def test_the_window_shows_prediction_progress_from_the_first_moment(qtbot, trained, tmp_path, monkeypatch):
+    from app.main_window import MainWindow
+
+    gate = threading.Event()  # holds the worker before its first image: a checkpoint loading, a big frame
+
+    def gated(*args, **kwargs):
+        gate.wait(10)
+        yield from predict_project(*args, **kwargs)
+
+    monkeypatch.setattr("app.predictions.predict_project", gated)
+    root = tmp_path / "proj"
+    shutil.copytree(trained, root)
+    state = ProjectState()
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.show()
+    state.open(root)
+    progress = window.prediction_progress
+    assert not progress.isVisible()
+    with qtbot.waitSignal(window.predictions.finished, timeout=60_000):
+        window.predictions.predict(_best(state), "all")
+        assert progress.isVisible() and progress.label.text() == f"Predicting: 0 / {LABELLED + UNLABELLED} images"
+        gate.set()
+        qtbot.waitUntil(lambda: progress.bar.value() >= 1, timeout=60_000)
+    assert not progress.isVisible()
+    assert window.statusBar().currentMessage() == f"Predicted {LABELLED + UNLABELLED} image(s)"
+    state.close()
+
+
+def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, trained, tmp_path, monkeypatch):
+    from app.main_window import MainWindow
+
+    gate = threading.Event()
+
+    def gated(*args, **kwargs):
+        for step in predict_project(*args, **kwargs):
+            yield step
+            gate.wait(10)
+
+    monkeypatch.setattr("app.predictions.predict_project", gated)
+    root = tmp_path / "proj"
+    shutil.copytree(trained, root)
+    state = ProjectState()
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.show()
+    state.open(root)
+    with qtbot.waitSignal(window.predictions.finished, timeout=60_000) as finished:
+        with qtbot.waitSignal(window.predictions.progress, timeout=60_000):
+            window.predictions.predict(_best(state), "all")
+        QTest.mouseClick(window.prediction_progress.cancel_button, Qt.MouseButton.LeftButton)
+        assert window.prediction_progress.cancel_button.text() == "Stopping…"
+        gate.set()
+    assert finished.args[0] == 2
+    state.close()
+

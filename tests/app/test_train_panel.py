@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
@@ -141,17 +142,23 @@ def test_cancel_is_honoured_within_one_batch(qtbot, setup):
     panel, session = setup.panel, setup.session
     panel.set_form(slow_config(epochs=3))
     after_cancel: list[BatchProgress] = []
+    said: list[tuple[str, str, bool]] = []
 
     def on_progress(event: BatchProgress) -> None:
         if session.state is SessionState.RUNNING:
             _click(panel.cancel_button)
+            said.append((panel.cancel_button.text(), panel.eta_label.text(), panel.cancel_button.isEnabled()))
         else:
             after_cancel.append(event)
+            said.append((panel.cancel_button.text(), panel.eta_label.text(), panel.cancel_button.isEnabled()))
 
     session.progress.connect(on_progress)
     with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS) as finished:
         _click(panel.train_button)
     assert finished.args[0].cancelled and len(after_cancel) <= 1
+    # From the click to the end, the panel says it is stopping (the batch in progress still reports).
+    assert said and all(entry == ("Stopping…", "Stopping after the current batch…", False) for entry in said)
+    assert panel.cancel_button.text() == "Cancel"
     assert setup.state.store.runs()[0].status == "cancelled"
     assert panel.status_label.text().startswith("Cancelled") and panel.train_button.isEnabled()
 
@@ -231,3 +238,29 @@ def test_the_wheel_changes_a_form_field_only_once_it_has_the_focus(qtbot, setup)
     qtbot.waitUntil(panel.width_spin.hasFocus)
     assert _wheel(panel.width_spin, 1)
     assert panel.width_spin.value() == width + panel.width_spin.singleStep()
+
+
+def test_an_untouched_form_follows_the_labels_and_an_edited_one_stays(qtbot, tmp_path):
+    root = create_demo_project(tmp_path / "fresh", small=8, large=0, labelled=0, small_size=32)
+    state = ProjectState()
+    session = TrainingSession(state)
+    panel = TrainPanel(state, session)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
+        state.open(root)
+    assert panel.val_spin.value() == 0.0 and panel.split_label.text() == "0 training / 0 validation images"
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:20, 8:20] = 1
+    for record in state.images[:5]:  # the user labels five frames
+        state.store.save_mask(record.id, mask)
+        state.reload_record(record.id)
+    qtbot.waitUntil(lambda: panel.split_label.text() == "4 training / 1 validation images", timeout=10_000)
+    assert panel.val_spin.value() == default_config(state.store).val_fraction > 0 and panel.shows_defaults()
+
+    panel.epochs_spin.setValue(7)  # the user's own choice from here on
+    assert not panel.shows_defaults()
+    state.store.save_mask(state.images[5].id, mask)
+    state.reload_record(state.images[5].id)
+    qtbot.waitUntil(lambda: panel.split_label.text().startswith("5 training"), timeout=10_000)
+    assert panel.epochs_spin.value() == 7
+    state.close()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from segcore.data.classes import ClassTable
+from segcore.data.transforms import AugmentConfig
 from segcore.errors import ProjectError
 from segcore.project.defaults import (
     Pretrained,
@@ -54,8 +55,9 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     config = default_config(interferograms, device="cpu")
     assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16}, False)
     assert (config.loss, config.class_weights) == ("ce+dice", "none")
-    assert config.augment["resize"] == 1024 and config.augment["crop"] == 256  # 2048 -> 1024 x 768, then 256 crops
-    assert config.augment["vflip"] == 0.5
+    assert config.augment["resize"] == 512 and config.augment["crop"] == 256  # 2048 -> 512 x 384, then 256 crops
+    assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
+    assert config.augment["intensity"] == "percentile"
     assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
     assert config.epochs == 100  # few images: many short epochs
 
@@ -64,12 +66,38 @@ def test_small_grayscale_project_trains_out_of_the_box(tmp_path):
     with ProjectStore.create(tmp_path / "small", BINARY) as store:
         _add_labelled(store, 8, lambda rng: (rng.random((32, 32)) * 255).astype(np.uint8))
         config = default_config(store, device="cpu")
-        assert "crop" not in config.augment and "resize" not in config.augment  # already small and equal
+        assert config.augment["crop"] == 32 and "resize" not in config.augment  # small: crops of the whole frame
+        assert config.augment["intensity"] == "percentile" and config.augment["scale_range"] == [0.7, 1.4]
         assert config.val_fraction == 0.2 and split_counts(store, config.val_fraction) == (6, 2)
         assert config.batch_size == 3  # 6 training images: two full batches an epoch
         config.epochs = 2  # the defaults themselves; only shorter
         events = list(train_project(store, config))
     assert isinstance(events[-1], Finished) and sum(isinstance(e, EpochMetrics) for e in events) == 2
+
+
+def test_a_project_mixing_frame_sizes_sees_every_frame_at_one_scale(tmp_path):
+    with ProjectStore.create(tmp_path / "mixed", BINARY) as store:
+        small = store.add_image_array("small", np.full((1024, 1024), 40, np.uint8))
+        store.add_image_array("large", np.full((3072, 3072), 9000, np.uint16))
+        store.save_mask(small.id, np.zeros((1024, 1024), np.uint8))
+        config = default_config(store, device="cpu")
+    # Each frame's own long side becomes 512: the 1024 and the 3072 frame of one field look alike.
+    assert config.augment["resize"] == 512 and config.augment["crop"] == 256
+    pipeline = AugmentConfig.from_dict(config.augment).build(train=False)
+    sizes = {tuple(pipeline(np.zeros((side, side), dtype), None)[0].shape) for side, dtype in
+             ((1024, np.uint8), (3072, np.uint16))}
+    assert sizes == {(1, 512, 512)}
+
+
+def test_percentile_intensities_make_8_and_16_bit_frames_alike():
+    rng = np.random.default_rng(0)
+    frame8 = rng.integers(20, 230, (64, 64), dtype=np.uint8)
+    frame12 = frame8.astype(np.uint16) * 16  # the same exposure from a 12-bit camera in a 16-bit file
+    full_scale = AugmentConfig(intensity="full_scale").build(train=False)
+    percentile = AugmentConfig(intensity="percentile").build(train=False)
+    differ = full_scale(frame8, None)[0] - full_scale(frame12, None)[0]
+    assert float(differ.abs().mean()) > 0.3  # by bit depth, the 12-bit frame is ~16x darker
+    np.testing.assert_allclose(percentile(frame8, None)[0].numpy(), percentile(frame12, None)[0].numpy(), atol=1e-5)
 
 
 def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):

@@ -152,3 +152,23 @@ def test_predict_cli_exports_and_scores(checkpoint, tmp_path, capsys):
     for folder, suffix in (("color", ".png"), ("overlay", ".png"), ("labelme", ".json"), ("probs", ".npy")):
         assert (tmp_path / "out" / folder / f"t0{suffix}").is_file(), folder
     assert "predicted 3 of 3 images" in capsys.readouterr().out
+
+
+def test_a_frame_three_times_larger_and_16_bit_is_predicted_at_the_trained_scale(tmp_path):
+    """Trained on 48 px 8-bit frames with a per-frame long side and percentile intensities (the grayscale
+    defaults), a 144 px 16-bit frame of the same scene is seen exactly as the small one was."""
+    root = write_squares_dataset(tmp_path / "squares", n=24, size=48)
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=20, batch_size=4, lr=1e-2,
+                         augment={"resize": 48, "intensity": "percentile"})
+    finished = Trainer(config, prepare(open_dataset("folder", root), 0.2, 0), tmp_path / "run").fit()
+    assert finished.best_miou > 0.9
+    predictor = Predictor(load_checkpoint(tmp_path / "run" / "best.pt"), precision="fp32")
+    image, truth = _scene(48, 48, seed=3)
+    big = np.kron(image.astype(np.uint16) * 200, np.ones((3, 3), np.uint16))  # 3x the pixels, 16-bit
+    big_truth = np.kron(truth, np.ones((3, 3), np.uint8))
+    assert tuple(predictor.preprocess(big).shape) == (1, 48, 48)
+    torch.testing.assert_close(predictor.preprocess(big), predictor.preprocess(image), atol=2e-3, rtol=0)
+    result = predictor.predict(big)
+    assert result.labels.shape == (144, 144)
+    iou = ((result.labels == 1) & (big_truth == 1)).sum() / ((result.labels == 1) | (big_truth == 1)).sum()
+    assert iou > 0.8

@@ -29,6 +29,7 @@ from segcore.data.transforms.geometric import (
 from segcore.data.transforms.photometric import (
     CLAHE,
     MeanImageSubtraction,
+    PercentileScale,
     PhotometricJitter,
 )
 from segcore.data.transforms.tensor import Normalize, ToTensor
@@ -42,6 +43,7 @@ __all__ = [
     "CenterCrop",
     "Compose",
     "MeanImageSubtraction",
+    "PercentileScale",
     "Normalize",
     "PadToMultiple",
     "PhotometricJitter",

@@ -22,9 +22,12 @@ from segcore.data.transforms.geometric import (
 from segcore.data.transforms.photometric import (
     CLAHE,
     MeanImageSubtraction,
+    PercentileScale,
     PhotometricJitter,
 )
 from segcore.data.transforms.tensor import Normalize, ToTensor
+
+INTENSITIES = ("full_scale", "percentile")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class AugmentConfig:
     resize: int = long side, float = scale factor, (h, w) = exact size; applied to train and val.
     mean / std: Normalize statistics on the 0..1 scale; None leaves images on the 0..1 scale.
     pad_divisor: validation pads H and W to a multiple of this (None: native size, batch 1).
+    intensity: "full_scale" (uint8 / 255, uint16 / 65535) or "percentile" (each image's own 0.5-99.5
+        percentile range to 0..1: 8-bit, 12-bit-in-16 and differently exposed frames look alike).
     """
 
     crop: int | tuple[int, int] | None = None
@@ -54,6 +59,7 @@ class AugmentConfig:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     pad_divisor: int | None = None
+    intensity: str = "full_scale"
 
     def __post_init__(self) -> None:
         # Fail when the options are read (a run's config), not at the first sample: build both
@@ -98,6 +104,7 @@ def build_transforms(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     pad_divisor: int | None = None,
+    intensity: str = "full_scale",
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
@@ -105,9 +112,10 @@ def build_transforms(
       MeanImageSubtraction  first: the mean image is aligned with the raw full-size frame;
       Resize                early: everything after works on the smaller image;
       CLAHE                 on integer data, before geometry so tiles see the whole frame;
+      PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
+      PercentileScale       (intensity="percentile") the whole frame's own range, before crops or padding;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
                             resamplings so the rotated-in corners are mostly cropped away);
-      PhotometricJitter     (train only);
       Normalize, ToTensor.
     Validation keeps the deterministic steps and adds PadToMultiple when pad_divisor is set.
     """
@@ -126,6 +134,14 @@ def build_transforms(
         steps.append(_resize(resize))
     if clahe is not None:
         steps.append(CLAHE(clahe, (clahe_grid, clahe_grid)))
+    if jitter is not None and len(jitter) != 3:
+        raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
+    if train and jitter is not None and any(jitter):
+        steps.append(PhotometricJitter(*jitter))
+    if intensity not in INTENSITIES:
+        raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
+    if intensity == "percentile":
+        steps.append(PercentileScale())
     if train:
         if scale_range is not None:
             steps.append(RandomScale(*scale_range))
@@ -137,10 +153,6 @@ def build_transforms(
             steps.append(RandomHorizontalFlip(hflip))
         if vflip:
             steps.append(RandomVerticalFlip(vflip))
-        if jitter is not None and len(jitter) != 3:
-            raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
-        if jitter is not None and any(jitter):
-            steps.append(PhotometricJitter(*jitter))
     elif pad_divisor is not None:
         steps.append(PadToMultiple(pad_divisor))
     if mean is not None and std is not None:

@@ -155,3 +155,29 @@ class MeanImageSubtraction:
 
     def __repr__(self) -> str:
         return f"MeanImageSubtraction(mean_image=<{self.mean_image.shape} float32>)"
+
+
+INTENSITY_PERCENTILES = (0.5, 99.5)
+_PERCENTILE_SAMPLES = 1 << 18
+"""Percentiles are estimated from at most this many pixels (a regular subsample): exact enough, fast on 3072x3072."""
+
+
+@dataclass(frozen=True)
+class PercentileScale:
+    """Each image's own intensity range to 0..1: its low percentile -> 0, its high percentile -> 1 (float32).
+
+    Frames of one camera arrive as 8-bit, 16-bit with 12 bits used, or with another exposure;
+    scaled by the bit depth (`Normalize`'s 0..1) they differ by up to 16x, and a network trained
+    on some of them fails on the others. Scaled by their own percentiles they look alike. Values
+    beyond the percentiles are kept (slightly below 0 or above 1), not clipped.
+    """
+
+    low: float = INTENSITY_PERCENTILES[0]
+    high: float = INTENSITY_PERCENTILES[1]
+
+    def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
+        check_pair(image, mask)
+        step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / _PERCENTILE_SAMPLES)))
+        low, high = np.percentile(image[::step, ::step], (self.low, self.high))
+        span = float(high - low) or 1.0  # a flat image: shifted to 0, not divided by zero
+        return (image.astype(np.float32) - np.float32(low)) * np.float32(1.0 / span), mask
