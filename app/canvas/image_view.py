@@ -225,7 +225,7 @@ class ImageView(QGraphicsView):
 
     def refresh_prediction(self, image_id: int | None = None) -> None:
         """Re-read the shown image's prediction (after a prediction or live preview of `image_id`)."""
-        if not self.prediction_item.isVisible() or self._image_id == NO_IMAGE:
+        if not self.prediction_item.isVisible() or self._image_id == NO_IMAGE or not self.state.is_open:
             return
         if image_id is not None and image_id != self._image_id:
             return

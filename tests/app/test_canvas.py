@@ -306,3 +306,18 @@ def test_a_slow_image_shows_a_loading_notice_and_dims_the_one_it_replaces(qtbot,
     # A fast load shows nothing.
     workspace.select("alpha_gray8")
     assert not view.loading_notice.isVisible()
+
+
+def test_closing_the_project_with_a_live_preview_on_screen_is_quiet(qtbot, workspace):
+    from app.state.preview import Preview
+
+    image_id = workspace.select("beta_gray16")
+    view = workspace.view
+    view.set_prediction_visible(True)
+    labels = np.zeros((48, 64), np.uint8)
+    labels[5:20, 5:30] = 1
+    view.previews.show(Preview(image_id, labels, "runs/0001/last.pt", 3))
+    qtbot.waitUntil(lambda: "live preview" in view.prediction_caption.text() and view.prediction_caption.isVisible(),
+                    timeout=5000)
+    workspace.state.close()  # the preview goes with the project: nothing may reach for the closed store
+    assert view.prediction_item.is_empty and not view.prediction_caption.isVisible()

@@ -167,9 +167,21 @@ def test_predict_dialog_without_runs_asks_for_a_checkpoint(qtbot, tiny_project):
     state.close()
 
 
-def test_the_window_shows_prediction_progress_from_the_first_moment(qtbot, trained, tmp_path, monkeypatch):
+@pytest.fixture()
+def window(qtbot, state):
+    """The main window on the trained project (the `state` fixture's copy)."""
     from app.main_window import MainWindow
 
+    root = state.store.root
+    state.close()
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.show()
+    state.open(root)
+    return window
+
+
+def test_the_window_shows_prediction_progress_from_the_first_moment(qtbot, window, monkeypatch):
     gate = threading.Event()  # holds the worker before its first image: a checkpoint loading, a big frame
 
     def gated(*args, **kwargs):
@@ -177,28 +189,18 @@ def test_the_window_shows_prediction_progress_from_the_first_moment(qtbot, train
         yield from predict_project(*args, **kwargs)
 
     monkeypatch.setattr("app.predictions.predict_project", gated)
-    root = tmp_path / "proj"
-    shutil.copytree(trained, root)
-    state = ProjectState()
-    window = MainWindow(state)
-    qtbot.addWidget(window)
-    window.show()
-    state.open(root)
     progress = window.prediction_progress
     assert not progress.isVisible()
     with qtbot.waitSignal(window.predictions.finished, timeout=60_000):
-        window.predictions.predict(_best(state), "all")
+        window.predictions.predict(_best(window.state), "all")
         assert progress.isVisible() and progress.label.text() == f"Predicting: 0 / {LABELLED + UNLABELLED} images"
         gate.set()
         qtbot.waitUntil(lambda: progress.bar.value() >= 1, timeout=60_000)
     assert not progress.isVisible()
     assert window.statusBar().currentMessage() == f"Predicted {LABELLED + UNLABELLED} image(s)"
-    state.close()
 
 
-def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, trained, tmp_path, monkeypatch):
-    from app.main_window import MainWindow
-
+def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, window, monkeypatch):
     gate = threading.Event()
 
     def gated(*args, **kwargs):
@@ -207,19 +209,10 @@ def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, trained, tmp_path,
             gate.wait(10)
 
     monkeypatch.setattr("app.predictions.predict_project", gated)
-    root = tmp_path / "proj"
-    shutil.copytree(trained, root)
-    state = ProjectState()
-    window = MainWindow(state)
-    qtbot.addWidget(window)
-    window.show()
-    state.open(root)
     with qtbot.waitSignal(window.predictions.finished, timeout=60_000) as finished:
         with qtbot.waitSignal(window.predictions.progress, timeout=60_000):
-            window.predictions.predict(_best(state), "all")
+            window.predictions.predict(_best(window.state), "all")
         QTest.mouseClick(window.prediction_progress.cancel_button, Qt.MouseButton.LeftButton)
         assert window.prediction_progress.cancel_button.text() == "Stopping…"
         gate.set()
     assert finished.args[0] == 2
-    state.close()
-
