@@ -68,3 +68,13 @@ class DuplicateImageError(ProjectError):
     def __init__(self, source: str, existing: str):
         self.source, self.existing = source, existing
         super().__init__(f"{source} is already in the project as {existing!r} (same pixels); not added again")
+
+
+class DiskFullError(SegcoreError):
+    """A write failed because the disk (or the user's quota) is full; nothing half-written is left."""
+
+    def __init__(self, path: str | Path, free_bytes: int | None = None):
+        self.path = Path(path)
+        self.free_bytes = free_bytes
+        free = "" if free_bytes is None else f" ({free_bytes / 2**20:.1f} MiB free)"
+        super().__init__(f"the disk holding {self.path} is full{free}; free some space and try again")

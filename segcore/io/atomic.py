@@ -3,23 +3,68 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from segcore.errors import DiskFullError
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 # mkstemp creates files readable by the owner only; finished files get the usual umask-based mode.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """True for an OSError saying the disk or the quota is full (also as raised by torch and SQLite wrappers)."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "disk quota exceeded" in text or "database or disk is full" in text
+
+
+def free_bytes(path: str | Path) -> int | None:
+    """Free space on the disk holding `path` (its nearest existing folder), or None if unknown."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+@contextlib.contextmanager
+def disk_full_guard(path: str | Path) -> Iterator[None]:
+    """Turn a 'disk full' failure of the writes inside into one `DiskFullError` naming `path` and the free space."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(path, free_bytes(path)) from exc
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
 
-    A crash at any point leaves either the old file or the new one, never a half-written file.
+    A crash at any point leaves either the old file or the new one, never a half-written file;
+    a full disk raises `DiskFullError` and leaves the old file.
     """
     target = Path(target)
+    with disk_full_guard(target):
+        with _atomic_path(target) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _atomic_path(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
