@@ -136,7 +136,9 @@ def _open_requested_project(args: argparse.Namespace, state, window, memory) -> 
     else:
         _reopen_last_project(state, window, memory)
         return
-    state.open(root)
+    window.projects.open_project(root)  # asks first when another window has the project open
+    if not state.is_open:
+        return  # the user is being asked; --image does not wait for the answer
     window.statusBar().showMessage(f"Opened {state.store.name}: {len(state.images)} images", 5_000)
     if args.image:
         record = state.find(args.image)
@@ -154,13 +156,14 @@ def _reopen_last_project(state, window, memory) -> None:  # noqa: ANN001 - Qt ty
     last = memory.last_project() if memory is not None else None
     if last is not None:
         try:
-            state.open(last)
+            window.projects.open_project(last)
         except SegcoreError as exc:
             log.warning("could not reopen the last project: %s", exc)
             window.statusBar().showMessage(f"The last project ({last}) could not be reopened; "
                                            "open one with File ▸ Open project…", 10_000)
             return
-        window.statusBar().showMessage(f"Reopened {state.store.name} where you left off", 5_000)
+        if state.is_open:
+            window.statusBar().showMessage(f"Reopened {state.store.name} where you left off", 5_000)
         return
     window.statusBar().showMessage("Open a project with File ▸ Open project…", 10_000)
 

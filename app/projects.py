@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QPro
 
 from app.dialogs.import_dataset import ImportDatasetDialog
 from app.dialogs.new_project import NewProjectDialog
+from app.project_lock import LockHolder, holder
 from app.state.project_state import ProjectState
 from app.workers import Worker
 from segcore.data.classes import ClassTable
@@ -86,6 +87,10 @@ class ProjectController(QObject):
         self.progress_dialog: QProgressDialog | None = None
         self.report_box: QMessageBox | None = None
         """The skipped-files message of the last import, if it had any."""
+        self.in_use_box: QMessageBox | None = None
+        """The question asked when the project to open is open in another window (open anyway, read-only, cancel)."""
+        self.read_only_box: QMessageBox | None = None
+        """The notice that a project opened read-only because it cannot be written."""
         self.dialog: NewProjectDialog | ImportDatasetDialog | None = None
         """The custom dialog now open, if any (they are non-blocking)."""
 
@@ -130,8 +135,57 @@ class ProjectController(QObject):
             self.open_project(folder)
 
     def open_project(self, folder: str | Path) -> None:
-        """Open the project in `folder`; it becomes the most recent one."""
-        self._state.open(folder)
+        """Open the project in `folder`; it becomes the most recent one.
+
+        When another window (of any user, on any host) has it open, ask first: open anyway,
+        open read-only, or cancel.
+        """
+        other = holder(folder)
+        if other is None:
+            self._open(folder, read_only=False)
+        else:
+            self._ask_in_use(Path(folder), other)
+
+    def _ask_in_use(self, folder: Path, other: LockHolder) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Project already open",
+                          f"The project in {folder} is already open in another window: {other.describe()}.",
+                          QMessageBox.StandardButton.NoButton, self._parent)
+        box.setInformativeText("Edits made in two windows at once overwrite each other. Open it read-only "
+                               "to view, export and predict, or open it anyway if that window is gone.")
+        anyway = box.addButton("Open anyway", QMessageBox.ButtonRole.AcceptRole)
+        read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(read_only)
+
+        def chosen(button: object) -> None:
+            if button is anyway:
+                self._open(folder, read_only=False, take_over_lock=True)
+            elif button is read_only:
+                self._open(folder, read_only=True)
+
+        box.buttonClicked.connect(chosen)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "in_use_box", None))
+        self.in_use_box = box
+        box.open()  # not exec(): nothing may wait on the answer
+
+    def _open(self, folder: str | Path, *, read_only: bool, take_over_lock: bool = False) -> None:
+        self._state.open(folder, read_only=read_only, take_over_lock=take_over_lock)
+        if not self._state.read_only:
+            return
+        if read_only:
+            self._show_status(f"Opened {folder} read-only: changes cannot be saved.")
+            return
+        # Not asked for: the folder or its database cannot be written (a read-only share, a finished project).
+        message = (f"The project in {folder} cannot be written, so it opened read-only: you can view it, export "
+                   "it and predict into another folder, but edits cannot be saved.")
+        self._show_status("Opened read-only: the project cannot be written.")
+        box = QMessageBox(QMessageBox.Icon.Information, "Read-only project", message,
+                          QMessageBox.StandardButton.Ok, self._parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "read_only_box", None))
+        self.read_only_box = box
+        box.open()
 
     # -- recent projects -----------------------------------------------------------------------------
     def recent_projects(self) -> list[str]:
@@ -343,5 +397,6 @@ class ProjectController(QObject):
             self._parent.statusBar().showMessage(message, 10_000)
 
     def _update_enabled(self) -> None:
+        writable = self._state.is_open and not self._state.read_only
         for action in self.import_actions:
-            action.setEnabled(self._state.is_open and self._import_worker is None)
+            action.setEnabled(writable and self._import_worker is None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app.project_lock import ProjectLock
 from segcore.data.classes import ClassTable
 from segcore.project.store import ImageRecord, ProjectStore
 
@@ -35,6 +36,7 @@ class ProjectState(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._store: ProjectStore | None = None
+        self._lock: ProjectLock | None = None
         self._images: list[ImageRecord] = []
         self._class_table: ClassTable | None = None
         self._current_id = NO_IMAGE
@@ -99,11 +101,26 @@ class ProjectState(QObject):
         """The id of the selected image, or `NO_IMAGE`."""
         return self._current_id
 
-    def open(self, root: str | Path) -> None:
-        """Open the project at `root` (closing any open one) and select its first image, or the one to resume at."""
-        store = ProjectStore.open(root)
+    @property
+    def read_only(self) -> bool:
+        """The open project can be viewed, exported and predicted from, but not changed."""
+        return self.store.read_only
+
+    @property
+    def editable(self) -> bool:
+        """A project is open and can be changed (labels, classes, runs, predictions)."""
+        return self._store is not None and not self._store.read_only
+
+    def open(self, root: str | Path, *, read_only: bool = False, take_over_lock: bool = False) -> None:
+        """Open the project at `root` (closing any open one) and select its first image, or the one to resume at.
+
+        Read-only when asked or when it cannot be written; otherwise this window's lock file goes
+        in it, unless another window holds one (`take_over_lock`: replace it).
+        """
+        store = ProjectStore.open(root, read_only=read_only)
         self.close()
         self._store = store
+        self._lock = None if store.read_only else ProjectLock.acquire(store.root, take_over=take_over_lock)
         self._class_table = store.class_table()
         self._current_class = 1 if self._class_table.num_classes > 1 else 0  # the first non-background class
         self._images = store.images()
@@ -121,6 +138,9 @@ class ProjectState(QObject):
         self.about_to_close.emit()  # last chance for subscribers to flush work to the store
         self._store.close()
         self._store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self._images = []
         self._class_table = None
         self._current_id = NO_IMAGE

@@ -1,4 +1,4 @@
-"""`segcore project create|import|export|info`: manage a project store from the command line."""
+"""`segcore project create|import|export|info|recover`: manage a project store from the command line."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 from segcore.cli.source_args import add_source_arguments, open_source
 from segcore.data.classes import resolve_class_table
 from segcore.data.writers import WRITER_FORMATS
+from segcore.project.recover import recover_project
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, export_project, import_dataset
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("project", help="create, import into, export or describe a project")
+    parser = subparsers.add_parser("project", help="create, import into, export, describe or recover a project")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="create an empty project")
@@ -42,6 +43,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("project", type=Path)
     info.set_defaults(func=_info)
 
+    recover = actions.add_parser(
+        "recover", help="rebuild a damaged project in a new folder from its files and what its database still reads",
+    )
+    recover.add_argument("project", type=Path, help="the damaged project (only read)")
+    recover.add_argument("out", type=Path, help="the folder for the rebuilt project (must not hold one)")
+    recover.set_defaults(func=_recover)
+
 
 def _create(args: argparse.Namespace) -> int:
     with ProjectStore.create(args.project, resolve_class_table(args.labels), name=args.name) as store:
@@ -51,11 +59,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     dataset = open_source(args, args.source)
-    if ProjectStore.is_project(args.project):
-        store = ProjectStore.open(args.project)
-    else:
-        store = ProjectStore.create(args.project, dataset.class_table)
-    with store:
+    with ProjectStore.open_or_create(args.project, dataset.class_table) as store:
         report = import_dataset(store, dataset, copy=not args.link)
     print(f"imported {report.added} of {len(dataset)} images into {args.project}")
     if report.new_classes:
@@ -63,7 +67,9 @@ def _import(args: argparse.Namespace) -> int:
     for name, reason in report.failed:
         print(f"skipped {name}: {reason}")
     if report.duplicates:
-        print(f"{len(report.duplicates)} image(s) already in the project (same pixels) were not added again")
+        # Named, so a re-run after an interrupted import shows what it had already done.
+        names = ", ".join(name for name, _existing in report.duplicates)
+        print(f"{len(report.duplicates)} image(s) already in the project (same pixels), not added again: {names}")
     return 1 if report.failed else 0
 
 
@@ -85,3 +91,14 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  classes ({table.num_classes}): {', '.join(table.names)}; ignore index {table.ignore_index}")
         print(f"  training runs: {len(store.runs())}")
     return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    report = recover_project(args.project, args.out)
+    print(f"recovered {report.images} images and {report.masks} masks into {args.out}")
+    for line in report.sources:
+        print(f"  {line}")
+    print("  not recovered: training runs and predictions (train and predict again)")
+    for line in report.lost:
+        print(f"lost: {line}")
+    return 1 if report.lost else 0

@@ -104,22 +104,40 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Apply the missing migrations up to `target`, each in its own transaction; return the new version.
 
     `conn` must be in autocommit mode (isolation_level=None) so the transactions here are explicit.
+    Safe when another process opens (and migrates) the same project at the same moment.
     """
-    current = schema_version(conn)
-    if current > SCHEMA_VERSION:
-        raise ProjectError(
-            f"this project uses schema version {current}, newer than this segdesk understands ({SCHEMA_VERSION}); "
-            "update segdesk to open it"
-        )
-    for version in range(current, target):
+    _refuse_newer(schema_version(conn))
+    while schema_version(conn) < target:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            # PRAGMA takes no parameters; the value is an int we computed.
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            # Read again under the write lock: another process may have applied this step meanwhile.
+            version = schema_version(conn)
+            if version < target:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                # PRAGMA takes no parameters; the value is an int we computed.
+                conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     return schema_version(conn)
+
+
+def check_current(conn: sqlite3.Connection, what: str) -> None:
+    """Refuse a schema this code cannot read without migrating it (for `what` opened read-only)."""
+    version = schema_version(conn)
+    _refuse_newer(version)
+    if version < SCHEMA_VERSION:
+        raise ProjectError(
+            f"{what} was made by an older segdesk (schema {version}) and must be upgraded, which a read-only "
+            "project cannot be; open it once with write access"
+        )
+
+
+def _refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise ProjectError(
+            f"this project uses schema version {version}, newer than this segdesk understands ({SCHEMA_VERSION}); "
+            "update segdesk to open it"
+        )

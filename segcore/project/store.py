@@ -7,6 +7,10 @@ Layout of a project folder:
 
 A mask file is written (temp + rename) before the row that names it is committed, so a process
 killed at any moment leaves the last committed state intact; at worst an unreferenced file.
+
+Several processes may open one project: every write is a `BEGIN IMMEDIATE` transaction, which
+SQLite serialises across processes, and whatever a write reads to decide (the next revision
+number, the edit journal, a free image name) is read inside that same transaction.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -30,102 +32,58 @@ import numpy as np
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, read_index_mask, write_palette_png
-from segcore.errors import DuplicateImageError, MaskError, ProjectError, SegcoreError
-from segcore.io.atomic import atomic_path
+from segcore.errors import (
+    DuplicateImageError,
+    MaskError,
+    ProjectError,
+    ProjectReadOnlyError,
+    SegcoreError,
+)
+from segcore.io.atomic import atomic_path, disk_full_guard
 from segcore.io.images import decode_image, encode_image, image_info, read_image, write_image
-from segcore.project.schema import migrate
+from segcore.project.database import (
+    DB_NAME,
+    check_intact,
+    project_error,
+    publish,
+    sqlite_connect,
+    use_wal,
+    writable,
+    write_new_database,
+)
+from segcore.project.records import (
+    Annotation,
+    ImageRecord,
+    ImageStatus,
+    MaskRevision,
+    PredictionRecord,
+    RunRecord,
+    StoredPrediction,
+)
+from segcore.project.schema import check_current, migrate, schema_version
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "project.segdesk"
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
 PREDICTIONS_DIR = "predictions"
 ANNOTATION_KINDS = ("box", "polygon")
 
-
-class ImageStatus(str, Enum):
-    UNLABELLED = "unlabelled"
-    LABELLED = "labelled"
-    PREDICTED = "predicted"
-    REVIEWED = "reviewed"
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    id: int
-    name: str
-    path: str
-    """Relative to the project root, with forward slashes."""
-    width: int
-    height: int
-    channels: int
-    bit_depth: int
-    status: ImageStatus
-    split: str | None
-
-
-@dataclass(frozen=True)
-class Annotation:
-    id: int
-    image_id: int
-    kind: str
-    class_index: int
-    geometry: dict
-
-
-@dataclass(frozen=True)
-class MaskRevision:
-    image_id: int
-    revision: int
-    file: str
-    source: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class StoredPrediction:
-    image_id: int
-    labels: np.ndarray
-    """H x W uint8 class indices."""
-    uncertainty: np.ndarray | None
-    """H x W float32 in [0, 1] (0 = certain), or None."""
-    score: float | None
-    checkpoint: str
-    run_id: int | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class PredictionRecord:
-    """Where an image's stored prediction came from (the row, without its pixel files)."""
-
-    image_id: int
-    score: float | None
-    checkpoint: str
-    run_id: int | None
-    created_at: str
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    name: str
-    config: dict
-    status: str
-    checkpoint_dir: str | None
-    best_score: float | None
-    created_at: str
-    finished_at: str | None
+Place = Callable[[str, str], "str | None"]
+"""Puts an image's file under a candidate name (given its content hash): its project path, or None if taken."""
 
 
 class ProjectStore:
     """A project on disk. Thread-safe: one connection guarded by a lock; every write is a transaction."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection):
+    def __init__(self, root: Path, conn: sqlite3.Connection, *, read_only: bool = False):
         self.root = root
+        self.read_only = read_only
+        """Opened for viewing only: every write raises `ProjectReadOnlyError`."""
         self._conn = conn
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of `transaction()`; only the thread holding the lock can be inside one
+        self._new_files: list[Path] = []  # written for the open transaction: removed if it rolls back
 
     # -- opening -------------------------------------------------------------------------------
     @staticmethod
@@ -134,40 +92,77 @@ class ProjectStore:
 
     @classmethod
     def create(cls, root: str | Path, class_table: ClassTable, *, name: str | None = None) -> ProjectStore:
-        """Create a new project in `root` (made if missing); fails if a project is already there."""
+        """Create a new project in `root` (made if missing); fails if a project is already there.
+
+        The database is built under a temporary name and linked into place in one step, so a
+        process opening the folder meanwhile sees no project or a complete one, and of two
+        processes creating the same project one wins and the other is refused.
+        """
         root = Path(root)
         if cls.is_project(root):
             raise ProjectError(f"a project already exists in {root}")
         root.mkdir(parents=True, exist_ok=True)
-        store = cls._connect(root)
-        with store._transaction() as conn:
-            conn.execute("INSERT INTO meta(key, value) VALUES ('name', ?)", (name or root.name,))
-            conn.execute("INSERT INTO meta(key, value) VALUES ('class_table', ?)", (json.dumps(class_table.to_dict()),))
-        return store
+        draft = root / f".{DB_NAME}.{os.getpid()}.{threading.get_ident()}.new"
+        try:
+            with disk_full_guard(root / DB_NAME):
+                write_new_database(draft, class_table, name or root.name)
+            publish(draft, root / DB_NAME)
+        finally:
+            draft.unlink(missing_ok=True)
+        return cls.open(root)
 
     @classmethod
-    def open(cls, root: str | Path) -> ProjectStore:
-        """Open an existing project, migrating its schema if it is older than this code."""
+    def open_or_create(cls, root: str | Path, class_table: ClassTable) -> ProjectStore:
+        """Open the project in `root`, or create it with `class_table`; two processes may do this at once."""
+        if not cls.is_project(root):
+            try:
+                return cls.create(root, class_table)
+            except ProjectError:
+                if not cls.is_project(root):
+                    raise  # not another process's project: a real failure
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, root: str | Path, *, read_only: bool = False) -> ProjectStore:
+        """Open an existing project, checked for damage and migrated if it is older than this code.
+
+        Read-only (no write is allowed) when asked, or when the folder or the database cannot be
+        written (a read-only share, a finished project handed over): then it is not migrated.
+        """
         root = Path(root)
         if not cls.is_project(root):
             raise ProjectError(f"{root} is not a segdesk project (no {DB_NAME} in it)")
-        return cls._connect(root)
+        if not read_only and not writable(root):
+            log.info("project %s is not writable: opening it read-only", root)
+            read_only = True
+        return cls._connect(root, read_only)
 
     @classmethod
-    def _connect(cls, root: Path) -> ProjectStore:
+    def _connect(cls, root: Path, read_only: bool) -> ProjectStore:
+        db = root / DB_NAME
+        conn = None
         try:
-            conn = sqlite3.connect(root / DB_NAME, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.row_factory = sqlite3.Row
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                log.warning("project %s: WAL journal not available (%s); using it anyway", root, mode)
-            # NORMAL in WAL mode survives any process crash; only an OS crash may drop the last commits.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = sqlite_connect(db, read_only)
+            check_intact(conn, root)  # before anything is written into it, migrations included
+            if schema_version(conn) == 0:
+                raise ProjectError(f"{db} is an empty database, not a segdesk project")
+            if read_only:
+                check_current(conn, f"project {root}")
+            else:
+                use_wal(conn, root)
+                # NORMAL in WAL mode survives any process crash; only an OS crash may drop the last commits.
+                conn.execute("PRAGMA synchronous=NORMAL")
+                migrate(conn)
             conn.execute("PRAGMA foreign_keys=ON")
-            migrate(conn)
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"cannot open project database {root / DB_NAME}: {exc}") from exc
-        return cls(root, conn)
+            if conn is not None:
+                conn.close()
+            raise project_error(exc, root) or ProjectError(f"cannot open project database {db}: {exc}") from exc
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return cls(root, conn, read_only=read_only)
 
     def close(self) -> None:
         with self._lock:
@@ -179,19 +174,88 @@ class ProjectStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- transactions ------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, serialised with every other writer, in this process or another.
+
+        Re-entrant: a transaction opened inside another is a savepoint of it, so several writes
+        (an imported sample's image, boxes and mask) commit together or not at all. Files
+        registered with `_new_file` are removed again if it rolls back.
+        """
+        with self._lock, self._sqlite_errors():
+            if self.read_only:
+                raise ProjectReadOnlyError(self.root)
+            outer = self._depth == 0
+            self._conn.execute("BEGIN IMMEDIATE" if outer else "SAVEPOINT nested")
+            first_file = len(self._new_files)
+            self._depth += 1
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._depth -= 1
+                self._roll_back(outer, first_file)
                 raise
-            self._conn.execute("COMMIT")
+            self._depth -= 1
+            try:
+                self._conn.execute("COMMIT" if outer else "RELEASE nested")
+            except BaseException:
+                self._roll_back(outer, first_file)
+                raise
+            if outer:
+                self._new_files.clear()
+
+    def _roll_back(self, outer: bool, first_file: int) -> None:
+        """Undo the transaction (or savepoint) and remove the files written for it."""
+        # SQLite rolls back by itself after some errors (a full disk), releasing the write lock.
+        still_ours = self._conn.in_transaction
+        if still_ours:
+            # Before ROLLBACK releases the write lock: after it, another writer may claim these very paths.
+            for path in self._new_files[first_file:]:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+        del self._new_files[first_file:]
+        if not still_ours:
+            return
+        try:
+            self._conn.execute("ROLLBACK" if outer else "ROLLBACK TO nested")
+            if not outer:
+                self._conn.execute("RELEASE nested")
+        except sqlite3.Error as exc:
+            log.warning("rolling back a write to project %s failed: %s", self.root, exc)
+
+    def _new_file(self, path: Path) -> Path:
+        """Register a file written for the open transaction (removed if it rolls back); returns `path`."""
+        self._new_files.append(path)
+        return path
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Several reads that see one committed state, though other processes may commit in between."""
+        with self._lock, self._sqlite_errors():
+            if self._conn.in_transaction:  # inside a write transaction: already one state
+                yield
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """SQLite failures the user can act on (full disk, damage, read-only, busy) become typed errors."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            error = project_error(exc, self.root)
+            if error is None:
+                raise
+            raise error from exc
 
     def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             return self._conn.execute(sql, params).fetchall()
 
     # -- project metadata ------------------------------------------------------------------------
@@ -204,7 +268,7 @@ class ProjectStore:
 
     def set_class_table(self, table: ClassTable) -> None:
         """Replace the class table; refused if a stored mask uses an index the new table lacks."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             self._check_table_covers_masks(table)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
 
@@ -221,69 +285,74 @@ class ProjectStore:
                 )
 
     # -- images ------------------------------------------------------------------------------------
-    def add_image(self, source: str | Path, *, copy: bool = True, split: str | None = None) -> ImageRecord:
+    def add_image(
+        self, source: str | Path, *, copy: bool = True, split: str | None = None, name: str | None = None
+    ) -> ImageRecord:
         """Add an image file: decoded once to validate it and record its size; copied into images/.
 
-        Refused with `DuplicateImageError` when an image with the same pixels is already here.
+        Named after the file (or `name`), with _1, _2... when taken. Refused with
+        `DuplicateImageError` when an image with the same pixels is already here.
         """
         source = Path(source).resolve()
         array = read_image(source)  # raises ImageReadError naming the file: nothing is added
         if copy and not _is_relative_to(source, self.root.resolve()):
-            def place(name: str) -> str | None:
-                target = self.root / IMAGES_DIR / f"{name}{source.suffix.lower()}"
-                if target.exists():
-                    return None  # another image's file (or one a killed import left): never overwritten
+            def write(target: Path) -> None:
                 with atomic_path(target) as tmp:
                     shutil.copyfile(source, tmp)
-                return target.relative_to(self.root).as_posix()
+
+            place = self._file_placer(source.suffix.lower(), write)
         else:
             rel = Path(os.path.relpath(source, self.root.resolve())).as_posix()
 
-            def place(name: str) -> str | None:
+            def place(_name: str, _digest: str) -> str | None:
                 return rel
-        return self._insert_image(source.stem, place, array, split, str(source))
+        return self._insert_image(name or source.stem, place, array, split, str(source))
 
     def add_image_array(self, name: str, image: np.ndarray, *, split: str | None = None) -> ImageRecord:
         """Add an in-memory image, written losslessly as images/<name>.png (8 or 16 bit)."""
-        def place(unique: str) -> str | None:
-            target = self.root / IMAGES_DIR / f"{unique}.png"
-            if target.exists():
-                return None
-            write_image(target, image)
-            return target.relative_to(self.root).as_posix()
+        return self._insert_image(name, self._file_placer(".png", lambda target: write_image(target, image)),
+                                  image, split, name)
 
-        return self._insert_image(name, place, image, split, name)
+    def _file_placer(self, suffix: str, write: Callable[[Path], None]) -> Place:
+        """A `Place` that writes the image as images/<name><suffix> unless another image's file is there."""
+        def place(name: str, digest: str) -> str | None:
+            target = self.root / IMAGES_DIR / f"{name}{suffix}"
+            rel = target.relative_to(self.root).as_posix()
+            if not target.exists():
+                write(self._new_file(target))
+                return rel
+            # Called inside the write transaction, so "no row names this file" cannot change meanwhile.
+            if self._query("SELECT 1 FROM images WHERE path = ?", (rel,)) or _pixels_hash(target) != digest:
+                return None  # another image's file, or a stranger's: never overwritten
+            log.info("reusing %s, left with these very pixels by an import stopped before its row was written", rel)
+            self._new_file(target)
+            return rel
 
-    def _insert_image(self, stem: str, place: Callable[[str], str | None], array: np.ndarray, split: str | None,
-                      source: str) -> ImageRecord:
-        """Claim a free name, write the file (`place(name)`: its project path, None if taken) and the row.
+        return place
 
-        One write transaction, which SQLite serialises across processes: two imports of same-named
-        files never share a name or a file, and the duplicate check sees every committed image. The
-        file lands before the row commits; if the row cannot be written, a copied file goes again.
+    def _insert_image(self, stem: str, place: Place, array: np.ndarray, split: str | None, source: str) -> ImageRecord:
+        """Claim a free name, write the file (`place`) and the row: one write transaction.
+
+        SQLite serialises it across processes: two imports of same-named files never share a name
+        or a file, and the duplicate check sees every committed image. The file lands before the
+        row commits; if the transaction rolls back, a file written for it goes again.
         """
         info = image_info(array)
         digest = content_hash(array)
-        self._fill_missing_hashes()
-        with self._transaction() as conn:
+        with self.transaction() as conn:
+            self._fill_missing_hashes()
             duplicate = conn.execute("SELECT name FROM images WHERE content_hash = ?", (digest,)).fetchone()
             if duplicate is not None:
                 raise DuplicateImageError(source, duplicate["name"])
             taken = {row["name"] for row in conn.execute("SELECT name FROM images")}
             name, rel = next((name, rel) for name in _candidate_names(stem)
-                             if name not in taken and (rel := place(name)) is not None)
-            try:
-                cur = conn.execute(
-                    "INSERT INTO images(name, path, width, height, channels, bit_depth, split, content_hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (name, rel, info.width, info.height, info.channels, info.bit_depth, split, digest),
-                )
-            except sqlite3.DatabaseError:
-                if rel.startswith(f"{IMAGES_DIR}/"):
-                    (self.root / rel).unlink(missing_ok=True)
-                raise
-            image_id = int(cur.lastrowid)
-        return self.image(image_id)
+                             if name not in taken and (rel := place(name, digest)) is not None)
+            cur = conn.execute(
+                "INSERT INTO images(name, path, width, height, channels, bit_depth, split, content_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, rel, info.width, info.height, info.channels, info.bit_depth, split, digest),
+            )
+            return self.image(int(cur.lastrowid))
 
     def _fill_missing_hashes(self) -> None:
         """Hash the images of a project made before hashes were kept (once: they must count as duplicates too)."""
@@ -291,14 +360,12 @@ class ProjectStore:
         if not missing:
             return
         log.info("computing the content hash of %d image(s) added by an older segdesk", len(missing))
-        for row in missing:
-            try:
-                digest = content_hash(read_image(self.root / row["path"]))
-            except SegcoreError as exc:  # a missing or broken file cannot be a duplicate of anything
-                log.warning("image %d has no readable file to hash: %s", row["id"], exc)
-                digest = ""
-            with self._transaction() as conn:
-                conn.execute("UPDATE images SET content_hash = ? WHERE id = ?", (digest, row["id"]))
+        with self.transaction() as conn:
+            for row in missing:
+                digest = _pixels_hash(self.root / row["path"])
+                if digest is None:  # a missing or broken file cannot be a duplicate of anything: "" never matches
+                    log.warning("image %d has no readable file to hash (%s)", row["id"], row["path"])
+                conn.execute("UPDATE images SET content_hash = ? WHERE id = ?", (digest or "", row["id"]))
 
     def images(self, status: ImageStatus | None = None) -> list[ImageRecord]:
         if status is None:
@@ -323,16 +390,22 @@ class ProjectStore:
         return (self.root / self.image(image_id).path).resolve()
 
     def read_image(self, image_id: int) -> np.ndarray:
-        return read_image(self.image_path(image_id))
+        """The image's pixels, as the project recorded them: upright (EXIF), unless it was added before
+        segdesk applied EXIF orientation; then as stored, so its masks still fit."""
+        record = self.image(image_id)
+        image = read_image(self.root / record.path)
+        if image.shape[:2] == (record.width, record.height) != (record.height, record.width):
+            return read_image(self.root / record.path, upright=False)
+        return image
 
     def set_status(self, image_id: int, status: ImageStatus) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             cur = conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
             if cur.rowcount != 1:
                 raise ProjectError(f"no image with id {image_id} in project {self.root}")
 
     def set_split(self, image_id: int, split: str | None) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE images SET split = ? WHERE id = ?", (split, image_id))
 
     # -- vector annotations ----------------------------------------------------------------------
@@ -344,7 +417,7 @@ class ProjectStore:
         if kind not in ANNOTATION_KINDS:
             raise ProjectError(f"unknown annotation kind {kind!r}; expected one of {', '.join(ANNOTATION_KINDS)}")
         self._check_class(class_index)
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO annotations(image_id, kind, class_index, geometry) VALUES (?, ?, ?, ?)",
                 (self.image(image_id).id, kind, int(class_index), json.dumps(geometry)),
@@ -365,7 +438,7 @@ class ProjectStore:
         ]
 
     def delete_annotation(self, annotation_id: int) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute("DELETE FROM annotations WHERE id = ?", (annotation_id,))
 
     def _check_class(self, class_index: int) -> None:
@@ -391,27 +464,24 @@ class ProjectStore:
             )
         return self._write_revision(image_id, mask, source, status)
 
-    def _write_revision(
-        self, image_id: int, mask: np.ndarray, source: str, status: ImageStatus, delete_patches_upto: int | None = None
-    ) -> int:
+    def _write_revision(self, image_id: int, mask: np.ndarray, source: str, status: ImageStatus) -> int:
         table = self.class_table()
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             revision = self._insert_revision(conn, image_id, mask, source, table)
             # A full revision supersedes the journal: a saved mask must not be overwritten by older edits.
-            conn.execute(
-                "DELETE FROM mask_patches WHERE image_id = ? AND id <= COALESCE(?, id)", (image_id, delete_patches_upto)
-            )
+            conn.execute("DELETE FROM mask_patches WHERE image_id = ?", (image_id,))
             conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus(status).value, image_id))
         return revision
 
     def _insert_revision(
         self, conn: sqlite3.Connection, image_id: int, mask: np.ndarray, source: str, table: ClassTable
     ) -> int:
+        """Write the next revision's file and row (inside the caller's transaction, which fixes the number)."""
         row = conn.execute("SELECT MAX(revision) FROM mask_revisions WHERE image_id = ?", (image_id,)).fetchone()
         revision = (row[0] or 0) + 1
         rel = f"{MASKS_DIR}/{image_id}/{revision:06d}.png"
         # File first, row second: a crash in between leaves an unreferenced file, never a dangling row.
-        write_palette_png(self.root / rel, mask, table)
+        write_palette_png(self._new_file(self.root / rel), mask, table)
         conn.execute(
             "INSERT INTO mask_revisions(image_id, revision, file, source) VALUES (?, ?, ?, ?)",
             (image_id, revision, rel, source),
@@ -432,21 +502,25 @@ class ProjectStore:
         By default the latest revision with the edit journal applied on top (an image edited
         but never compacted starts from class 0); `revision` reads that revision alone.
         """
-        with self._lock:  # revision and journal read as one consistent state
-            if revision is not None:
-                return self._read_revision(image_id, revision)
-            rows = self._query(
-                "SELECT revision FROM mask_revisions WHERE image_id = ? ORDER BY revision DESC LIMIT 1", (image_id,)
-            )
-            mask = self._read_revision(image_id, rows[0]["revision"]) if rows else None
-            patches = self._query("SELECT x, y, data FROM mask_patches WHERE image_id = ? ORDER BY id", (image_id,))
-            if patches and mask is None:
-                record = self.image(image_id)
-                mask = np.zeros((record.height, record.width), np.uint8)
-            for row in patches:
-                patch = decode_image(row["data"], f"edit journal of image {image_id}")
-                mask[row["y"] : row["y"] + patch.shape[0], row["x"] : row["x"] + patch.shape[1]] = patch
-            return mask
+        if revision is not None:
+            return self._read_revision(image_id, revision)
+        with self._snapshot():  # revision and journal as one state, though another process compacts
+            return self._mask_with_journal(image_id)[0]
+
+    def _mask_with_journal(self, image_id: int) -> tuple[np.ndarray | None, int | None]:
+        """The latest revision with the journal applied, and the id of the last patch applied (None: none)."""
+        rows = self._query(
+            "SELECT revision FROM mask_revisions WHERE image_id = ? ORDER BY revision DESC LIMIT 1", (image_id,)
+        )
+        mask = self._read_revision(image_id, rows[0]["revision"]) if rows else None
+        patches = self._query("SELECT id, x, y, data FROM mask_patches WHERE image_id = ? ORDER BY id", (image_id,))
+        if patches and mask is None:
+            record = self.image(image_id)
+            mask = np.zeros((record.height, record.width), np.uint8)
+        for row in patches:
+            patch = decode_image(row["data"], f"edit journal of image {image_id}")
+            mask[row["y"] : row["y"] + patch.shape[0], row["x"] : row["x"] + patch.shape[1]] = patch
+        return mask, (patches[-1]["id"] if patches else None)
 
     def _read_revision(self, image_id: int, revision: int) -> np.ndarray:
         rows = self._query("SELECT file FROM mask_revisions WHERE image_id = ? AND revision = ?", (image_id, revision))
@@ -477,7 +551,7 @@ class ProjectStore:
             )
         check_index_mask(patch, self.class_table(), f"patch of {record.name}")
         data = encode_image(patch, ".png")
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO mask_patches(image_id, x, y, data) VALUES (?, ?, ?, ?)", (image_id, int(x), int(y), data)
             )
@@ -489,14 +563,23 @@ class ProjectStore:
         return int(self._query("SELECT COUNT(*) FROM mask_patches WHERE image_id = ?", (image_id,))[0][0])
 
     def compact_mask(self, image_id: int) -> int | None:
-        """Fold the image's edit journal into a new mask revision; returns it, or None if the journal was empty."""
-        with self._lock:  # no patch may slip in between reading the journal and deleting it
-            last = self._query("SELECT MAX(id) FROM mask_patches WHERE image_id = ?", (image_id,))[0][0]
+        """Fold the image's edit journal into a new mask revision; returns it, or None if the journal was empty.
+
+        Reading the journal, writing the revision and deleting the patches folded are one write
+        transaction: another process journalling or compacting the same image waits, so no
+        acknowledged edit is lost and no revision number is taken twice. A read-only project keeps
+        its journal (`load_mask` applies it anyway): folding is housekeeping, not a change.
+        """
+        if self.read_only or not self.pending_patches(image_id):
+            return None  # the usual case on an image switch: no write at all
+        with self.transaction() as conn:
+            mask, last = self._mask_with_journal(image_id)
             if last is None:
-                return None
-            mask = self.load_mask(image_id)
-            status = self.image(image_id).status
-            revision = self._write_revision(image_id, mask, "edit", status, delete_patches_upto=last)
+                return None  # another process folded it meanwhile
+            revision = self._insert_revision(conn, image_id, mask, "edit", self.class_table())
+            # No patch can be added inside this transaction, so `id <= last` is exactly the patches folded
+            # (rowids may be reused after deletes, but only once no higher id is left).
+            conn.execute("DELETE FROM mask_patches WHERE image_id = ? AND id <= ?", (image_id, last))
         return revision
 
     # -- class table changes ----------------------------------------------------------------------------
@@ -512,14 +595,13 @@ class ProjectStore:
         remap = np.asarray(remap, dtype=np.uint8)
         if remap.shape != (256,):
             raise ValueError(f"remap must be a 256-entry lookup table, got shape {remap.shape}")
-        with self._lock:
-            masks = {r.id: self.load_mask(r.id) for r in self.images()}
-            with self._transaction() as conn:
-                for image_id, mask in masks.items():
-                    if mask is not None:
-                        self._insert_revision(conn, image_id, remap[mask], "classes changed", table)
-                conn.execute("DELETE FROM mask_patches")
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
+        with self.transaction() as conn:  # masks read inside it: no edit of another process slips past the remap
+            for record in self.images():
+                mask = self.load_mask(record.id)
+                if mask is not None:
+                    self._insert_revision(conn, record.id, remap[mask], "classes changed", table)
+            conn.execute("DELETE FROM mask_patches")
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
 
     # -- predictions -----------------------------------------------------------------------------------
     def save_prediction(
@@ -544,15 +626,16 @@ class ProjectStore:
             raise MaskError(f"uncertainty shape {uncertainty.shape} differs from the labels' {labels.shape}")
         table = self.class_table()
         stamp = time.time_ns()
-        labels_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}.png"
-        write_palette_png(self.root / labels_rel, labels, table)
-        uncertainty_rel = None
-        if uncertainty is not None:  # 16-bit PNG: lossless to 1.5e-5, a quarter of a float32 .npy
-            uncertainty_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}-uncertainty.png"
-            scaled = np.rint(np.clip(uncertainty, 0.0, 1.0) * 65535).astype(np.uint16)
-            write_image(self.root / uncertainty_rel, scaled)
-        old = self._query("SELECT labels_file, uncertainty_file FROM predictions WHERE image_id = ?", (image_id,))
-        with self._transaction() as conn:
+        with self.transaction() as conn:  # files written inside it go again if it fails (a full disk)
+            labels_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}.png"
+            write_palette_png(self._new_file(self.root / labels_rel), labels, table)
+            uncertainty_rel = None
+            if uncertainty is not None:  # 16-bit PNG: lossless to 1.5e-5, a quarter of a float32 .npy
+                uncertainty_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}-uncertainty.png"
+                scaled = np.rint(np.clip(uncertainty, 0.0, 1.0) * 65535).astype(np.uint16)
+                write_image(self._new_file(self.root / uncertainty_rel), scaled)
+            old = conn.execute("SELECT labels_file, uncertainty_file FROM predictions WHERE image_id = ?",
+                               (image_id,)).fetchall()
             conn.execute(
                 "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -593,26 +676,26 @@ class ProjectStore:
 
     # -- training runs -----------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO runs(name, config, checkpoint_dir) VALUES (?, ?, ?)", (name, json.dumps(config), checkpoint_dir)
             )
             return int(cur.lastrowid)
 
     def log_metrics(self, run_id: int, epoch: int, metrics: dict[str, float]) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO run_metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)",
                 [(run_id, epoch, k, float(v)) for k, v in metrics.items()],
             )
 
     def set_run_checkpoint_dir(self, run_id: int, checkpoint_dir: str) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE runs SET checkpoint_dir = ? WHERE id = ?", (checkpoint_dir, run_id))
 
     def reopen_run(self, run_id: int) -> None:
         """Mark a run as running again (it is being resumed)."""
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
 
     def run(self, run_id: int) -> RunRecord:
@@ -622,7 +705,7 @@ class ProjectStore:
         raise ProjectError(f"no run with id {run_id} in project {self.root}")
 
     def finish_run(self, run_id: int, status: str, *, best_score: float | None = None) -> None:
-        with self._transaction() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, best_score = COALESCE(?, best_score), "
                 "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
@@ -667,6 +750,14 @@ def content_hash(image: np.ndarray) -> str:
     digest = hashlib.sha256(f"{image.shape}{image.dtype.str}".encode())
     digest.update(np.ascontiguousarray(image).data)
     return digest.hexdigest()
+
+
+def _pixels_hash(path: Path) -> str | None:
+    """The content hash of an image file, or None when it cannot be read."""
+    try:
+        return content_hash(read_image(path))
+    except SegcoreError:
+        return None
 
 
 def _candidate_names(stem: str) -> Iterator[str]:

@@ -6,14 +6,17 @@ fresh thumbnail; the cache can be deleted at any time.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from segcore.display import thumbnail
-from segcore.errors import ImageReadError
+from segcore.errors import ImageReadError, SegcoreError
 from segcore.io.images import read_image, write_image
 from segcore.project.store import ProjectStore
+
+log = logging.getLogger(__name__)
 
 THUMBNAILS_DIR = "thumbnails"
 
@@ -40,7 +43,10 @@ def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96) 
     except (FileNotFoundError, ImageReadError):
         pass  # no cache yet, or a damaged one: make it again
     rgb = thumbnail(read_image(source), max_side)
-    write_image(cache, rgb)
+    try:
+        write_image(cache, rgb)
+    except (OSError, SegcoreError) as exc:  # a read-only project or a full disk: shown, just not cached
+        log.debug("thumbnail not cached at %s: %s", cache, exc)
     return rgb
 
 

@@ -73,24 +73,28 @@ ImportSteps = Generator[ImportProgress, None, ImportReport]
 def iter_import_dataset(store: ProjectStore, dataset: LabelledDataset, *, copy: bool = True) -> ImportSteps:
     """Add every sample (image, mask and boxes) of `dataset` to the project, one step per sample.
 
-    Classes are matched by name and unseen ones appended to the project's table. A sample that
-    cannot be read is skipped and reported; the others are imported. Stopping early keeps what
-    was added. The generator's return value is the `ImportReport`.
+    Classes are matched by name and unseen ones appended to the project's table. Each sample is
+    one transaction: a sample that cannot be read, or an import killed half-way, leaves no part
+    of it behind. Skipped samples are reported (also those already in the project, so running an
+    interrupted import again resumes it); stopping early keeps what was added. The generator's
+    return value is the `ImportReport`.
     """
     report = ImportReport()
-    current = store.class_table()
-    has_images = bool(store.images())
-    # An empty project takes the dataset's table as it is, colours included.
-    base = current if has_images else ClassTable(dataset.class_table.classes, current.ignore_index, dataset.class_table.ignore_color)
-    merged, remap = merge_class_tables(base, dataset.class_table)
-    if has_images:
-        report.new_classes = [n for n in merged.names if n not in current.names]
-    if merged != current:
-        store.set_class_table(merged)
+    with store.transaction():  # read and replace the table in one step: another import may be merging too
+        current = store.class_table()
+        has_images = bool(store.images())
+        # An empty project takes the dataset's table as it is, colours included.
+        base = current if has_images else ClassTable(dataset.class_table.classes, current.ignore_index,
+                                                     dataset.class_table.ignore_color)
+        merged, _ = merge_class_tables(base, dataset.class_table)
+        if has_images:
+            report.new_classes = [n for n in merged.names if n not in current.names]
+        if merged != current:
+            store.set_class_table(merged)
     for done, sample in enumerate(dataset, start=1):
         error = None
         try:
-            _import_sample(store, sample, remap, dataset.class_table, copy)
+            _import_sample(store, sample, dataset.class_table, copy)
             report.added += 1
         except SegcoreError as exc:
             log.warning("skipped %s: %s", sample.name, exc)
@@ -117,15 +121,22 @@ def import_dataset(
             progress(step.done, step.total)
 
 
-def _import_sample(store: ProjectStore, sample: LabelledSample, remap: np.ndarray, table: ClassTable, copy: bool) -> None:
+def _import_sample(store: ProjectStore, sample: LabelledSample, table: ClassTable, copy: bool) -> None:
+    """Image, boxes and mask of one sample in one transaction: all of them land, or none."""
     image, mask = sample.load(table)  # validates both before anything is written
-    if sample.image_path is not None and sample.image_loader is None:
-        record = store.add_image(sample.image_path, copy=copy, split=sample.split)
-    else:
-        record = store.add_image_array(sample.name, image, split=sample.split)
-    for box in sample.boxes:
-        store.add_box(record.id, Box(box.x, box.y, box.w, box.h, int(remap[box.label])))
-    store.save_mask(record.id, remap[mask], source="import")
+    with store.transaction():
+        # Matched again inside the transaction: another process may have added classes since the start.
+        current = store.class_table()
+        merged, remap = merge_class_tables(current, table)
+        if merged != current:
+            store.set_class_table(merged)
+        if sample.image_path is not None and sample.image_loader is None:
+            record = store.add_image(sample.image_path, copy=copy, split=sample.split)
+        else:
+            record = store.add_image_array(sample.name, image, split=sample.split)
+        for box in sample.boxes:
+            store.add_box(record.id, Box(box.x, box.y, box.w, box.h, int(remap[box.label])))
+        store.save_mask(record.id, remap[mask], source="import")
 
 
 def project_dataset(store: ProjectStore, statuses: Iterable[ImageStatus] = LABELLED_STATUSES) -> LabelledDataset:
@@ -146,6 +157,7 @@ def masks_dataset(
             LabelledSample(
                 name=record.name,
                 image_path=store.image_path(image_id),
+                image_loader=functools.partial(store.read_image, image_id),  # the store's orientation rule
                 mask_loader=functools.partial(load, image_id),
                 split=record.split,
                 boxes=tuple(store.boxes(image_id)) if with_boxes else (),

@@ -208,7 +208,7 @@ def test_not_a_project_and_existing_project_errors(tmp_path):
     garbage = tmp_path / "g"
     garbage.mkdir()
     (garbage / DB_NAME).write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ProjectError, match="cannot open project database"):
+    with pytest.raises(ProjectError, match=r"project database .*project.segdesk is damaged \(file is not a database\)"):
         ProjectStore.open(garbage)
 
 

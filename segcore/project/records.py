@@ -1,0 +1,83 @@
+"""What the project store hands out: plain records of its rows (images, annotations, revisions, runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class ImageStatus(str, Enum):
+    UNLABELLED = "unlabelled"
+    LABELLED = "labelled"
+    PREDICTED = "predicted"
+    REVIEWED = "reviewed"
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    name: str
+    path: str
+    """Relative to the project root, with forward slashes."""
+    width: int
+    height: int
+    channels: int
+    bit_depth: int
+    status: ImageStatus
+    split: str | None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    id: int
+    image_id: int
+    kind: str
+    class_index: int
+    geometry: dict
+
+
+@dataclass(frozen=True)
+class MaskRevision:
+    image_id: int
+    revision: int
+    file: str
+    source: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    image_id: int
+    labels: np.ndarray
+    """H x W uint8 class indices."""
+    uncertainty: np.ndarray | None
+    """H x W float32 in [0, 1] (0 = certain), or None."""
+    score: float | None
+    checkpoint: str
+    run_id: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """Where an image's stored prediction came from (the row, without its pixel files)."""
+
+    image_id: int
+    score: float | None
+    checkpoint: str
+    run_id: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    config: dict
+    status: str
+    checkpoint_dir: str | None
+    best_score: float | None
+    created_at: str
+    finished_at: str | None
