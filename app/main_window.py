@@ -99,11 +99,12 @@ class MainWindow(QMainWindow):
         self.review_accept.accepted.connect(lambda *_: self.review_panel.refresh())
         self.review_panel.predict_requested.connect(self._predict_for_review)
         self.training.finished.connect(lambda _event: self.review_panel.refresh())  # predictions may now be stale
-        for action in (self.predict_action, self.export_action):
+        for action, allowed in ((self.predict_action, lambda: state.editable), (self.export_action, lambda: True)):
             action.setEnabled(False)
-            state.project_opened.connect(lambda a=action: a.setEnabled(True))
+            state.project_opened.connect(lambda a=action, ok=allowed: a.setEnabled(ok()))  # predictions are stored
             state.project_closed.connect(lambda a=action: a.setEnabled(False))
-        state.project_opened.connect(lambda: self.setWindowTitle(f"{state.store.name} — {APP_NAME}"))
+        state.project_opened.connect(lambda: self.setWindowTitle(
+            f"{state.store.name}{' (read-only)' if state.read_only else ''} — {APP_NAME}"))
         # After the image list has filled the browser (same signal, later receivers): widen it to show whole names.
         state.images_changed.connect(self._fit_browser)
         state.project_closed.connect(lambda: self.setWindowTitle(APP_NAME))

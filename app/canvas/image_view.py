@@ -6,7 +6,7 @@ past are dropped. Mouse and key events go to the active tool first (see `app.can
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
@@ -262,7 +262,8 @@ class ImageView(QGraphicsView):
         serial = self._serial
         self._loading_id = image_id
         self._loading_timer.start()
-        worker = Worker(decode_and_render, Path(self.state.store.image_path(image_id)), self._fixed_window, self._clahe)
+        load = functools.partial(self.state.store.read_image, image_id)
+        worker = Worker(decode_and_render, load, self._fixed_window, self._clahe)
         worker.returned.connect(lambda rendered: self._rendered(serial, image_id, rendered))
         worker.errored.connect(lambda exc: self._failed(serial, exc))
         worker.start()

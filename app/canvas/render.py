@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtGui import QImage
 
 from segcore.display import Window, apply_clahe, auto_window, to_display_rgb
-from segcore.io.images import read_image
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,6 @@ def render(image: np.ndarray, window: Window | None, clahe: bool) -> Rendered:
     return Rendered(image, window, rgb_to_qimage(rgb).convertToFormat(QImage.Format.Format_RGB32))
 
 
-def decode_and_render(path: Path, window: Window | None, clahe: bool) -> Rendered:
-    """Read the image file at `path` and render it (see `render`)."""
-    return render(read_image(path), window, clahe)
+def decode_and_render(load: Callable[[], np.ndarray], window: Window | None, clahe: bool) -> Rendered:
+    """Decode the image `load()` reads (e.g. a project's `store.read_image`) and render it (see `render`)."""
+    return render(load(), window, clahe)

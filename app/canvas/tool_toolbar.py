@@ -68,6 +68,16 @@ class ToolBar(QToolBar):
         self.refine.toggled.connect(self.settings.set_refine_boxes)
         self.settings.refine_boxes_changed.connect(self.refine.setChecked)
         self.tool_actions["pan"].setChecked(True)
+        view.state.project_opened.connect(self._follow_project)
+        view.state.project_closed.connect(self._follow_project)
+
+    def _follow_project(self) -> None:
+        """A read-only project can be looked at, not labelled: only the pan tool is offered."""
+        editable = self._view.state.editable or not self._view.state.is_open
+        if not editable:
+            self.tool_actions["pan"].setChecked(True)
+        for name, action in self.tool_actions.items():
+            action.setEnabled(editable or name == "pan")
 
     def _toggled(self, tool: Tool, checked: bool) -> None:
         if checked:

@@ -304,9 +304,9 @@ class ClassPanel(QDockWidget):
     def _update_actions(self, class_index: int) -> None:
         is_open = self._state.is_open
         count = self._state.class_table.num_classes if is_open else 0
-        is_class = 0 <= class_index < count
-        self.add_action.setEnabled(is_open)
-        self.recolour_action.setEnabled(is_open and (is_class or class_index == self._state.class_table.ignore_index))
+        is_class = 0 <= class_index < count and self._state.editable
+        self.add_action.setEnabled(self._state.editable)
+        self.recolour_action.setEnabled(self._state.editable and (is_class or class_index == self._state.class_table.ignore_index))
         self.rename_action.setEnabled(is_class)
         self.move_up_action.setEnabled(is_class and class_index > 0)
         self.move_down_action.setEnabled(is_class and class_index < count - 1)

@@ -496,7 +496,7 @@ class TrainPanel(QDockWidget):
         self.settings.setEnabled(is_open and idle)
         self.init_edit.setEnabled(self.init_check.isChecked())
         self.browse_button.setEnabled(self.init_check.isChecked())
-        self.train_button.setEnabled(is_open and idle)
+        self.train_button.setEnabled(self._state.editable and idle)  # a run is recorded in the project
         self.pause_button.setEnabled(state is SessionState.RUNNING)
         self.resume_button.setEnabled(state is SessionState.PAUSED)
         self.cancel_button.setEnabled(state in (SessionState.RUNNING, SessionState.PAUSED))

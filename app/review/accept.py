@@ -107,7 +107,7 @@ class AcceptController(QObject):
     def _update_enabled(self) -> None:
         view = self._view
         preview = view.data is not None and view.data.is_preview
-        ready = (self._worker is None and self._state.is_open and view.has_prediction and not preview
+        ready = (self._worker is None and self._state.editable and view.has_prediction and not preview
                  and view.image_id == self._state.current_id)
         self.accept_action.setEnabled(ready)
         self.accept_region_action.setEnabled(ready)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -45,15 +45,15 @@ def error_mask(comparison: Comparison) -> np.ndarray:
 
 
 def load_review(
-    store: ProjectStore, image_id: int, table: ClassTable, *, image_path: Path | None, label: np.ndarray | None,
+    store: ProjectStore, image_id: int, table: ClassTable, *, with_image: bool, label: np.ndarray | None,
     preview: Preview | None = None,
 ) -> ReviewData:
-    """Worker body: decode the image (unless `image_path` is None), read label and prediction, compare them.
+    """Worker body: decode the image (unless `with_image` is False), read label and prediction, compare them.
 
     `label` is the live mask of an open editor; None reads the stored one. A `preview` (the live
     preview of this image) is shown instead of the stored prediction.
     """
-    rendered = None if image_path is None else decode_and_render(image_path, None, False)
+    rendered = None if not with_image else decode_and_render(functools.partial(store.read_image, image_id), None, False)
     if label is None:
         label = store.load_mask(image_id)
     if preview is not None:

@@ -6,8 +6,6 @@ past is dropped. While the view is hidden (another tab) it only notes that it is
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QToolBar, QVBoxLayout, QWidget
@@ -163,13 +161,13 @@ class ReviewView(QWidget):
         serial = self._serial
         self._loading_id = image_id
         same_image = self.image_id == image_id and not self._pixmap.isNull()
-        path = None if same_image else Path(self.state.store.image_path(image_id))
+        with_image = not same_image
         live = self.document
         label = None
         if live is not None and live.image_id == image_id and live.mask is not None and live.labelled:
             label = live.mask.copy()  # the worker must not read pixels a brush is painting
         preview = self.previews.of(image_id) if self.previews is not None else None
-        worker = Worker(load_review, self.state.store, image_id, self.state.class_table, image_path=path, label=label,
+        worker = Worker(load_review, self.state.store, image_id, self.state.class_table, with_image=with_image, label=label,
                         preview=preview)
         worker.returned.connect(lambda data: self._loaded(serial, data))
         worker.errored.connect(lambda exc: self._failed(serial, exc))

@@ -9,9 +9,10 @@ With `persistent_workers=True` the workers keep the dataset copy they were start
 later `set_epoch` calls; either keep the default (workers restart each epoch and see the new
 epoch) or have the sampler yield `(epoch, index)` pairs, which `__getitem__` accepts too.
 
-Batching: training crops share one size, so the default collate works. Validation at native size
+Batching: training crops share one size. Whole images of different sizes (no crop, random scales)
+go through `pad_collate`, which pads each batch to its largest image. Validation at native size
 uses batch size 1 (models pad internally), or `PadToMultiple` when all images share a size up to
-padding; padded mask pixels are IGNORE_INDEX and never count in metrics.
+padding; padded mask pixels are IGNORE_INDEX and never count in loss or metrics.
 
 Use `worker_init` as `worker_init_fn`, or none; do not call `cv2.setNumThreads` in a forked worker
 (it can hang forever, see `worker_init`).
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
-from segcore.data.classes import ClassTable
+from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.data.readers.base import LabelledSample
 from segcore.data.transforms import ToTensor
 from segcore.errors import DatasetError, MaskError
@@ -125,6 +126,24 @@ class SegmentationDataset(Dataset):
             image, mask = self._to_tensor(image, mask)
         return image, mask
 
+
+def pad_collate(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (image, mask) pairs, padding each at the bottom and right to the batch's largest size.
+
+    Images are padded with 0, the normalised mean (the most neutral input), masks with IGNORE_INDEX,
+    so the padding never counts in the loss. A batch of one size goes to torch's `default_collate`
+    (which builds the batch in shared memory inside DataLoader workers).
+    """
+    if len({image.shape for image, _ in batch}) == 1:
+        return default_collate(batch)
+    height = max(image.shape[-2] for image, _ in batch)
+    width = max(image.shape[-1] for image, _ in batch)
+    images = torch.zeros(len(batch), batch[0][0].shape[0], height, width, dtype=batch[0][0].dtype)
+    masks = torch.full((len(batch), height, width), IGNORE_INDEX, dtype=batch[0][1].dtype)
+    for i, (image, mask) in enumerate(batch):
+        images[i, :, : image.shape[-2], : image.shape[-1]] = image
+        masks[i, : mask.shape[-2], : mask.shape[-1]] = mask
+    return images, masks
 
 
 def worker_init(worker_id: int) -> None:

@@ -47,11 +47,15 @@ class Checkpoint:
     training_state: dict = field(default_factory=dict)
     """optimizer / scheduler / scaler / rng / best score: only what exact resume needs."""
     extra: dict = field(default_factory=dict)
+    source: str = field(default="", compare=False)
+    """The file it was loaded from ("" when built in memory): named in error messages."""
 
     def preprocessing(self) -> AugmentConfig:
         """The deterministic preprocessing the model was trained with (mean image, resize, CLAHE, normalise).
 
         `.build(train=False)` gives the pipeline; inference overrides fields with `dataclasses.replace`.
+        Its `channels` is how training converted gray, colour and alpha to the model's input
+        (`ToChannels`); None for checkpoints saved before runs recorded it.
         """
         norm = self.normalization
         return AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
@@ -60,7 +64,15 @@ class Checkpoint:
         """The model, rebuilt through the registry and loaded with these weights."""
         from segcore.models import get_model
 
-        model = get_model(self.model_name, num_classes=self.num_classes, in_channels=self.in_channels, **self.model_kwargs)
+        try:
+            model = get_model(self.model_name, num_classes=self.num_classes, in_channels=self.in_channels, **self.model_kwargs)
+        except (TypeError, ValueError) as exc:
+            where = self.source or "the checkpoint"
+            raise CheckpointError(f"cannot rebuild the model {self.model_name!r} of {where}: {exc}") from exc
+        problem = _weights_problem(model.state_dict(), self.state_dict)
+        if problem:
+            where = self.source or "the checkpoint"
+            raise CheckpointError(f"the weights in {where} do not fit its model {self.model_name!r}: {problem}")
         model.load_state_dict(self.state_dict)
         return model
 
@@ -87,10 +99,12 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> Path:
-    """Write atomically: a killed process leaves the previous file intact."""
+    """Write atomically: a killed process or a full disk (`DiskFullError`) leaves the previous file intact."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint.to_payload(), tmp)
+    # Through a Python file: on a full disk torch's own file writer says only "unexpected pos"
+    # (wording varies by version); Python's write raises OSError(ENOSPC), a sure DiskFullError.
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(checkpoint.to_payload(), fh)
     return path
 
 
@@ -101,27 +115,70 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated / foreign / pickled files
-        raise CheckpointError(f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"cannot load checkpoint {path}: {type(exc).__name__}: {reason}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a segcore checkpoint")
-    if payload.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path} was written by a newer segcore (version {payload['version']})")
+    version = payload.get("version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"checkpoint {path} is damaged (version {version!r})")
+    if version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer segcore (version {version})")
+    try:
+        checkpoint = _from_payload(payload, str(path))
+        checkpoint.preprocessing()  # its normalisation and preprocessing must make sense too
+    except (KeyError, TypeError, ValueError, AttributeError, SegcoreError) as exc:
+        what = f"lacks the field {exc}" if isinstance(exc, KeyError) else f"is damaged ({exc})"
+        raise CheckpointError(f"checkpoint {path} {what}") from exc
+    return checkpoint
+
+
+def _from_payload(payload: dict, source: str) -> Checkpoint:
     model = payload["model"]
-    return Checkpoint(
-        model_name=model["name"],
-        model_kwargs=model["kwargs"],
-        num_classes=model["num_classes"],
-        in_channels=model["in_channels"],
-        class_table=ClassTable.from_dict(payload["class_table"]),
-        normalization=payload["normalization"],
-        state_dict=payload["state_dict"],
+    checkpoint = Checkpoint(
+        model_name=_typed(model["name"], str, "model.name"),
+        model_kwargs=_typed(model["kwargs"], dict, "model.kwargs"),
+        num_classes=_typed(model["num_classes"], int, "model.num_classes"),
+        in_channels=_typed(model["in_channels"], int, "model.in_channels"),
+        class_table=ClassTable.from_dict(_typed(payload["class_table"], dict, "class_table")),
+        normalization=_typed(payload["normalization"], dict, "normalization"),
+        state_dict=_typed(payload["state_dict"], dict, "state_dict"),
         config=payload.get("config", {}),
         metrics=payload.get("metrics", {}),
         label_set_hash=payload.get("label_set_hash", ""),
         epoch=payload.get("epoch", 0),
         training_state=payload.get("training_state", {}),
         extra=payload.get("extra", {}),
+        source=source,
     )
+    if checkpoint.class_table.num_classes != checkpoint.num_classes:
+        table = checkpoint.class_table.num_classes
+        raise ValueError(f"its class table has {table} classes, its model {checkpoint.num_classes}")
+    return checkpoint
+
+
+def _typed(value: Any, kind: type, name: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{name} should be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _weights_problem(expected: dict[str, torch.Tensor], found: dict[str, Any]) -> str:
+    """What keeps `found` from loading into a model whose state dict is `expected` ("" if nothing)."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    wrong = [k for k in expected
+             if k in found and (not isinstance(found[k], torch.Tensor) or found[k].shape != expected[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    if wrong:
+        k = wrong[0]
+        shape = tuple(found[k].shape) if isinstance(found[k], torch.Tensor) else type(found[k]).__name__
+        parts.append(f"{len(wrong)} of the wrong shape (e.g. {k}: {shape}, the model needs {tuple(expected[k].shape)})")
+    return "; ".join(parts)
 
 
 class TopK:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from segcore.data.classes import ClassTable
 from segcore.data.readers.base import LabelledDataset, LabelledSample
+from segcore.data.transforms.channels import channel_count
 from segcore.errors import DatasetError
 from segcore.losses import class_pixel_counts
 from segcore.training.checkpoint import label_set_hash, mask_digest
 
 log = logging.getLogger(__name__)
+
+SAMPLED_IMAGES = 32
+"""Channel counts and sizes are checked on at most this many training images, spread over the set."""
 
 
 @dataclass
@@ -29,6 +34,10 @@ class TrainingData:
     """Labelled pixels of the training images in which each class appears."""
     image_bytes: int
     """Decoded size of one training image (sizes the in-memory cache)."""
+    same_size: bool = True
+    """Whether the checked training images all share one size."""
+    image_channels: tuple[int, ...] = ()
+    """Channel counts of the checked training images (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA)."""
 
 
 def split_samples(samples: list[LabelledSample], val_fraction: float, seed: int) -> tuple[list, list]:
@@ -46,7 +55,8 @@ def split_samples(samples: list[LabelledSample], val_fraction: float, seed: int)
 
 
 def prepare(dataset: LabelledDataset, val_fraction: float, seed: int) -> TrainingData:
-    """Split the data and read each training mask once: class statistics and the label-set hash."""
+    """Split the data and read each training mask once (class statistics, label-set hash) and a spread
+    of training images (the channel count to train with, sizes)."""
     train, val = split_samples(list(dataset.samples), val_fraction, seed)
     if not train:
         raise DatasetError("no training images: label some images first (or check the 'train' split)")
@@ -59,15 +69,50 @@ def prepare(dataset: LabelledDataset, val_fraction: float, seed: int) -> Trainin
             yield mask
 
     stats = class_pixel_counts(masks(), dataset.class_table.num_classes)
-    first = train[0].load_image()
-    in_channels = 1 if first.ndim == 2 else 3
+    # (channels, size, bytes) only: holding 32 decoded 3072 x 3072 frames at once would cost gigabytes.
+    images = [(channel_count(image), image.shape[:2], image.nbytes)
+              for image in (s.load_image() for s in spread(train, SAMPLED_IMAGES))]
+    counts = tuple(channels for channels, _, _ in images)
     return TrainingData(
         train=train,
         val=val,
         class_table=dataset.class_table,
-        in_channels=in_channels,
+        in_channels=choose_channels(counts),
         label_hash=label_set_hash(digests),
         class_pixel_counts=stats.counts,
         class_image_pixels=stats.image_pixel_totals,
-        image_bytes=first.nbytes,
+        image_bytes=sum(nbytes for _, _, nbytes in images) // len(images),
+        same_size=len({size for _, size, _ in images}) == 1,
+        image_channels=counts,
     )
+
+
+def spread(samples: list[LabelledSample], n: int) -> list[LabelledSample]:
+    """At most `n` samples spread evenly over the list (all of them when there are few)."""
+    return samples[:: max(1, len(samples) // n)][:n]
+
+
+def choose_channels(counts: Sequence[int]) -> int:
+    """The channel count a run trains with (1 or 3), from its images' channel counts.
+
+    The majority decides (gray + alpha counts as gray, RGBA as colour); a tie goes to colour, since
+    gray -> RGB loses nothing while RGB -> gray drops the colour. Frames are converted as they load
+    (`ToChannels`, recorded in the checkpoint so prediction repeats it).
+    """
+    gray = sum(c <= 2 for c in counts)
+    return 1 if gray > len(counts) - gray else 3
+
+
+def channel_notes(counts: Sequence[int], channels: int) -> tuple[str, ...]:
+    """A note for the run saying which of these images are converted to `channels`, and how."""
+    gray = sum(c <= 2 for c in counts)
+    colour = len(counts) - gray
+    alpha = sum(c in (2, 4) for c in counts)
+    converted = colour if channels == 1 else gray
+    parts = []
+    if converted:
+        how = "gray, colour by luminance" if channels == 1 else "RGB, gray repeated"
+        parts.append(f"{gray} gray and {colour} colour images checked: trained as {how}")
+    if alpha:
+        parts.append(f"the alpha channel of {alpha} dropped")
+    return ("; ".join(parts) + "; prediction converts its input the same way",) if parts else ()

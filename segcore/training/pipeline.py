@@ -10,11 +10,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from segcore.data.normalization import IMAGENET_MEAN, IMAGENET_STD, dataset_statistics
-from segcore.data.torch_dataset import SegmentationDataset, worker_init
+from segcore.data.torch_dataset import SegmentationDataset, pad_collate, worker_init
 from segcore.data.transforms import AugmentConfig
 from segcore.losses import SegmentationLoss, get_loss, median_frequency_weights
 from segcore.training.config import ConfigError, TrainConfig
-from segcore.training.data import TrainingData
+from segcore.training.data import TrainingData, channel_notes, spread
 from segcore.training.distributed import DistContext
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ class DataPipeline:
     normalization: dict
     """{"mean": [...], "std": [...]}: what inference must apply (stored in checkpoints)."""
     num_workers: int
+    notes: tuple[str, ...] = ()
+    """What the user should know about how the data is fed (e.g. padded batches)."""
 
     def val_loader(self, ctx: DistContext) -> DataLoader:
         """Validation, one image per batch (sizes may differ), sharded over ranks."""
@@ -50,10 +52,7 @@ def normalization_for(data: TrainingData, augment: AugmentConfig) -> tuple[tuple
         return IMAGENET_MEAN, IMAGENET_STD
     # Statistics of what Normalize will actually see: after mean-image subtraction, resize and CLAHE.
     before_normalize = dataclasses.replace(augment, mean=None, std=None, pad_divisor=None).build(train=False)
-    step = max(1, len(data.train) // STATS_SAMPLES)
-    images = (
-        before_normalize(s.load_image(), None)[0].permute(1, 2, 0).numpy() for s in data.train[::step][:STATS_SAMPLES]
-    )
+    images = (before_normalize(s.load_image(), None)[0].permute(1, 2, 0).numpy() for s in spread(data.train, STATS_SAMPLES))
     mean, std = dataset_statistics(images)
     # A flat image set would divide by zero; keep unit scale then.
     return mean, tuple(s if s > 1e-6 else 1.0 for s in std)
@@ -77,6 +76,8 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         augment = AugmentConfig.from_dict(config.augment)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad augmentation options: {exc}") from exc
+    # Every image to the run's channel count first; the checkpoint records it, so prediction repeats it.
+    augment = dataclasses.replace(augment, channels=data.in_channels)
     mean, std = normalization_for(data, augment)
     augment = dataclasses.replace(augment, mean=mean, std=std)
     cache = data.image_bytes * (len(data.train) + len(data.val)) <= CACHE_BYTES
@@ -89,7 +90,17 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         loss=build_loss(config, data),
         normalization={"mean": list(mean), "std": list(std), "augment": augment.to_dict()},
         num_workers=config.num_workers,
+        notes=(*channel_notes(data.image_channels, data.in_channels), *padding_notes(augment, data.same_size)),
     )
+
+
+def padding_notes(augment: AugmentConfig, same_size: bool) -> tuple[str, ...]:
+    """A note when training batches will hold images of different sizes (whole images, no crop)."""
+    resized_to_one_size = isinstance(augment.resize, tuple)
+    if augment.crop is not None or ((same_size or resized_to_one_size) and augment.scale_range is None):
+        return ()
+    return ("no crop and images of different sizes: each batch is padded to its largest image "
+            "(the padding is ignored by the loss)",)
 
 
 def loader_kwargs(pipeline: DataPipeline, device: torch.device) -> dict:
@@ -98,4 +109,5 @@ def loader_kwargs(pipeline: DataPipeline, device: torch.device) -> dict:
         "pin_memory": device.type == "cuda",
         "worker_init_fn": worker_init if pipeline.num_workers else None,
         "persistent_workers": False,
+        "collate_fn": pad_collate,
     }

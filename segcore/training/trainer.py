@@ -11,6 +11,7 @@ last checkpoint therefore ends with the same weights as one that was never inter
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from segcore.errors import SegcoreError
+from segcore.io.atomic import atomic_write_bytes
 from segcore.metrics import ConfusionMatrix
 from segcore.models import get_model, get_model_info
 from segcore.training.checkpoint import (
@@ -94,7 +96,10 @@ class Trainer:
         except TrainingCancelled:
             yield self._finished(cancelled=True)
         except Exception as exc:
-            log.exception("training failed")
+            if isinstance(exc, SegcoreError):  # expected (full disk, bad data): one line, no traceback
+                log.info("training failed: %s", exc)
+            else:
+                log.exception("training failed")
             yield Failed(str(exc), type(exc).__name__)
             raise
 
@@ -131,6 +136,7 @@ class Trainer:
                 self.net = nn.SyncBatchNorm.convert_sync_batchnorm(self.net)
             self.net = DistributedDataParallel(self.net, device_ids=[self.ctx.local_rank] if device.type == "cuda" else None)
         self.pipeline: DataPipeline = build_pipeline(cfg, self.data, self.ctx)
+        notes.extend(self.pipeline.notes)
         self.loss_fn = self.pipeline.loss.to(device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.setup.uses_grad_scaler)
@@ -164,8 +170,7 @@ class Trainer:
                 seconds=time.perf_counter() - started,
             )
             if self.ctx.is_main:
-                with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as log_file:
-                    log_file.write(json.dumps(event.to_dict()) + "\n")
+                append_line(self.run_dir / "metrics.jsonl", json.dumps(event.to_dict()))
             yield event
             yield from self._save(epoch, metrics, best=improved or not self.data.val)
             barrier(self.ctx)
@@ -175,10 +180,15 @@ class Trainer:
         cfg = self.config
         kwargs = dict(cfg.model_kwargs)
         pretrained = cfg.pretrained_backbone
+        ckpt = load_checkpoint(self.init_from) if self.init_from is not None else None
+        if ckpt is not None and ckpt.in_channels != self.data.in_channels:
+            # The weights fix the input: convert the images to what the earlier model took.
+            notes.append(f"the weights of {self.init_from} take {ckpt.in_channels} channel(s), "
+                         f"not the {self.data.in_channels} of most images")
+            self.data = dataclasses.replace(self.data, in_channels=ckpt.in_channels)
         model = get_model(cfg.model, num_classes=self.data.class_table.num_classes, in_channels=self.data.in_channels,
                           pretrained_backbone=pretrained, **kwargs)
-        if self.init_from is not None:
-            ckpt = load_checkpoint(self.init_from)
+        if ckpt is not None:
             model.load_state_dict(ckpt.state_dict)
             notes.append(f"weights initialised from {self.init_from}")
         return model
@@ -337,3 +347,10 @@ class Trainer:
         last = self.run_dir / LAST
         return Finished(self.epoch, self.best_miou, str(best) if best.is_file() else None,
                         str(last) if last.is_file() else None, cancelled)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line by rewriting the (small) file atomically: a full disk raises `DiskFullError`
+    and leaves the earlier lines whole, never a half-written last line."""
+    old = path.read_bytes() if path.is_file() else b""
+    atomic_write_bytes(path, old + line.encode("utf-8") + b"\n")

@@ -177,3 +177,22 @@ def test_a_new_project_leaves_nothing_of_the_old_one_on_the_canvas(qtbot, window
     assert view.prediction_item.is_empty and not view.prediction_caption.isVisible()
     assert view.prediction_item.image().pixelColor(0, 0).alpha() == 0
     assert window.review_view.image_id == NO_IMAGE and not window.review_view.has_prediction
+
+
+def test_a_read_only_project_can_be_viewed_and_exported_but_not_changed(qtbot, window, tiny_project):
+    state = window.state
+    state.close()
+    state.open(tiny_project.root, read_only=True)
+    qtbot.waitUntil(lambda: window.view.is_settled(), timeout=5000)
+    assert "(read-only)" in window.windowTitle()
+    enabled = {name for name, action in window.tool_bar.tool_actions.items() if action.isEnabled()}
+    assert enabled == {"pan"} and window.view.tool is window.tool_bar.tools["pan"]
+    qtbot.keyClick(window.view, Qt.Key.Key_B)
+    assert window.view.tool is window.tool_bar.tools["pan"]  # the brush key does nothing here
+    assert not window.train_panel.train_button.isEnabled() and not window.predict_action.isEnabled()
+    assert not window.class_panel.add_action.isEnabled()
+    assert window.export_action.isEnabled()
+    state.close()
+    state.open(tiny_project.root)  # writable again: everything is back
+    assert all(action.isEnabled() for action in window.tool_bar.tool_actions.values())
+    assert window.predict_action.isEnabled() and window.class_panel.add_action.isEnabled()

@@ -4,7 +4,7 @@ references/segmentation/transforms.py but with an explicit rng: `t(image, mask, 
     tf = build_transforms(True, crop=512, scale_range=(0.5, 2.0), mean=IMAGENET_MEAN, std=IMAGENET_STD)
     image_t, mask_t = tf(image, mask, np.random.default_rng([seed, epoch, index]))
 
-Modules: base (contract, Compose, padding/resampling helpers), geometric, photometric, tensor
+Modules: base (contract, Compose, padding/resampling helpers), channels, geometric, photometric, tensor
 (Normalize, ToTensor), config (AugmentConfig, build_transforms).
 """
 
@@ -15,6 +15,7 @@ from segcore.data.normalization import (
     dataset_statistics,
 )
 from segcore.data.transforms.base import IMAGE_FILL, Compose, Transform
+from segcore.data.transforms.channels import ToChannels
 from segcore.data.transforms.config import AugmentConfig, build_transforms
 from segcore.data.transforms.geometric import (
     CenterCrop,
@@ -53,6 +54,7 @@ __all__ = [
     "RandomScale",
     "RandomVerticalFlip",
     "Resize",
+    "ToChannels",
     "ToTensor",
     "Transform",
     "build_transforms",

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from segcore.data.transforms.base import Compose, Transform
+from segcore.data.transforms.channels import ToChannels
 from segcore.data.transforms.geometric import (
     PadToMultiple,
     RandomCrop,
@@ -44,6 +45,7 @@ class AugmentConfig:
     pad_divisor: validation pads H and W to a multiple of this (None: native size, batch 1).
     intensity: "full_scale" (uint8 / 255, uint16 / 65535) or "percentile" (each image's own 0.5-99.5
         percentile range to 0..1: 8-bit, 12-bit-in-16 and differently exposed frames look alike).
+    channels: convert every image to 1 (gray) or 3 (RGB) channels first (`ToChannels`); None keeps them.
     """
 
     crop: int | tuple[int, int] | None = None
@@ -60,6 +62,7 @@ class AugmentConfig:
     std: tuple[float, ...] | None = None
     pad_divisor: int | None = None
     intensity: str = "full_scale"
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         # Fail when the options are read (a run's config), not at the first sample: build both
@@ -105,11 +108,13 @@ def build_transforms(
     std: tuple[float, ...] | None = None,
     pad_divisor: int | None = None,
     intensity: str = "full_scale",
+    channels: int | None = None,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
     Order, and why:
-      MeanImageSubtraction  first: the mean image is aligned with the raw full-size frame;
+      ToChannels            first: every later step sees the channel count the model takes;
+      MeanImageSubtraction  next: the mean image is aligned with the raw full-size frame;
       Resize                early: everything after works on the smaller image;
       CLAHE                 on integer data, before geometry so tiles see the whole frame;
       PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
@@ -124,6 +129,8 @@ def build_transforms(
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std for Normalize, or neither")
     steps: list[Transform] = []
+    if channels is not None:
+        steps.append(ToChannels(channels))
     if mean_image is not None:
         steps.append(
             MeanImageSubtraction(mean_image)
