@@ -18,6 +18,18 @@ class ImageReadError(SegcoreError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image's header claims more pixels than the limit allows; nothing was decoded."""
+
+    def __init__(self, path: str | Path, width: int, height: int, limit: int, setting: str):
+        self.width, self.height, self.limit = width, height, limit
+        super().__init__(
+            path,
+            f"{width} x {height} pixels ({width * height:,}) is above the limit of {limit:,} pixels; "
+            f"if the frame is real, raise {setting}",
+        )
+
+
 class ImageWriteError(SegcoreError):
     """An image could not be written."""
 
@@ -78,3 +90,22 @@ class DiskFullError(SegcoreError):
         self.free_bytes = free_bytes
         free = "" if free_bytes is None else f" ({free_bytes / 2**20:.1f} MiB free)"
         super().__init__(f"the disk holding {self.path} is full{free}; free some space and try again")
+
+
+class ProjectDamagedError(ProjectError):
+    """The project database is corrupt: refused before anything reads or writes it."""
+
+    def __init__(self, root: str | Path, reason: str):
+        self.root = Path(root)
+        super().__init__(
+            f"the project database {self.root / 'project.segdesk'} is damaged ({reason}); nothing was changed. "
+            f"Rebuild the project from its files with: segcore project recover {self.root} NEW_FOLDER"
+        )
+
+
+class ProjectReadOnlyError(ProjectError):
+    """A write to a project opened read-only (by choice, or because its folder or database is not writable)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        super().__init__(f"project {self.root} is read-only; nothing was changed")

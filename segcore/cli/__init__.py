@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
-from segcore.errors import SegcoreError
+from segcore.errors import DiskFullError, SegcoreError
+from segcore.io.atomic import free_bytes, is_disk_full
+from segcore.io.header import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_image_pixels
 
 _SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train", "predict", "export_onnx")
 
@@ -20,6 +25,9 @@ _SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcore", description="segdesk's engine on the command line.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help=f"largest image (width x height) to decode; default {DEFAULT_MAX_PIXELS:,}, "
+                        f"or ${MAX_PIXELS_ENV}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(f"segcore.cli.{name}").add_parser(subparsers)
@@ -30,12 +38,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.max_pixels is not None:
+        os.environ[MAX_PIXELS_ENV] = str(args.max_pixels)  # the environment reaches worker processes too
+    _quiet_libraries()
     try:
+        max_image_pixels()  # a bad SEGDESK_MAX_PIXELS is one error here, not one per image
         return int(args.func(args) or 0)
     except SegcoreError as exc:
         # Expected failures (bad input, missing files) get one clear line, not a traceback.
-        print(f"segcore {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, _as_disk_full(exc, args) or exc)
     except KeyboardInterrupt:
         print(f"segcore {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A full disk surfaces as whatever the writing library raises (OSError, torch, SQLite).
+        disk_full = _as_disk_full(exc, args)
+        if disk_full is None:
+            raise
+        return _fail(args, disk_full)
+
+
+def _fail(args: argparse.Namespace, exc: Exception) -> int:
+    message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    print(f"segcore {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _as_disk_full(exc: BaseException, args: argparse.Namespace) -> DiskFullError | None:
+    """`exc` as a `DiskFullError` naming the command's output when it (or its cause) says the disk is full."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DiskFullError):
+            return seen
+        if is_disk_full(seen):
+            where = getattr(args, "out", None) or getattr(args, "project", None) or Path.cwd()
+            return DiskFullError(where, free_bytes(where))
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _quiet_libraries() -> None:
+    """Leave the terminal to segcore's own one-line errors: they name the file that OpenCV's log
+    lines and Pillow's metadata warnings would only describe again, over several lines."""
+    import cv2
+
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from numbers import Real
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from segcore.data.classes import ClassTable, resolve_class_table
 from segcore.data.masks import write_palette_png
 from segcore.data.refine import refine_boxes_to_mask
 from segcore.errors import DatasetError
-from segcore.io.images import read_image
+from segcore.io.images import is_file_or_broken_link, read_image
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ def _parse_boxes(name: str, value: object, table: ClassTable) -> list[Box]:
 def _parse_box(name: str, entry: object, table: ClassTable) -> Box:
     if not isinstance(entry, list) or len(entry) not in (4, 5) or not all(_is_number(v) for v in entry[:4]):
         raise DatasetError(f"{name}: malformed box {entry!r}; expected [x, y, w, h] or [x, y, w, h, class]")
+    if not all(math.isfinite(v) for v in entry[:4]):  # JSON as Python reads it allows NaN and Infinity
+        raise DatasetError(f"{name}: box {entry!r} has a coordinate that is not a finite number")
     x, y, w, h = (int(round(v)) for v in entry[:4])
     if w <= 0 or h <= 0:
         raise DatasetError(f"{name}: box {entry!r} has no area (width and height must be positive)")
@@ -128,7 +131,8 @@ def _image_paths(images: Path, boxes: dict[str, list[Box]]) -> dict[str, Path]:
     if not images.is_dir():
         raise DatasetError(f"image folder {images} does not exist")
     paths = {key: images / key for key in boxes}
-    missing = sorted(key for key, path in paths.items() if not path.is_file())
+    # A link that loops or dangles is no typo: reading it names the problem.
+    missing = sorted(key for key, path in paths.items() if not is_file_or_broken_link(path))
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(f"boxes name {len(missing)} image(s) not in {images}: {shown}")

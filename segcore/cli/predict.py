@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from segcore.inference.folder import list_images, predict_folder, sequence_mean
     from segcore.inference.predictor import Predictor
+    from segcore.io.atomic import atomic_write_bytes
 
     paths = list_images(args.input)
     formats = [f.strip() for f in args.export.split(",") if f.strip()]
@@ -60,13 +61,14 @@ def run(args: argparse.Namespace) -> int:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
                                      workers=min(workers, len(paths))):
             bar.update(1)
+            for note in result.notes:
+                tqdm.write(f"note {result.path.name}: {note}")
             if result.error:
                 failed += 1
                 tqdm.write(f"skipped {result.path.name}: {result.error}")
             elif result.prediction.score is not None:
                 scores[result.path.name] = round(result.prediction.score, 6)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scores.json").write_text(json.dumps(scores, indent=1))
+    atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
     print(f"predicted {len(scores)} of {len(paths)} images into {args.out} ({', '.join(formats)}); "
           f"per-image uncertainty in {args.out / 'scores.json'}")
     return 1 if failed else 0

@@ -13,7 +13,6 @@ from segcore.training.events import (
     CheckpointSaved,
     EpochMetrics,
     Event,
-    Failed,
     RunStarted,
 )
 
@@ -60,8 +59,9 @@ class ConsoleReporter:
                 if self.bar is not None:
                     self.bar.close()
                 # Start at the finished batch: a bar created now and updated at once shows a bogus rate.
+                # disable=None: no bar when stderr is not a terminal (logs, pipes get no \r redraws).
                 self.bar = tqdm(total=event.batches, initial=event.batch, desc=f"epoch {event.epoch}", unit="batch",
-                                leave=False)
+                                leave=False, disable=None)
             else:
                 self.bar.update(1)
             self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.1f}", eta=f"{event.eta_s / 60:.1f}min")
@@ -82,5 +82,4 @@ class ConsoleReporter:
             print(f"  best so far -> {event.path}")
         elif isinstance(event, BatchSizeReduced):
             print(f"  out of memory: batch size {event.old} -> {event.new}")
-        elif isinstance(event, Failed):
-            print(f"training failed: {event.error_type}: {event.error}")
+        # `Failed` is not printed: the error is raised next and `segcore` shows it once, on stderr.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from segcore.cli.source_args import reader_options
 from segcore.data.readers import list_readers, open_dataset
+from segcore.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def run_eval(args: argparse.Namespace) -> int:
     samples = [s for s in dataset if args.split == "all" or s.split == args.split]
     if not samples:
         splits = sorted({str(s.split) for s in dataset})
-        raise SystemExit(f"segcore eval: no samples in split {args.split!r} (splits here: {', '.join(splits)})")
+        raise DatasetError(f"no samples in split {args.split!r} (splits here: {', '.join(splits)})")
     metrics = evaluate(checkpoint, samples, device=args.device).to_dict()
     names = checkpoint.class_table.names
     result = {

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from segcore.data.classes import ClassTable
 from segcore.errors import ImageReadError, MaskError, UnknownColorError
 from segcore.io.atomic import atomic_write_bytes
+from segcore.io.header import open_checked
 from segcore.io.images import read_image
 
 
@@ -25,23 +26,19 @@ def read_index_mask(path: str | Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageReadError(path, f"cannot open file ({exc.strerror or exc})") from exc
-    if not data:
-        raise ImageReadError(path, "the file is empty (0 bytes)")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
+    with open_checked(data, path) as im:  # the pixel limit, before any pixel is decoded
+        try:
             im.load()
-            mode = im.mode
-            if mode == "P" or mode == "L":
-                return np.asarray(im, dtype=np.uint8).copy()
-            if mode == "1":
-                return np.asarray(im, dtype=np.uint8).copy()
-            if mode in ("I", "I;16", "I;16B", "I;16L"):
-                arr = np.asarray(im)
-                if arr.size and (arr.min() < 0 or arr.max() > 255):
-                    raise MaskError(f"mask {path} holds values outside 0..255 (min {arr.min()}, max {arr.max()})")
-                return arr.astype(np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(path, f"corrupt, truncated or unsupported mask file ({exc})") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageReadError(path, f"corrupt, truncated or unsupported mask file ({exc})") from exc
+        mode = im.mode
+        if mode in ("P", "L", "1"):
+            return np.asarray(im, dtype=np.uint8).copy()
+        if mode in ("I", "I;16", "I;16B", "I;16L"):
+            arr = np.asarray(im)
+            if arr.size and (arr.min() < 0 or arr.max() > 255):
+                raise MaskError(f"mask {path} holds values outside 0..255 (min {arr.min()}, max {arr.max()})")
+            return arr.astype(np.uint8)
     raise MaskError(f"mask {path} is a {mode} colour image, not an index mask; convert it with a class table (colormask)")
 
 

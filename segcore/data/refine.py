@@ -125,6 +125,9 @@ def _to_u8(channel: np.ndarray) -> np.ndarray:
     return np.clip((channel - lo) * (255.0 / max(float(hi - lo), 1e-6)), 0, 255).astype(np.uint8)
 
 
+GRABCUT_SEED = 0
+
+
 def _grabcut(features: np.ndarray, rect: tuple[int, int, int, int], iterations: int) -> np.ndarray | None:
     """GrabCut initialised from the rectangle; None when it cannot run (no background around the box)."""
     _, _, w, h = rect
@@ -133,6 +136,9 @@ def _grabcut(features: np.ndarray, rect: tuple[int, int, int, int], iterations: 
     labels = np.zeros(features.shape[:2], np.uint8)
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    # GrabCut's k-means starts from OpenCV's per-thread RNG: seeded, a box refines the same on any
+    # thread, however many boxes that thread refined before.
+    cv2.setRNGSeed(GRABCUT_SEED)
     try:
         cv2.grabCut(features, labels, rect, bgd_model, fgd_model, max(1, iterations), cv2.GC_INIT_WITH_RECT)
     except cv2.error as exc:

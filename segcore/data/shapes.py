@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
 from segcore.data.classes import ClassTable
-from segcore.errors import DatasetError
+from segcore.errors import DatasetError, SegcoreError
+from segcore.io.header import open_checked
 
 LINE_WIDTH = 10
 """labelme's `shape_to_mask` line width for `line` and `linestrip` shapes."""
@@ -126,10 +126,14 @@ def _shape_bitmap(data: str | np.ndarray) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return data.astype(bool)
     try:
-        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+        encoded = base64.b64decode(data)
+    except (binascii.Error, ValueError) as exc:
+        raise DatasetError(f"mask shape: its 'mask' is not base64 ({exc})") from exc
+    try:
+        with open_checked(encoded, "mask shape bitmap") as im:  # the pixel limit, before decoding
             return np.asarray(im).astype(bool)
-    except (binascii.Error, ValueError, OSError, UnidentifiedImageError) as exc:
-        raise DatasetError(f"mask shape: its 'mask' is not a base64 PNG ({exc})") from exc
+    except (ValueError, OSError, SegcoreError) as exc:
+        raise DatasetError(f"mask shape: its 'mask' is not a readable PNG ({exc})") from exc
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each written format reads back with the reader of the same name, giving the same masks and class
 table. The dataset is written into a hidden folder beside `out` and renamed to `out` once it is
-complete, so `out` never holds half a dataset; every file in it is written atomically.
+complete, so `out` never holds half a dataset; every file in it is written atomically. Hidden
+folders that killed writes left behind are removed by the next write into the same parent.
 
     voc        JPEGImages/X.jpg (or X.png), SegmentationClass/X.png (palette PNG),
                ImageSets/Segmentation/{train,val,trainval}.txt (+ test.txt), class_names.txt
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +32,8 @@ from segcore.data.masks import index_to_rgb, write_palette_png
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.errors import DatasetError, ImageReadError
 from segcore.io.atomic import atomic_write_bytes
-from segcore.io.images import encode_image, sniff_format, write_image
+from segcore.io.header import sniff_format
+from segcore.io.images import encode_image, write_image
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,9 @@ WRITER_FORMATS = ("voc", "folder", "colormask")
 ProgressFn = Callable[[int, int], None]
 
 _SUFFIX_OF_FORMAT = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "bmp": ".bmp"}
+_STAGING_NAME = re.compile(r"\..+\.partial-[0-9a-f]{8}")
+STALE_STAGING_S = 600
+"""A staging folder untouched for this long was left by a killed write (a live one is touched after every sample)."""
 
 
 def write_dataset(
@@ -61,10 +68,17 @@ def write_dataset(
         _check_colors_distinct(dataset.class_table)
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out.parent)
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
+    report = progress or (lambda done, total: None)
+
+    def step(done: int, total: int) -> None:
+        os.utime(staging)  # a live write keeps its folder fresh, so no other write takes it for abandoned
+        report(done, total)
+
     try:
-        _WRITERS[fmt](dataset, staging, progress or (lambda done, total: None))
+        _WRITERS[fmt](dataset, staging, step)
         if out.exists():
             out.rmdir()  # empty, checked above
         os.replace(staging, out)
@@ -73,6 +87,18 @@ def write_dataset(
         raise
     log.info("wrote %d samples as %s to %s", len(dataset), fmt, out)
     return out
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Remove the staging folders that killed writes left in `folder` (untouched for `STALE_STAGING_S`)."""
+    cutoff = time.time() - STALE_STAGING_S
+    for leftover in folder.glob(".*.partial-*"):
+        try:
+            if _STAGING_NAME.fullmatch(leftover.name) and leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                log.info("removing %s, left by a write that was killed", leftover)
+                shutil.rmtree(leftover)
+        except OSError as exc:
+            log.warning("cannot remove the abandoned staging folder %s: %s", leftover, exc)
 
 
 def _check_names(dataset: LabelledDataset, fmt: str) -> None:

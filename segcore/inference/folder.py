@@ -20,10 +20,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from segcore.data.normalization import compute_mean_image
 from segcore.data.torch_dataset import worker_init
-from segcore.errors import SegcoreError
+from segcore.errors import DiskFullError, SegcoreError
 from segcore.export.writer import export_prediction
 from segcore.inference.predictor import Prediction, Predictor
-from segcore.io.images import is_image_file, read_image
+from segcore.io.atomic import free_bytes, is_disk_full
+from segcore.io.images import image_notes, is_file_or_broken_link, is_image_file, read_image
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,21 @@ class FolderResult:
     prediction: Prediction | None
     files: list[Path]
     error: str | None = None
+    notes: tuple[str, ...] = ()
+    """What reading the image had to say (e.g. pages of a multipage file left out)."""
 
 
 def list_images(path: str | Path) -> list[Path]:
-    """One image, or a folder's images in name order (the order of a sequence)."""
+    """One image, or a folder's images in name order (the order of a sequence).
+
+    Symbolic links that loop or dangle are listed, so that the run reports them.
+    """
     path = Path(path)
-    if path.is_file():
+    if is_file_or_broken_link(path):
         return [path]
     if not path.is_dir():
         raise SegcoreError(f"input {path} does not exist")
-    images = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
+    images = sorted(p for p in path.iterdir() if is_file_or_broken_link(p) and is_image_file(p))
     if not images:
         raise SegcoreError(f"no images (png, jpg, tif, bmp) in {path}")
     return images
@@ -57,11 +63,16 @@ class _Preprocessed(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        try:
-            image = read_image(self.paths[index])
-            return index, self.predictor.preprocess(image), image.shape[:2], image if self.keep_image else None, None
-        except SegcoreError as exc:  # one bad file must not stop a folder of thousands
-            return index, None, None, None, str(exc)
+        path = self.paths[index]
+        with image_notes() as notes:
+            try:
+                image = read_image(path)
+                tensor = self.predictor.preprocess(image)
+            except SegcoreError as exc:  # one bad file must not stop a folder of thousands
+                return index, None, None, None, str(exc), tuple(notes)
+            except MemoryError:  # a frame too large for this machine: skip it, go on with the others
+                return index, None, None, None, f"{path}: not enough memory to decode and prepare it", tuple(notes)
+        return index, tensor, image.shape[:2], image if self.keep_image else None, None, tuple(notes)
 
 
 def _collate(items):
@@ -127,19 +138,23 @@ def _predict_folder(predictor: Predictor, paths: Sequence[Path], out_dir: Path, 
                         collate_fn=_collate, worker_init_fn=worker_init if workers else None)
     results: queue.Queue = queue.Queue(maxsize=4)
     done: queue.Queue = queue.Queue()
+    disk_full: list[DiskFullError] = []
 
     def writer() -> None:
         while (item := results.get()) is not None:
-            path, prediction, image, error = item
+            path, prediction, image, error, notes = item
             files: list[Path] = []
-            if prediction is not None and formats:
+            if prediction is not None and formats and not disk_full:
                 try:
                     files = export_prediction(out_dir, path.stem, labels=prediction.labels, table=predictor.class_table,
                                               image=image, image_path=path, probabilities=prediction.probabilities,
                                               formats=formats)
                 except (SegcoreError, OSError) as exc:
+                    if is_disk_full(exc):  # every later image would fail alike: the run stops below
+                        full = exc if isinstance(exc, DiskFullError) else DiskFullError(out_dir, free_bytes(out_dir))
+                        disk_full.append(full)
                     error = f"cannot write results for {path.name}: {exc}"
-            done.put(FolderResult(path, prediction, files, error))
+            done.put(FolderResult(path, prediction, files, error, notes))
 
     thread = threading.Thread(target=writer, name="segcore-writer", daemon=True)
     thread.start()
@@ -148,26 +163,42 @@ def _predict_folder(predictor: Predictor, paths: Sequence[Path], out_dir: Path, 
         # Without worker processes, a reader thread still decodes the next batch during the forward.
         for items in (loader if workers else _prefetched(loader)):
             good = [i for i in items if i[1] is not None]
-            for index, _, _, _, error in (i for i in items if i[1] is None):
-                results.put((paths[index], None, None, error))
+            for index, _, _, _, error, notes in (i for i in items if i[1] is None):
+                results.put((paths[index], None, None, error, notes))
             for group in _same_size_groups(good):
-                tensors = torch.stack([g[1] for g in group])
-                for (index, _, _, image, _), prediction in zip(group, predictor.predict_batch(tensors, [g[2] for g in group])):
-                    results.put((paths[index], prediction, image, None))
+                for (index, _, _, image, _, notes), outcome in zip(group, _predict_group(predictor, group, paths)):
+                    prediction, error = outcome
+                    results.put((paths[index], prediction, image, error, notes))
             while not done.empty():
                 finished += 1
                 result = done.get()
                 if progress:
                     progress(finished, len(paths))
                 yield result
+            if disk_full:
+                raise disk_full[0]
     finally:
         results.put(None)
         thread.join()
+    if disk_full:
+        raise disk_full[0]
     while not done.empty():
         finished += 1
         if progress:
             progress(finished, len(paths))
         yield done.get()
+
+
+def _predict_group(
+    predictor: Predictor, group: list, paths: Sequence[Path]
+) -> list[tuple[Prediction | None, str | None]]:
+    """(prediction, None) per image of one size, or (None, why) for each when the forward fails."""
+    try:
+        predictions = predictor.predict_batch(torch.stack([g[1] for g in group]), [g[2] for g in group])
+    except (RuntimeError, MemoryError) as exc:  # e.g. out of memory on a large frame: report it, go on
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return [(None, f"cannot predict {paths[g[0]].name}: {reason}") for g in group]
+    return [(p, None) for p in predictions]
 
 
 def _same_size_groups(items: list) -> list[list]:

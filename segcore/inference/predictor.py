@@ -98,6 +98,10 @@ class Predictor:
             augment = dataclasses.replace(augment, resize=resize)
             self.mode = "resize" if self.mode == "auto" else self.mode
         options = dataclasses.asdict(dataclasses.replace(augment, pad_divisor=None))
+        if options["channels"] is None:
+            # A checkpoint from before runs recorded their channel conversion: today's training rule
+            # (alpha dropped, colour <-> gray) still beats a crash on an RGBA frame given to a gray model.
+            options["channels"] = self.checkpoint.in_channels
         if mean_image is not None:
             options["mean_image"] = mean_image
         return build_transforms(False, **options)

@@ -24,7 +24,11 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
         return True
     text = str(exc).lower()
-    return "no space left on device" in text or "disk quota exceeded" in text or "database or disk is full" in text
+    if "no space left on device" in text or "disk quota exceeded" in text or "database or disk is full" in text:
+        return True
+    # torch.save's zip writer on a full disk: "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
+    # (or "... failed writing file data/3: file write failed"); it never names the cause.
+    return "inline_container.cc" in text and ("unexpected pos" in text or "file write failed" in text)
 
 
 def free_bytes(path: str | Path) -> int | None:

@@ -23,7 +23,6 @@ from segcore.data.classes import (
 )
 from segcore.data.masks import read_index_mask, write_palette_png
 from segcore.data.readers import list_readers, open_dataset
-from segcore.data.readers.labelme import apply_exif_orientation
 from segcore.data.shapes import shape_to_bool_mask, shapes_to_mask
 from segcore.errors import (
     DatasetError,
@@ -32,6 +31,7 @@ from segcore.errors import (
     MaskError,
     UnknownColorError,
 )
+from segcore.io.header import apply_exif_orientation
 from segcore.io.images import read_image, write_image
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -217,22 +217,26 @@ def test_labelme_unknown_label_names_file_and_label(tmp_path):
 
 
 @needs_shared
-def test_labelme_malformed_json_is_a_label_file_error(tmp_path):
+def test_labelme_malformed_json_is_skipped_and_reported(tmp_path):
+    # One bad file no longer stops the reader: its sample raises when loaded, as an unreadable image does.
     root = _copy_labelme(tmp_path, ["2011_000025"])
     (root / "broken.json").write_text('{"shapes": [')
-    with pytest.raises(LabelFileError, match=r"broken\.json"):
-        open_dataset("labelme", root)
+    ds = open_dataset("labelme", root)
+    assert [s.name for s in ds] == ["2011_000025", "broken"]
+    ds[0].load(ds.class_table)
+    with pytest.raises(DatasetError, match=r"broken\.json: not valid JSON"):
+        ds[1].load()
 
 
-def test_labelme_bad_shape_and_missing_image_are_label_file_errors(tmp_path):
+def test_labelme_bad_shape_and_missing_image_are_reported_on_load(tmp_path):
     write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "a.json").write_text(json.dumps({"imagePath": "a.png", "imageData": None,
                                                  "shapes": [{"label": "x", "points": [[1, 1], [2, 2]], "shape_type": "polygon"}]}))
-    with pytest.raises(LabelFileError, match=r"a\.json.*at least 3 points"):
-        open_dataset("labelme", tmp_path)
+    with pytest.raises(DatasetError, match=r"a\.json.*at least 3 points"):
+        open_dataset("labelme", tmp_path)[0].load()
     (tmp_path / "a.json").write_text(json.dumps({"imagePath": "gone.png", "imageData": None, "shapes": []}))
-    with pytest.raises(LabelFileError, match=r"gone\.png"):
-        open_dataset("labelme", tmp_path)
+    with pytest.raises(DatasetError, match=r"gone\.png"):
+        open_dataset("labelme", tmp_path)[0].load()
 
 
 def _shape(shape_type, points, label="a", **extra):

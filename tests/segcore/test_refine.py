@@ -107,3 +107,24 @@ def test_refine_boxes_to_mask_paints_each_class():
     assert (mask == 2).any() and not ((mask == 2) & ~_box_mask(truth.shape, other)).any()
     with pytest.raises(MaskError):
         refine_boxes_to_mask(image, [Box(0, 0, 20, 20, label=300)])
+
+
+def test_a_box_refines_the_same_whatever_was_refined_before_on_that_thread():
+    import threading
+
+    samples = list(demo_samples(0, small=3, large=0, small_size=256))
+    first = refine_box(samples[0].image, samples[0].box)
+    results: list = []
+
+    def other_thread() -> None:  # a pool thread that refined other boxes first
+        for sample in samples[1:]:
+            refine_box(sample.image, sample.box)
+        results.append(refine_box(samples[0].image, samples[0].box))
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    for sample in samples[1:]:
+        refine_box(sample.image, sample.box)
+    np.testing.assert_array_equal(results[0], first)
+    np.testing.assert_array_equal(refine_box(samples[0].image, samples[0].box), first)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, check_same_size
+from segcore.errors import DatasetError
 from segcore.io.images import read_image
 
 
@@ -48,6 +51,20 @@ class LabelledSample:
         if table is not None:
             check_index_mask(mask, table, source)
         return image, mask
+
+
+def unreadable_sample(name: str, reason: str) -> LabelledSample:
+    """A sample whose annotation file could not be read: loading it raises `DatasetError(reason)`.
+
+    Consumers then skip and report it as they do an unreadable image (an import goes on; a
+    conversion, which writes all or nothing, stops), instead of the reader stopping at it.
+    """
+    fail = functools.partial(_fail, reason)
+    return LabelledSample(name=name, image_path=None, mask_loader=fail, image_loader=fail)
+
+
+def _fail(reason: str) -> NoReturn:
+    raise DatasetError(reason)
 
 
 @dataclass

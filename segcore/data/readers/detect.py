@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
+from segcore.errors import ImageReadError
+from segcore.io.header import read_file_header
 from segcore.io.images import is_image_file
 
 SPLITS = ("train", "val", "test")  # as camvid.py
@@ -145,7 +145,6 @@ def _is_labelme_file(path: Path) -> bool:
 def _image_mode(path: Path) -> str | None:
     """The PIL mode from the file's header (pixels are not decoded), or None if it is not a readable image."""
     try:
-        with Image.open(path) as im:
-            return im.mode
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return read_file_header(path).mode
+    except ImageReadError:  # also above the pixel limit: such a file could not be read anyway
         return None

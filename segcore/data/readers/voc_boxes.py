@@ -13,12 +13,12 @@ Each sample carries its `boxes` (class indices from the class table) and a mask 
 from __future__ import annotations
 
 import functools
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.classes import BACKGROUND_NAME, IGNORE_NAME, ClassTable
@@ -26,7 +26,9 @@ from segcore.data.readers import register_reader
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.data.readers.folder import files_by_stem, warn_unused_options
 from segcore.data.readers.voc import read_image_sets, require_dir, table_from_root
-from segcore.errors import DatasetError, ImageReadError, LabelFileError
+from segcore.errors import DatasetError, LabelFileError
+from segcore.io.header import read_file_header
+from segcore.io.images import is_file_or_broken_link
 
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -48,22 +50,16 @@ def parse_voc_xml(path: Path) -> tuple[str | None, list[tuple[str, float, float,
         try:
             corners = [float((box.findtext(tag) or "").strip()) for tag in _CORNERS]
         except ValueError:
-            raise LabelFileError(path, f"object {n} ({name}): <bndbox> needs numeric {', '.join(_CORNERS)}") from None
+            corners = []
+        if len(corners) != len(_CORNERS) or not all(math.isfinite(c) for c in corners):
+            raise LabelFileError(path, f"object {n} ({name}): <bndbox> needs finite numbers {', '.join(_CORNERS)}")
         objects.append((name, *corners))
     filename = (root.findtext("filename") or "").strip() or None
     return filename, objects
 
 
-def _image_hw(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as im:
-            return im.size[1], im.size[0]
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageReadError(path, f"cannot read the image header ({exc})") from exc
-
-
 def _box_mask(image_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
-    return boxes_to_mask(_image_hw(image_path), boxes, background=0)
+    return boxes_to_mask(read_file_header(image_path).upright_shape, boxes, background=0)
 
 
 @register_reader("voc_boxes")
@@ -83,7 +79,7 @@ def read_voc_boxes(
     root = Path(root)
     images = files_by_stem(require_dir(root, "JPEGImages"))
     annotations = require_dir(root, "Annotations")
-    xml_files = {p.stem: p for p in sorted(annotations.glob("*.xml")) if p.is_file()}
+    xml_files = {p.stem: p for p in sorted(annotations.glob("*.xml")) if is_file_or_broken_link(p)}
     listed = read_image_sets(root / "ImageSets" / "Main")
     if listed is None:
         listed = [(stem, None, None) for stem in xml_files]
