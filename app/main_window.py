@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.canvas.image_view import ImageView
 from app.canvas.tool_toolbar import ToolBar
@@ -12,6 +12,7 @@ from app.canvas.view_toolbar import ViewToolBar
 from app.dialogs.export_dialog import ExportDialog
 from app.dialogs.help import HelpMenu
 from app.dialogs.predict_dialog import PredictDialog
+from app.label_next import LabelNext, LabelNextBar
 from app.live_preview import LivePreview
 from app.panels.class_panel import ClassPanel
 from app.panels.image_browser import ImageBrowser
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionController(state, self)
         self.live_preview = LivePreview(state, self.training, self.previews, self)
         self.review_accept = AcceptController(state, self.review_view, self.view.document, self)
+        self.label_next = LabelNext(state, self)
+        self.review_panel.add_footer(LabelNextBar(self.label_next))
         self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))
         self.predict_action.setToolTip("Run a checkpoint on the current, unlabelled or all images (Ctrl+P)")
         self.predict_action.triggered.connect(lambda: self.ask_predict())
@@ -84,6 +87,13 @@ class MainWindow(QMainWindow):
         self.statusBar()
 
         self.view.hover_changed.connect(self.statusBar().showMessage)
+        self.label_next.selected.connect(lambda _suggestion: self.tabs.setCurrentWidget(self.view))  # to label it
+        # A permanent label: the pointer's position, shown as the bar's message, must not hide why.
+        self.label_next_status = QLabel()
+        self.label_next_status.setMinimumWidth(1)  # its text never widens the window; it is clipped instead
+        self.statusBar().addPermanentWidget(self.label_next_status)
+        self.label_next.message.connect(self.label_next_status.setText)
+        self.label_next.message.connect(self.label_next_status.setToolTip)
         self.live_preview.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         self.prediction_progress = TaskProgress(self)
         self.statusBar().addPermanentWidget(self.prediction_progress)
@@ -132,6 +142,8 @@ class MainWindow(QMainWindow):
 
         image_menu = self.menuBar().addMenu("&Image")
         image_menu.addActions([self.browser.next_action, self.browser.previous_action])
+        image_menu.addSeparator()
+        image_menu.addAction(self.label_next.action)
 
         classes_menu = self.menuBar().addMenu("&Classes")
         classes_menu.addActions(self.class_panel.edit_actions)

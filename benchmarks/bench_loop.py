@@ -1,22 +1,33 @@
-"""The label-efficient loop, simulated: box a few frames, train with the project's defaults, score the rest.
+"""The label-efficient loop, simulated: box K frames, train with the project's defaults, score frames never labelled.
 
-    python benchmarks/bench_loop.py [--seeds 1 2] [--small 10] [--large 4] [--labelled 5 2]
-                                    [--policies defaults,one_factor] [--out benchmarks/out/bench_loop.json]
+    python benchmarks/bench_loop.py [--seeds 1 2] [--small 24] [--large 6] [--held-out 12 4]
+        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8]
+        [--generator varied|demo] [--out benchmarks/out/bench_loop.json]
 
-A simulated annotator boxes `labelled` frames (small, large) of a project of generated
-interferograms with known truth and refines the boxes as *Refine boxes* does; the project's
-default configuration trains (the engine the GUI's Train button runs); every frame never
-labelled is predicted and scored against its truth: IoU mean, worst, and per frame size.
+A project of generated interferograms with known truth (`segcore.demo.varied`: ellipses,
+rectangles and blobs, fringes everywhere or inside the sample only, a wide range of fringe
+periods, contrasts and noise, 1024x1024 8-bit and 3072x3072 16-bit frames) is split once into a
+pool the simulated annotator may box and `--held-out` frames (small, large) nobody ever labels.
 
-Policies, measured in the same run on the same frames and labels:
-  defaults     what `segcore.project.defaults.default_config` gives now;
-  one_factor   the earlier grayscale defaults, the peer: every frame resized by one factor (the
-               largest frame's long side -> 1024), flips only, intensities by bit depth.
+For each K of `--curve` and each order of `--orders`, the annotator boxes K frames of the pool
+and refines the boxes as *Refine boxes* does; the project's default configuration trains
+(what the GUI's Train button runs, time budget included); the held-out frames are predicted
+and scored against their truth: IoU mean, worst, per frame size, and the training time.
+
+  random      the frames in a seeded random order;
+  label_next  the app's suggestion (`segcore.project.suggest`): K frames are labelled in rounds
+              (2, then the next suggestions up to 4, 8, 16), each round training on what is
+              labelled and predicting the pool, as a user of *Label next* would.
+
+`--plain K` adds a run on the same random K frames with the plain boxes (no refinement);
+`--peer K` adds a run with the earlier grayscale defaults (`one_factor`: every frame resized by
+one factor, flips only, intensities by bit depth), measured on the same frames and labels.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,9 +38,11 @@ from pathlib import Path
 import numpy as np
 from _common import write_report
 
+from segcore.data.boxes import boxes_to_mask  # noqa: E402
 from segcore.data.classes import ClassTable  # noqa: E402
 from segcore.data.refine import refine_box  # noqa: E402
 from segcore.demo import demo_samples  # noqa: E402
+from segcore.demo.varied import varied_samples  # noqa: E402
 from segcore.project.defaults import default_config, project_profile  # noqa: E402
 from segcore.project.predict import predict_project  # noqa: E402
 from segcore.project.runs import train_project  # noqa: E402
@@ -37,15 +50,18 @@ from segcore.project.store import ProjectStore  # noqa: E402
 from segcore.training import TrainConfig  # noqa: E402
 from segcore.training.events import Finished  # noqa: E402
 
-POLICIES = ("defaults", "one_factor")
 ONE_FACTOR_SIDE = 1024
+GENERATORS = {"varied": varied_samples, "demo": demo_samples}
 
 
 @dataclass(frozen=True)
 class Frame:
+    image_id: int
     name: str
     size: int
     truth: np.ndarray
+    box: object
+    image: np.ndarray
 
 
 def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -53,84 +69,163 @@ def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
     return float(np.logical_and(prediction == 1, truth == 1).sum() / union) if union else 1.0
 
 
-def build_project(root: Path, seed: int, small: int, large: int, labelled: tuple[int, int]) -> tuple[ProjectStore, dict]:
-    """The frames in a new project; the first `labelled` small and large ones boxed and refined (the annotator)."""
+def build_project(root: Path, args: argparse.Namespace, seed: int) -> tuple[ProjectStore, list[Frame]]:
     store = ProjectStore.create(root, ClassTable.from_names(["background", "sample"]))
-    frames = {}
-    for sample in demo_samples(seed, small=small, large=large):
+    frames = []
+    for sample in GENERATORS[args.generator](seed, small=args.small, large=args.large):
         record = store.add_image_array(sample.name, sample.image)
-        frames[record.id] = Frame(sample.name, sample.image.shape[0], sample.true_mask)
-        large_frame = sample.name.startswith("interferogram_large")
-        index = int(sample.name.rsplit("_", 1)[1])
-        if index < labelled[1 if large_frame else 0]:
-            store.add_box(record.id, sample.box)
-            store.save_mask(record.id, refine_box(sample.image, sample.box).astype(np.uint8), source="refined box")
+        frames.append(Frame(record.id, sample.name, sample.image.shape[0], sample.true_mask, sample.box, sample.image))
     return store, frames
+
+
+def split(frames: list[Frame], held_out: tuple[int, int], seed: int) -> tuple[list[Frame], list[Frame]]:
+    """(pool, held-out): the held-out frames are the last ones of each size (never labelled)."""
+    rng = np.random.default_rng(seed)
+    small = [f for f in frames if f.size == min(f.size for f in frames)]
+    large = [f for f in frames if f not in small]
+    evaluation = small[-held_out[0]:] + (large[-held_out[1]:] if held_out[1] else [])
+    pool = [f for f in frames if f not in evaluation]
+    return [pool[i] for i in rng.permutation(len(pool))], evaluation
+
+
+def label(store: ProjectStore, frames: list[Frame], refined: bool) -> None:
+    for frame in frames:
+        if store.has_mask(frame.image_id):
+            continue
+        mask = refine_box(frame.image, frame.box) if refined else boxes_to_mask(frame.truth.shape, [frame.box])
+        store.add_box(frame.image_id, frame.box)
+        store.save_mask(frame.image_id, mask.astype(np.uint8), source="refined box" if refined else "boxes")
 
 
 def policy_config(store: ProjectStore, policy: str) -> TrainConfig:
     config = default_config(store)
     if policy == "one_factor":
         profile = project_profile(store)
-        augment = {"hflip": 0.5, "vflip": 0.5, "crop": 256}
+        config.augment = {"hflip": 0.5, "vflip": 0.5, "crop": 256}
         if profile.long_side > ONE_FACTOR_SIDE:
-            augment["resize"] = round(ONE_FACTOR_SIDE / profile.long_side, 4)
-        config.augment = augment
+            config.augment["resize"] = round(ONE_FACTOR_SIDE / profile.long_side, 4)
     return config
 
 
-def run(seed: int, policy: str, args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench_loop_") as tmp:
-        store, frames = build_project(Path(tmp) / "project", seed, args.small, args.large, tuple(args.labelled))
-        with store:
-            config = policy_config(store, policy)
-            start = time.perf_counter()
-            finished = next(e for e in train_project(store, config, name=policy) if isinstance(e, Finished))
-            train_s = time.perf_counter() - start
-            labelled = {r.id for r in store.images() if store.has_mask(r.id)}
-            unseen = [image_id for image_id in frames if image_id not in labelled]
-            list(predict_project(store, Path(finished.best_checkpoint), unseen))
-            scores = {frames[i].name: iou(store.load_prediction(i).labels, frames[i].truth) for i in unseen}
+def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, name: str) -> dict:
+    config = policy_config(store, policy)
+    start = time.perf_counter()
+    finished = next(e for e in train_project(store, config, name=name) if isinstance(e, Finished))
+    train_s = time.perf_counter() - start
+    checkpoint = Path(finished.best_checkpoint)
+    list(predict_project(store, checkpoint, [f.image_id for f in evaluation]))
+    scores = {f.name: iou(store.load_prediction(f.image_id).labels, f.truth) for f in evaluation}
     by_size: dict[str, list[float]] = {}
-    for image_id in unseen:
-        by_size.setdefault(str(frames[image_id].size), []).append(scores[frames[image_id].name])
+    for frame in evaluation:
+        by_size.setdefault(str(frame.size), []).append(scores[frame.name])
     return {
-        "seed": seed, "policy": policy, "train_s": round(train_s, 1), "epochs": config.epochs,
-        "augment": config.augment, "val_miou": finished.best_miou,
+        "train_s": round(train_s, 1), "epochs": finished.epochs, "checkpoint": str(checkpoint),
         "mean_iou": statistics.fmean(scores.values()), "worst_iou": min(scores.values()),
         "by_size": {size: {"mean": statistics.fmean(v), "worst": min(v), "n": len(v)} for size, v in by_size.items()},
         "per_frame": scores,
     }
 
 
+def next_frames(store: ProjectStore, pool: list[Frame], count: int, checkpoint: Path | None) -> list[Frame]:
+    """The annotator follows *Label next*: predict the pool with the newest model, take the suggestions."""
+    from segcore.project.suggest import suggest_next
+
+    unlabelled = [f for f in pool if not store.has_mask(f.image_id)]
+    if checkpoint is not None:
+        list(predict_project(store, checkpoint, [f.image_id for f in unlabelled]))
+    by_id = {f.image_id: f for f in pool}
+    chosen = []
+    for _ in range(count):
+        suggestion = suggest_next(store, exclude=[f.image_id for f in chosen])
+        if suggestion is None:
+            break
+        chosen.append(by_id[suggestion.image_id])
+    return chosen
+
+
+def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_loop_") as tmp:
+        base, frames = build_project(Path(tmp) / "base", args, seed)
+        base.close()
+        pool, evaluation = split(frames, tuple(args.held_out), seed)
+        runs = [(order, k) for order in args.orders.split(",") for k in [args.curve]]
+        for index, (order, curve) in enumerate(runs):
+            with _fresh_copy(Path(tmp), index) as store:  # each annotator starts from the unlabelled project
+                checkpoint = None
+                for k in curve:
+                    if order == "random":
+                        label(store, pool[:k], refined=True)
+                    else:
+                        have = sum(store.has_mask(f.image_id) for f in pool)
+                        label(store, next_frames(store, pool, k - have, checkpoint), refined=True)
+                    result = train_and_score(store, evaluation, "defaults", f"{order} K={k}")
+                    checkpoint = Path(result["checkpoint"])
+                    rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
+                                 **result})
+                    _print_row(rows[-1])
+        extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor")]
+        for index, (k, labels, policy) in enumerate(extra, start=len(runs)):
+            if not k:
+                continue
+            with _fresh_copy(Path(tmp), index) as store:
+                label(store, pool[:k], refined=labels == "refined")
+                rows.append({"seed": seed, "order": "random", "k": k, "labels": labels, "policy": policy,
+                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}")})
+                _print_row(rows[-1])
+    return rows
+
+
+def _fresh_copy(tmp: Path, index: int) -> ProjectStore:
+    """A copy of the unlabelled base project for one simulated annotator."""
+    target = tmp / f"run{index}"
+    shutil.copytree(tmp / "base", target)
+    return ProjectStore.open(target)
+
+
+def _print_row(row: dict) -> None:
+    sizes = " ".join(f"{s}: {v['mean']:.3f} (worst {v['worst']:.3f})" for s, v in sorted(row["by_size"].items()))
+    print(f"seed {row['seed']} {row['order']:<10} K={row['k']:<3} {row['labels']:<7} {row['policy']:<10} "
+          f"train {row['train_s']:>6.0f} s ({row['epochs']} ep)  mean IoU {row['mean_iou']:.3f}  "
+          f"worst {row['worst_iou']:.3f}  {sizes}", flush=True)
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Mean over seeds of each (order, K, labels, policy)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(f"{row['order']} K={row['k']} {row['labels']} {row['policy']}", []).append(row)
+    summary = {}
+    for key, group in groups.items():
+        sizes = sorted({s for r in group for s in r["by_size"]})
+        summary[key] = {
+            "seeds": len(group),
+            "mean_iou": statistics.fmean(r["mean_iou"] for r in group),
+            "worst_iou": min(r["worst_iou"] for r in group),
+            "train_s": statistics.fmean(r["train_s"] for r in group),
+            **{f"{s}_mean": statistics.fmean(r["by_size"][s]["mean"] for r in group if s in r["by_size"]) for s in sizes},
+        }
+        print(f"{key:<32} " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                         for k, v in summary[key].items()))
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--small", type=int, default=10, help="1024x1024 8-bit frames")
-    parser.add_argument("--large", type=int, default=4, help="3072x3072 16-bit frames")
-    parser.add_argument("--labelled", type=int, nargs=2, default=[5, 2], metavar=("SMALL", "LARGE"))
-    parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--small", type=int, default=24, help="1024x1024 8-bit frames")
+    parser.add_argument("--large", type=int, default=6, help="3072x3072 16-bit frames")
+    parser.add_argument("--held-out", type=int, nargs=2, default=[12, 4], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--curve", type=int, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--orders", default="random,label_next")
+    parser.add_argument("--plain", type=int, default=8, help="K for a run on plain boxes (0: none)")
+    parser.add_argument("--peer", type=int, default=8, help="K for a run with the one-factor peer policy (0: none)")
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
     args = parser.parse_args()
-    policies = args.policies.split(",")
-    rows = [run(seed, policy, args) for seed in args.seeds for policy in policies]
-
-    sizes = sorted({size for row in rows for size in row["by_size"]}, key=int)
-    print(f"{'seed':>4} {'policy':<11} {'train s':>8} {'mean IoU':>9} {'worst':>6} "
-          + " ".join(f"{size + ' mean':>10} {size + ' worst':>11}" for size in sizes))
-    for row in rows:
-        cells = " ".join(f"{row['by_size'][s]['mean']:>10.3f} {row['by_size'][s]['worst']:>11.3f}" for s in sizes)
-        print(f"{row['seed']:>4} {row['policy']:<11} {row['train_s']:>8.0f} {row['mean_iou']:>9.3f} "
-              f"{row['worst_iou']:>6.3f} {cells}")
-    summary = {}
-    for policy in policies:
-        mine = [row for row in rows if row["policy"] == policy]
-        summary[policy] = {"mean_iou": statistics.fmean(r["mean_iou"] for r in mine),
-                           **{f"{s}_mean": statistics.fmean(r["by_size"][s]["mean"] for r in mine) for s in sizes}}
-        print(f"{policy}: mean IoU over seeds {summary[policy]['mean_iou']:.3f} · "
-              + " · ".join(f"{s}: {summary[policy][f'{s}_mean']:.3f}" for s in sizes))
+    rows = [row for seed in args.seeds for row in run_seed(seed, args)]
     write_report(args.out, {"args": {k: v for k, v in vars(args).items() if k != "out"}, "runs": rows,
-                            "summary": summary})
+                            "summary": summarise(rows)})
     return 0
 
 

@@ -47,7 +47,7 @@ from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig
 from segcore.training.config import OPTIMIZERS, SCHEDULES, ConfigError
 from segcore.training.data import split_samples
-from segcore.training.events import BatchProgress, EpochMetrics, Finished, RunStarted
+from segcore.training.events import BatchProgress, EpochMetrics, Finished, RunStarted, SchedulePlanned
 
 LOSSES = (
     ("Cross-entropy", "ce"),
@@ -64,6 +64,10 @@ FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "m
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
 PROGRESS_STEPS = 1000
+UNTIL_FLAT, BY_EPOCHS = "flat", "epochs"
+TRAIN_FOR = (("5 min", "time:300"), ("20 min", "time:1200"), ("until it stops improving", UNTIL_FLAT),
+             ("a number of epochs", BY_EPOCHS))
+"""The "Train for" choices: (text, value); a time budget is "time:SECONDS" (another budget is added as it comes)."""
 STOPPING = "Stopping after the current batch…"
 
 
@@ -104,6 +108,22 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def budget_text(seconds: float) -> str:
+    """'5 min', '90 s', '1 h 30 min': a time budget as the "Train for" list shows it."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes) + [f"{secs} s"] * bool(secs)
+    return " ".join(parts) or "0 s"
+
+
+def train_for_value(config: TrainConfig) -> str:
+    """The "Train for" choice a config stands for."""
+    if config.time_budget_s is not None:
+        return f"time:{config.time_budget_s:g}"
+    return UNTIL_FLAT if config.until_flat else BY_EPOCHS
+
+
 def _combo(items: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> QComboBox:
     combo = QComboBox()
     for text, value in items:
@@ -136,6 +156,9 @@ class TrainPanel(QDockWidget):
         self._base = TrainConfig()
         self._samples: list[LabelledSample] = []
         self._epochs_total = 0
+        self._budget_s: float | None = None
+        self._planned = True
+        """False while a run with a time budget times its first epoch (its epochs are not known yet)."""
         self._pretrained_available = False
         self._defaults_shown: TrainConfig | None = None
 
@@ -158,8 +181,7 @@ class TrainPanel(QDockWidget):
 
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self.val_spin.valueChanged.connect(self._show_split)
-        self.clahe_check.toggled.connect(self._exclusive_normalisation)
-        self.mean_check.toggled.connect(self._exclusive_normalisation)
+        self.train_for_combo.currentIndexChanged.connect(self._show_train_for)
         self.init_check.toggled.connect(self._update_enabled)
         self.browse_button.clicked.connect(self._browse_checkpoint)
         self.defaults_button.clicked.connect(self._load_defaults)
@@ -171,6 +193,7 @@ class TrainPanel(QDockWidget):
         session.started.connect(self._on_started)
         session.run_started.connect(self._on_run_started)
         session.progress.connect(self._on_progress)
+        session.planned.connect(self._on_planned)
         session.epoch.connect(self._on_epoch)
         session.notice.connect(self._show_notice)
         session.finished.connect(self._on_finished)
@@ -206,7 +229,12 @@ class TrainPanel(QDockWidget):
         self.optimizer_combo = _combo([(name, name) for name in OPTIMIZERS])
         self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
         self.schedule_combo = _combo([(name, name) for name in SCHEDULES])
+        self.train_for_combo = _combo(TRAIN_FOR)
+        self.train_for_combo.setToolTip("A time budget: the first epochs are timed and the run gets the epochs that "
+                                        "fit (the learning-rate schedule spans them). Until it stops improving: "
+                                        "validation mIoU (training loss without validation) no better for a while")
         self.epochs_spin = QSpinBox(minimum=1, maximum=100_000)
+        self.epochs_label = QLabel("Epochs")
         self.batch_spin = QSpinBox(minimum=1, maximum=1024)
 
         self.resize_spin = QSpinBox(minimum=0, maximum=65_536, singleStep=64, specialValueText="off",
@@ -220,7 +248,8 @@ class TrainPanel(QDockWidget):
                                       toolTip="Random rotation up to this many degrees")
         self.clahe_check = QCheckBox("CLAHE (local contrast)")
         self.mean_check = QCheckBox("Subtract the mean image",
-                                    toolTip="Removes the fringe pattern common to all frames (images of one size)")
+                                    toolTip="Removes the fringe pattern common to all frames (images of one size); "
+                                    "with CLAHE, frames and mean image are equalised alike before the subtraction")
 
         self.val_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
         self.split_label = QLabel()
@@ -246,7 +275,8 @@ class TrainPanel(QDockWidget):
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Schedule", self.schedule_combo)
-        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Train for", self.train_for_combo)
+        form.addRow(self.epochs_label, self.epochs_spin)
         form.addRow("Batch", self.batch_spin)
 
         data_box = QGroupBox("Data")
@@ -328,6 +358,11 @@ class TrainPanel(QDockWidget):
         self.lr_spin.setValue(config.lr)
         _select(self.schedule_combo, config.schedule)
         self.epochs_spin.setValue(config.epochs)
+        value = train_for_value(config)
+        if value.startswith("time:") and self.train_for_combo.findData(value) < 0:
+            self.train_for_combo.insertItem(0, budget_text(config.time_budget_s), value)  # e.g. the defaults' 4 min
+        _select(self.train_for_combo, value)
+        self._show_train_for()
         self.batch_spin.setValue(config.batch_size)
         for key, spin in self._side_spins.items():
             value = augment.get(key)
@@ -342,7 +377,7 @@ class TrainPanel(QDockWidget):
         self.val_spin.setValue(config.val_fraction)
         _select(self.device_combo, config.device)
         self._on_model_changed()
-        self._exclusive_normalisation()
+        self.mean_check.setEnabled(self._can_subtract_mean())
         self._show_split()
 
     def config_from_form(self) -> TrainConfig:
@@ -378,11 +413,25 @@ class TrainPanel(QDockWidget):
             lr=self.lr_spin.value(),
             schedule=self.schedule_combo.currentData(),
             epochs=self.epochs_spin.value(),
+            **self._train_for(base),
             batch_size=self.batch_spin.value(),
             augment=augment,
             val_fraction=self.val_spin.value(),
             device=self.device_combo.currentData(),
         )
+
+    def _train_for(self, base: TrainConfig) -> dict:
+        """The "Train for" choice as TrainConfig options (a budget keeps "until flat" only if it came with it)."""
+        value = self.train_for_combo.currentData()
+        if value.startswith("time:"):
+            return {"time_budget_s": float(value.split(":", 1)[1]),
+                    "until_flat": base.until_flat and base.time_budget_s is not None}
+        return {"time_budget_s": None, "until_flat": value == UNTIL_FLAT}
+
+    def _show_train_for(self) -> None:
+        by_epochs = self.train_for_combo.currentData() == BY_EPOCHS
+        self.epochs_label.setText("Epochs" if by_epochs else "At most (epochs)")
+        self.epochs_spin.setToolTip("" if by_epochs else "The most epochs the run may take")
 
     def set_init_from(self, path: str | None) -> None:
         """Start the next run from this checkpoint's weights (None: from scratch)."""
@@ -475,11 +524,6 @@ class TrainPanel(QDockWidget):
         train, val = split_samples(self._samples, self.val_spin.value(), self._base.seed)
         self.split_label.setText(f"{len(train)} training / {len(val)} validation images")
 
-    def _exclusive_normalisation(self) -> None:
-        # CLAHE needs integer frames, mean subtraction yields floats: segcore refuses both at once.
-        self.mean_check.setEnabled(not self.clahe_check.isChecked() and self._can_subtract_mean())
-        self.clahe_check.setEnabled(not self.mean_check.isChecked())
-
     def _can_subtract_mean(self) -> bool:
         return self._state.is_open and len({(r.width, r.height, r.channels) for r in self._state.images}) == 1
 
@@ -513,23 +557,42 @@ class TrainPanel(QDockWidget):
         self.progress_bar.setValue(0)
         self.status_label.setText("Preparing the data…")
         self.eta_label.clear()
+        self.eta_label.setToolTip("")
 
     def _on_run_started(self, event: RunStarted) -> None:
         self._epochs_total = event.epochs
         resumed = f", resumed at epoch {event.start_epoch}" if event.start_epoch > 1 else ""
+        # A resumed budgeted run keeps the epochs it planned: RunStarted already says them.
+        self._budget_s = event.time_budget_s if event.start_epoch == 1 else None
+        self._planned = self._budget_s is None
+        if self._budget_s is not None:
+            length = f"for {format_duration(self._budget_s)} (at most {event.epochs} epochs)"
+        elif event.until_flat:
+            length = f"until it stops improving (at most {event.epochs} epochs)"
+        else:
+            length = f"{event.epochs} epochs"
         self.status_label.setText(
             f"Training {event.model} on {event.device}: {event.train_images} training / "
-            f"{event.val_images} validation images, {event.epochs} epochs{resumed}"
+            f"{event.val_images} validation images, {length}{resumed}"
         )
+
+    def _on_planned(self, event: SchedulePlanned) -> None:
+        self._epochs_total, self._planned = event.epochs, True
+        self.eta_label.setToolTip(event.message)
 
     def _on_progress(self, event: BatchProgress) -> None:
         position = event.epoch - 1 + event.batch / event.batches
         self.curves.add_batch(position, event.loss)
         total = max(self._epochs_total, event.epoch)
-        self.progress_bar.setValue(round(PROGRESS_STEPS * position / total))
+        if self._planned:
+            fraction, epoch = position / total, f"Epoch {event.epoch}/{total}"
+        else:  # timing the first epoch: the budget is the measure (the trainer's ETA is at most what is left of it)
+            fraction = 1.0 - event.eta_s / self._budget_s
+            epoch = f"Epoch {event.epoch} (timing it to plan {format_duration(self._budget_s)})"
+        self.progress_bar.setValue(round(PROGRESS_STEPS * min(max(fraction, 0.0), 1.0)))
         if self._session.state is SessionState.RUNNING:
             self.eta_label.setText(
-                f"Epoch {event.epoch}/{total} · batch {event.batch}/{event.batches} · "
+                f"{epoch} · batch {event.batch}/{event.batches} · "
                 f"{event.images_per_s:.1f} images/s · ETA {format_duration(event.eta_s)}"
             )
 
@@ -546,7 +609,8 @@ class TrainPanel(QDockWidget):
             self.status_label.setText(f"Cancelled after epoch {event.epochs}; best validation mIoU {best}")
         else:
             self.progress_bar.setValue(PROGRESS_STEPS)
-            self.status_label.setText(f"Finished {event.epochs} epochs; best validation mIoU {best}")
+            reason = f" ({event.reason})" if event.reason else ""
+            self.status_label.setText(f"Finished {event.epochs} epochs{reason}; best validation mIoU {best}")
         self.eta_label.clear()
 
     def _on_failed(self, message: str) -> None:

@@ -154,6 +154,10 @@ class ReviewPanel(QDockWidget):
         """Images of the queue without a current prediction (none, or older than the newest finished run)."""
         return [entry.image_id for entry in self._queue if entry.needs_prediction]
 
+    def add_footer(self, widget: QWidget) -> None:
+        """Show `widget` under the queue (the window puts *Label next* there)."""
+        self.widget().layout().addWidget(widget)
+
     def schedule_refresh(self) -> None:
         """Recompute the queue once a burst of changes (label edits) has settled."""
         if self.state.is_open:

@@ -32,6 +32,7 @@ from segcore.training.events import (
     Failed,
     Finished,
     RunStarted,
+    SchedulePlanned,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class TrainingSession(QObject):
     """EpochMetrics after every epoch's validation."""
     checkpoint = Signal(object)
     """CheckpointSaved."""
+    planned = Signal(object)
+    """SchedulePlanned: a run with a time budget timed its first epoch(s) and chose its number of epochs."""
     notice = Signal(str)
     """Something the user should read: RunStarted notes, a batch size reduced after out-of-memory."""
     finished = Signal(object)
@@ -155,6 +158,8 @@ class TrainingSession(QObject):
             self.run_started.emit(event)
             for note in event.notes:
                 self.notice.emit(note)
+        elif isinstance(event, SchedulePlanned):
+            self.planned.emit(event)
         elif isinstance(event, BatchSizeReduced):
             self.notice.emit(f"Out of memory ({event.reason}): batch size reduced from {event.old} to {event.new}")
         elif isinstance(event, Finished):

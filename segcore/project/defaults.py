@@ -8,7 +8,9 @@ classes) get a small U-Net trained from scratch with CE + Dice; every frame is r
 to one long side (one scale for the optics, whatever the frame size), its intensities scaled by
 its own percentiles (8-bit and 16-bit alike), and augmented with flips, rotations, scales and
 photometric jitter. RGB projects get a ResNet model with cross-entropy (ImageNet weights when
-torch's cache has them). Epochs and batch follow the number of labelled images and the device.
+torch's cache has them). Epochs and batch follow the number of labelled images and the device; a
+time budget that suits the device (4 minutes for grayscale on a CPU) caps the run, the epochs being
+the most it may take.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ BATCH = {"cuda": 8, "cpu": 4}
 TARGET_STEPS = {"cuda": 1500, "cpu": 400}
 """Optimiser steps a first run aims at; epochs follow from the number of training images."""
 MIN_EPOCHS, MAX_EPOCHS = 10, 100
+TIME_BUDGET_S = {("cpu", True): 240.0, ("cpu", False): 1200.0, ("cuda", True): 120.0, ("cuda", False): 600.0}
+"""A first run's time budget by (device type, grayscale): the epochs above are then its cap. A grayscale
+project on a CPU trains in 4 minutes at most (a handful of boxed frames on 2 cores); RGB scenes with
+a ResNet need longer; a GPU does as much in less."""
 MIN_IMAGES_FOR_VAL = 3
 """Below this many labelled images all of them train (no validation, hence no mIoU)."""
 MEAN_IMAGES_DIR = "mean_images"
@@ -143,6 +149,7 @@ def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
     config.batch_size = max(1, min(BATCH[kind], n_train // 2))  # two steps an epoch at least: none dropped
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     config.epochs = int(np.clip(round(TARGET_STEPS[kind] / steps_per_epoch), MIN_EPOCHS, MAX_EPOCHS))
+    config.time_budget_s = TIME_BUDGET_S[kind, profile.grayscale]
     config.validate()
     return config
 

@@ -22,6 +22,10 @@ class RunStarted(Event):
     epochs: int
     notes: tuple[str, ...] = ()
     """Things the user should know (no pretrained weights found, mixed precision off, ...)."""
+    time_budget_s: float | None = None
+    """The run's time budget; `epochs` is then the cap until a `SchedulePlanned` says what fits."""
+    until_flat: bool = False
+    """The run stops early once it stops improving (`epochs` is the cap)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,19 @@ class EpochMetrics(Event):
 
 
 @dataclass(frozen=True)
+class SchedulePlanned(Event):
+    """A run with a time budget timed its first epoch(s) and chose its number of epochs."""
+
+    after_epoch: int
+    epochs: int
+    """The run's epochs from now on: the learning-rate schedule spans them."""
+    epoch_seconds: float
+    budget_s: float
+    message: str
+    """e.g. 'budget 5:00: ~37 epochs of 8.1 s'."""
+
+
+@dataclass(frozen=True)
 class CheckpointSaved(Event):
     path: str
     epoch: int
@@ -74,6 +91,8 @@ class Finished(Event):
     best_checkpoint: str | None
     last_checkpoint: str | None
     cancelled: bool = False
+    reason: str = ""
+    """Why the run ended before its epochs were done ("time budget 5:00 reached ...", "stopped improving ..."); "" otherwise."""
 
 
 @dataclass(frozen=True)

@@ -29,23 +29,29 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
-def lr_factor(config: TrainConfig, progress: float) -> float:
-    """Multiplier of the base learning rate after `progress` epochs of training."""
+def lr_factor(config: TrainConfig, progress: float, total_epochs: int | None = None) -> float:
+    """Multiplier of the base learning rate after `progress` epochs of training.
+
+    The schedule spans `total_epochs` (default `config.epochs`): a run with a time budget passes
+    the epochs that fit it, so poly and cosine reach their end when the budget does.
+    """
     if progress < config.warmup_epochs:
         return max(progress / config.warmup_epochs, 1e-3)
-    span = max(config.epochs - config.warmup_epochs, 1e-9)
+    total = config.epochs if total_epochs is None else total_epochs
+    span = max(total - config.warmup_epochs, 1e-9)
     done = min((progress - config.warmup_epochs) / span, 1.0)
     if config.schedule == "poly":
         return (1.0 - done) ** config.poly_power
     if config.schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * done))
     if config.schedule == "step":
-        return 0.5 ** int(progress // max(config.step_epochs, 1))
+        return config.step_gamma ** int(progress // config.step_epochs)
     return 1.0
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> float:
-    lr = config.lr * lr_factor(config, progress)
+def set_learning_rate(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float,
+                      total_epochs: int | None = None) -> float:
+    lr = config.lr * lr_factor(config, progress, total_epochs)
     for group in optimizer.param_groups:
         group["lr"] = lr
     return lr

@@ -1,0 +1,127 @@
+"""Interferograms that vary as real ones do, for measuring how well a few labels generalise.
+
+The demo frames (`interferogram.py`) all look alike: fringes everywhere, one blob shape, one
+range of fringe periods and noise. A network trained on a few of them and scored on others says
+little about the next camera. These frames vary in what matters:
+
+- the sample's shape: an ellipse, a rotated rectangle (rounded a little), or an irregular blob;
+- where the fringes are: everywhere (the sample bends them), or inside the sample only (a flat,
+  noisy background around a fringed sample);
+- fringe period (0.8 % to 5 % of the frame side), fringe contrast, illumination, curvature;
+- the sample's cues: its phase step and thickness, reflectivity and contrast change, each weak or strong;
+- shot and read noise, from clean to noisy; 8- and 16-bit; any frame size.
+
+As in `interferogram.py`, every draw comes from the `rng` passed in: a seed reproduces a frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from segcore.demo.interferogram import DemoSample, _sample_blob, _smooth_field, demo_box
+
+SHAPES = ("ellipse", "rectangle", "blob")
+FRINGES = ("everywhere", "inside")
+FRACTION_RANGE = (0.02, 0.12)
+PERIOD_RANGE = (0.008, 0.05)
+"""Fringe period as a fraction of the frame's long side."""
+MIN_PERIOD_PX = 5.0
+
+
+def make_varied_interferogram(
+    size: int | tuple[int, int], *, bit_depth: int = 8, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A grayscale interferogram (uint8 or uint16) with a sample of a random shape, and its 0/1 mask."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    height, width = (size, size) if isinstance(size, int) else size
+    scale = max(height, width)
+    shape = SHAPES[int(rng.integers(len(SHAPES)))]
+    fringes = FRINGES[int(rng.integers(len(FRINGES)))]
+    mask, thickness, (y0, y1, x0, x1) = _sample(shape, height, width, rng)
+
+    period = max(MIN_PERIOD_PX, scale * float(np.exp(rng.uniform(*np.log(PERIOD_RANGE)))))
+    angle = rng.uniform(0.0, math.pi)
+    xs = np.arange(width, dtype=np.float32) - width / 2
+    ys = np.arange(height, dtype=np.float32) - height / 2
+    k = 2 * math.pi / period
+    curvature = 2 * math.pi * rng.uniform(-3.0, 3.0) / (scale / 2) ** 2
+    phase = (k * math.sin(angle) * ys + curvature * ys**2)[:, None] + (k * math.cos(angle) * xs + curvature * xs**2)[None, :]
+    crop = (slice(y0, y1), slice(x0, x1))
+    sign = rng.choice([-1.0, 1.0])
+    phase[crop] += (2 * math.pi * sign) * (rng.uniform(0.1, 0.5) * mask[crop] + rng.uniform(0.3, 3.0) * thickness)
+
+    reflect = _smooth_field(height, width, rng, 1.0, rng.uniform(0.05, 0.25))
+    reflect += (0.3 * rng.uniform(-1, 1) * ys / scale)[:, None] + (0.3 * rng.uniform(-1, 1) * xs / scale)[None, :]
+    visibility = _smooth_field(height, width, rng, rng.uniform(0.25, 0.9), 0.1)
+    edge = cv2.GaussianBlur(mask[crop].astype(np.float32), (0, 0), rng.uniform(0.5, 2.0))
+    if fringes == "inside":  # only the sample carries fringes: the background is flat illumination
+        visibility *= 0.0
+        visibility[crop] += rng.uniform(0.4, 0.9) * edge
+    else:
+        visibility[crop] *= 1 + (rng.uniform(0.4, 1.1) - 1) * edge
+    reflectivity = rng.uniform(0.7, 0.95) if rng.random() < 0.5 else rng.uniform(1.05, 1.3)
+    reflect[crop] *= 1 + (reflectivity - 1) * edge
+
+    np.clip(visibility, 0.0, 1.0, out=visibility)
+    intensity = np.cos(phase, out=phase)
+    intensity *= visibility
+    intensity += 1
+    intensity *= reflect
+    intensity *= rng.uniform(0.3, 0.45) / float(np.percentile(reflect[:: max(1, height // 64), :: max(1, width // 64)], 95))
+    _add_varied_noise(intensity, rng)
+    full_scale = 255 if bit_depth == 8 else 65535
+    image = np.clip((intensity + rng.uniform(0.0, 0.05)) * full_scale, 0, full_scale)
+    return image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask
+
+
+def varied_samples(seed: int = 0, *, small: int = 8, large: int = 2, small_size: int = 1024,
+                   large_size: int = 3072) -> Iterator[DemoSample]:
+    """`small` 8-bit frames of small_size, then `large` 16-bit ones of large_size; frame i depends on (seed, kind, i) only."""
+    kinds = (("varied", small, small_size, 8, 0), ("varied_large", large, large_size, 16, 1))
+    for prefix, count, size, bit_depth, kind in kinds:
+        for i in range(count):
+            rng = np.random.default_rng([seed, 1000 + kind, i])  # other streams than the demo's
+            image, mask = make_varied_interferogram(size, bit_depth=bit_depth, rng=rng)
+            yield DemoSample(f"{prefix}_{i:02d}", image, mask, demo_box(mask, rng))
+
+
+def _sample(shape: str, height: int, width: int, rng: np.random.Generator):  # noqa: ANN202 - as _sample_blob
+    """A sample of `shape`: 0/1 mask, thickness dome, bounding rows/columns."""
+    if shape == "blob":
+        return _sample_blob(height, width, rng)
+    area = rng.uniform(*FRACTION_RANGE) * height * width
+    aspect = rng.uniform(1.0, 2.5)
+    a, b = math.sqrt(area * aspect), math.sqrt(area / aspect)  # sides (rectangle) or diameters (ellipse)
+    if shape == "ellipse":
+        a, b = a * 2 / math.sqrt(math.pi), b * 2 / math.sqrt(math.pi)
+    pad = 0.03 * max(height, width) + max(a, b) / 2
+    centre = (rng.uniform(pad, width - pad), rng.uniform(pad, height - pad))
+    angle = rng.uniform(0, 180)
+    mask = np.zeros((height, width), np.uint8)
+    if shape == "ellipse":
+        cv2.ellipse(mask, (centre, (a, b), angle), 1, thickness=-1)
+    else:
+        corners = cv2.boxPoints((centre, (a, b), angle))
+        cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 1)
+        radius = max(1, int(min(a, b) * rng.uniform(0.0, 0.15)))  # rounded corners, as cut samples are
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    x, y, w, h = cv2.boundingRect(mask)
+    dist = cv2.distanceTransform(np.pad(mask[y : y + h, x : x + w], 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    depth = dist / max(float(dist.max()), 1.0)
+    return mask, (depth * (2 - depth)).astype(np.float32), (y, y + h, x, x + w)
+
+
+def _add_varied_noise(intensity: np.ndarray, rng: np.random.Generator) -> None:
+    """Shot and read noise, each from clean to noisy (log-uniform), in place."""
+    shot = float(np.exp(rng.uniform(np.log(0.005), np.log(0.06))))
+    read = float(np.exp(rng.uniform(np.log(0.002), np.log(0.03))))
+    sigma = np.sqrt(np.maximum(intensity, 0), dtype=np.float32)
+    sigma *= shot
+    sigma += read
+    sigma *= rng.standard_normal(intensity.shape, dtype=np.float32)
+    intensity += sigma

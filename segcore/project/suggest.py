@@ -1,0 +1,237 @@
+"""Which unlabelled frame to label next: the most uncertain, and the least like those already labelled.
+
+    suggestion = suggest_next(store)            # Suggestion(image_id, name, reason, ...) or None
+    ranked = rank_unlabelled(store)             # every unlabelled frame, best to label first
+
+A frame's *uncertainty* is the mean per-pixel uncertainty of its stored prediction (what Predict
+keeps, `ProjectStore.prediction_scores`); its *dissimilarity* is the distance from its descriptor
+to the nearest labelled frame's (`image_descriptor`: layout, fringe direction, fringe frequency
+and intensity spread of the frame at one size). The score is their product, each scaled by its
+largest value among the candidates, so a frame must be both uncertain and unlike what is labelled
+to come first. Without predictions the most dissimilar frame comes first (farthest-point
+sampling); with nothing labelled either, the most typical one (the medoid).
+
+A pure function of the store, or of what a caller passes instead (`uncertainties`,
+`descriptors`): a benchmark simulating an annotator calls it with `exclude` holding the frames it
+has chosen in this round but not labelled yet (they count as labelled for dissimilarity).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segcore.errors import SegcoreError
+from segcore.io.images import read_image
+from segcore.project.store import ProjectStore
+from segcore.project.thumbnails import THUMBNAILS_DIR
+from segcore.project.transfer import LABELLED_STATUSES
+
+log = logging.getLogger(__name__)
+
+DESCRIPTOR_SIDE = 256
+"""Frames are compared at this long side (each on its own: a 1024 and a 3072 frame of one optics alike)."""
+LAYOUT_GRID = 8
+ORIENTATION_BINS = 8
+FREQUENCY_BINS = 8
+INTENSITY_BINS = 8
+DESCRIPTOR_VERSION = 1
+"""Bumped when `image_descriptor` changes: cached descriptors of another version are made again."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A frame to label next and why."""
+
+    image_id: int
+    name: str
+    reason: str
+    """One line for the status bar: what made this frame come first."""
+    score: float
+    uncertainty: float | None
+    """Mean uncertainty of its stored prediction (0 certain .. 1), None without one."""
+    distance: float | None
+    """Descriptor distance to the nearest labelled frame (0 .. 2), None when nothing is labelled."""
+
+
+def image_descriptor(image: np.ndarray) -> np.ndarray:
+    """A unit-length float32 vector that is near for frames that look alike.
+
+    Four blocks, each of unit length (so each weighs the same): the frame's layout (an 8 x 8 thumbnail,
+    centred), a histogram of gradient orientations weighted by magnitude (fringe direction), the
+    radially binned power spectrum (fringe frequency) and the intensity histogram, all computed on the
+    frame resized to DESCRIPTOR_SIDE and scaled by its own 1-99 percentiles (8 and 16 bit alike).
+    """
+    gray = image.astype(np.float32)
+    if gray.ndim == 3:
+        gray = gray[:, :, : min(3, gray.shape[2])].mean(axis=2)
+    height, width = gray.shape
+    scale = DESCRIPTOR_SIDE / max(height, width)
+    if scale < 1:
+        gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
+                          interpolation=cv2.INTER_AREA)
+    low, high = np.percentile(gray, (1, 99))
+    gray = np.clip((gray - low) / max(float(high - low), 1e-6), 0.0, 1.0).astype(np.float32)
+
+    layout = cv2.resize(gray, (LAYOUT_GRID, LAYOUT_GRID), interpolation=cv2.INTER_AREA).ravel()
+    layout = layout - layout.mean()
+
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    angle = np.mod(np.arctan2(gy, gx), np.pi)  # a fringe and its mirror image: one direction
+    orientation, _ = np.histogram(angle, bins=ORIENTATION_BINS, range=(0, np.pi), weights=np.hypot(gx, gy))
+
+    h, w = gray.shape
+    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    power = np.abs(np.fft.fftshift(np.fft.fft2((gray - gray.mean()) * window))) ** 2
+    yy, xx = np.indices(power.shape)
+    radius = np.hypot((yy - h // 2) / max(h, 1), (xx - w // 2) / max(w, 1))  # cycles per pixel, 0..~0.7
+    edges = np.geomspace(1 / DESCRIPTOR_SIDE, 0.5, FREQUENCY_BINS + 1)
+    frequency, _ = np.histogram(radius, bins=edges, weights=power)
+    frequency = np.sqrt(frequency / max(frequency.sum(), 1e-12))
+
+    intensity, _ = np.histogram(gray, bins=INTENSITY_BINS, range=(0.0, 1.0))
+    intensity = np.sqrt(intensity / max(intensity.sum(), 1))
+
+    blocks = [_unit(block.astype(np.float32)) for block in (layout, orientation, frequency, intensity)]
+    return (np.concatenate(blocks) / np.sqrt(len(blocks))).astype(np.float32)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 1e-12 else vector
+
+
+def descriptor_cache_path(root: str | Path, image_id: int) -> Path:
+    return Path(root) / THUMBNAILS_DIR / f"{image_id}_descriptor_v{DESCRIPTOR_VERSION}.npy"
+
+
+def descriptor_for(store: ProjectStore, image_id: int) -> np.ndarray:
+    """The image's descriptor, cached next to its thumbnails while newer than the image file."""
+    source = store.image_path(image_id)
+    cache = descriptor_cache_path(store.root, image_id)
+    try:
+        if cache.stat().st_mtime_ns > source.stat().st_mtime_ns:
+            return np.load(cache)
+    except (OSError, ValueError):
+        pass  # no cache yet, or a damaged one: make it again
+    descriptor = image_descriptor(read_image(source))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".partial.npy")
+        np.save(partial, descriptor)
+        partial.replace(cache)
+    except OSError as exc:  # a read-only project or a full disk: used, just not cached
+        log.debug("descriptor not cached at %s: %s", cache, exc)
+    return descriptor
+
+
+def rank_unlabelled(
+    store: ProjectStore,
+    *,
+    exclude: Iterable[int] = (),
+    uncertainties: Mapping[int, float | None] | None = None,
+    descriptors: Mapping[int, np.ndarray] | None = None,
+) -> list[Suggestion]:
+    """Every unlabelled frame (not labelled or reviewed, not in `exclude`), the one to label first first.
+
+    `uncertainties` ({image id: mean uncertainty}) replaces the stored predictions' scores and
+    `descriptors` ({image id: vector}) the cached `descriptor_for`, for callers that have them.
+    """
+    excluded = set(exclude)
+    records = store.images()
+    names = {r.id: r.name for r in records}
+    candidates = [r.id for r in records if r.status not in LABELLED_STATUSES and r.id not in excluded]
+    if not candidates:
+        return []
+    references = [r.id for r in records if r.status in LABELLED_STATUSES or r.id in excluded]
+    scores = store.prediction_scores() if uncertainties is None else dict(uncertainties)
+    uncertainty = {i: scores.get(i) for i in candidates}
+    known = [u for u in uncertainty.values() if u is not None]
+
+    vectors = _descriptors(store, candidates + references, descriptors, names)
+    candidates = [i for i in candidates if i in vectors]  # an unreadable frame is neither suggested nor compared
+    references = [i for i in references if i in vectors]
+    if not candidates:
+        return []
+    cand = np.stack([vectors[i] for i in candidates])
+    if references:
+        refs = np.stack([vectors[i] for i in references])
+        distance = np.sqrt(((cand[:, None, :] - refs[None, :, :]) ** 2).sum(-1)).min(axis=1)
+    else:
+        distance = None
+
+    max_u = max(known, default=0.0)
+    u_scaled = np.array([1.0 if uncertainty[i] is None or max_u <= 0 else uncertainty[i] / max_u for i in candidates])
+    if distance is not None:
+        d_scaled = distance / max(float(distance.max()), 1e-12)
+        score = d_scaled * (u_scaled if known else 1.0)
+    elif known:
+        score = u_scaled
+    else:  # nothing labelled, nothing predicted: the most typical frame first
+        spread = np.sqrt(((cand[:, None, :] - cand[None, :, :]) ** 2).sum(-1)).mean(axis=1)
+        score = 1.0 - spread / max(float(spread.max()), 1e-12)
+
+    order = sorted(range(len(candidates)), key=lambda k: (-score[k], candidates[k]))
+    u_rank = _ranks([uncertainty[i] if uncertainty[i] is not None else -1.0 for i in candidates])
+    d_rank = _ranks(list(distance)) if distance is not None else None
+    total = len(candidates)
+    suggestions = []
+    for k in order:
+        image_id = candidates[k]
+        u = uncertainty[image_id]
+        d = None if distance is None else float(distance[k])
+        uncertain = "not predicted yet" if u is None else f"uncertainty {u:.3f} (#{u_rank[k]} of {total})"
+        unlike = f"unlike the {len(references)} labelled (distance {d:.2f}, #{d_rank[k]} of {total})" if d is not None else ""
+        if known and unlike:
+            why = f"{uncertain} and {unlike}"
+        elif unlike:
+            why = f"{unlike}; no predictions yet"
+        elif known:
+            why = f"{uncertain}; nothing labelled yet"
+        else:
+            why = f"typical of the {total} unlabelled frames; nothing labelled or predicted yet"
+        reason = f"{names[image_id]}: {why}"
+        suggestions.append(Suggestion(image_id, names[image_id], reason, float(score[k]), u, d))
+    return suggestions
+
+
+def suggest_next(
+    store: ProjectStore,
+    *,
+    exclude: Iterable[int] = (),
+    uncertainties: Mapping[int, float | None] | None = None,
+    descriptors: Mapping[int, np.ndarray] | None = None,
+) -> Suggestion | None:
+    """The unlabelled frame to label next (see `rank_unlabelled`), or None when every frame is labelled."""
+    ranked = rank_unlabelled(store, exclude=exclude, uncertainties=uncertainties, descriptors=descriptors)
+    return ranked[0] if ranked else None
+
+
+def _descriptors(store: ProjectStore, ids: list[int], given: Mapping[int, np.ndarray] | None,
+                 names: Mapping[int, str]) -> dict[int, np.ndarray]:
+    """Descriptors of the readable frames among `ids` (`given` ones first); unreadable ones are logged and left out."""
+    vectors = {}
+    for image_id in ids:
+        if given is not None and image_id in given:
+            vectors[image_id] = np.asarray(given[image_id], np.float32)
+            continue
+        try:
+            vectors[image_id] = descriptor_for(store, image_id)
+        except SegcoreError as exc:
+            log.warning("left out of the label-next suggestion: %s: %s", names.get(image_id, image_id), exc)
+    return vectors
+
+
+def _ranks(values: list[float]) -> list[int]:
+    """1 for the largest value, 2 for the next, ..."""
+    order = sorted(range(len(values)), key=lambda k: -values[k])
+    ranks = [0] * len(values)
+    for rank, k in enumerate(order, 1):
+        ranks[k] = rank
+    return ranks

@@ -1,0 +1,101 @@
+"""The train panel's "Train for": a time budget, until it stops improving, or a number of epochs."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import pytest
+
+from app import errors
+from app.panels.train_panel import TrainPanel
+from app.state.project_state import ProjectState
+from app.state.training_session import TrainingSession
+from segcore.demo.project import create_demo_project
+from segcore.project.defaults import default_config
+from segcore.training import TrainConfig
+from segcore.training.events import SchedulePlanned
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    """8 labelled 32 px frames: 6 train (3 batches of 2), 2 validate."""
+    options = dict(model="unet", model_kwargs={"base_channels": 8}, epochs=2, batch_size=2, lr=1e-2,
+                   augment={"hflip": 0.5, "vflip": 0.0}, val_fraction=0.25, keep_top_k=3)
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.fixture()
+def setup(qtbot, tmp_path, monkeypatch):
+    """The panel on the 32 px demo project (8 of 10 frames labelled), its defaults loaded."""
+    root = create_demo_project(tmp_path / "demo", small=10, large=0, labelled=8, small_size=32)
+    shown: list[str] = []
+    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
+    state = ProjectState()
+    session = TrainingSession(state)
+    panel = TrainPanel(state, session)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
+        state.open(root)
+    yield SimpleNamespace(state=state, session=session, panel=panel, shown=shown)
+    session.cancel()
+    qtbot.waitUntil(lambda: not session.is_running, timeout=RUN_TIMEOUT_MS)
+    state.close()
+
+
+def _choose(panel, text: str) -> None:
+    panel.train_for_combo.setCurrentIndex(panel.train_for_combo.findText(text))
+
+
+def test_train_for_starts_from_the_defaults_budget_and_maps_to_the_config(setup):
+    panel, store = setup.panel, setup.state.store
+    defaults = default_config(store)
+    assert defaults.time_budget_s is not None and panel.config_from_form() == defaults
+    assert panel.train_for_combo.currentText() == {240.0: "4 min", 120.0: "2 min"}[defaults.time_budget_s]
+    assert panel.epochs_label.text() == "At most (epochs)"  # with a budget the epochs are the cap
+
+    _choose(panel, "20 min")
+    assert (panel.config_from_form().time_budget_s, panel.config_from_form().until_flat) == (1200.0, False)
+    _choose(panel, "until it stops improving")
+    config = panel.config_from_form()
+    assert (config.time_budget_s, config.until_flat, config.epochs) == (None, True, defaults.epochs)
+    _choose(panel, "a number of epochs")
+    panel.epochs_spin.setValue(12)
+    config = panel.config_from_form()
+    assert (config.time_budget_s, config.until_flat, config.epochs) == (None, False, 12)
+    assert panel.epochs_label.text() == "Epochs" and not panel.shows_defaults()
+
+    for config in (tiny_config(time_budget_s=90.0, until_flat=True, patience=3), tiny_config(until_flat=True),
+                   tiny_config(time_budget_s=300.0)):
+        panel.set_form(config)
+        assert panel.config_from_form() == config  # every combination survives the form
+    assert panel.train_for_combo.currentText() == "5 min"
+    panel.set_form(tiny_config(time_budget_s=90.0, until_flat=True))
+    assert panel.train_for_combo.currentText() == "1 min 30 s"
+    _choose(panel, "5 min")  # another budget picked by hand: no "until flat" carried over from elsewhere
+    panel.set_form(tiny_config(until_flat=True))
+    _choose(panel, "5 min")
+    assert not panel.config_from_form().until_flat
+
+
+def test_a_budgeted_run_shows_its_plan_and_finishes_within_it(qtbot, setup):
+    panel, session, store = setup.panel, setup.session, setup.state.store
+    panel.set_form(dataclasses.replace(tiny_config(epochs=1000), time_budget_s=3.0))
+    planned: list[SchedulePlanned] = []
+    session.planned.connect(planned.append)
+    etas: list[str] = []
+    session.progress.connect(lambda _event: etas.append(panel.eta_label.text()))
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS) as finished:
+        panel.train_button.click()
+    event = finished.args[0]
+    assert planned and not event.cancelled and event.epochs < 1000
+    assert etas[0].startswith("Epoch 1 (timing it to plan 0:03)")  # before the plan: the budget is the measure
+    assert panel.eta_label.toolTip() == planned[-1].message and planned[-1].message.startswith("budget 0:03: ~")
+    assert panel.status_label.text().startswith(f"Finished {event.epochs} epochs")
+    assert panel.progress_bar.value() == panel.progress_bar.maximum()
+    [run] = store.runs()
+    metrics = store.run_metrics(run.id)
+    assert metrics[planned[0].after_epoch]["planned_epochs"] == planned[0].epochs  # the plan, recorded in the run

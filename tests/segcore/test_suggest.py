@@ -1,0 +1,120 @@
+"""Label next: the unlabelled frame that is most uncertain and least like the labelled ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segcore.data.classes import ClassTable
+from segcore.project.store import ImageStatus, ProjectStore
+from segcore.project.suggest import descriptor_cache_path, image_descriptor, rank_unlabelled, suggest_next
+
+SIZE = 64
+
+
+def fringes(angle_deg: float, period: float, seed: int, *, dtype=np.uint8) -> np.ndarray:
+    """A fringe pattern (cosine at `angle_deg`, `period` px) with noise, as an interferometer frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE].astype(np.float32)
+    angle = np.deg2rad(angle_deg)
+    phase = rng.uniform(0, 2 * np.pi)
+    wave = np.cos(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period + phase)
+    image = 0.5 + 0.4 * wave + rng.normal(0, 0.05, wave.shape)
+    top = np.iinfo(dtype).max
+    return np.clip(image * top, 0, top).astype(dtype)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with ProjectStore.create(tmp_path / "p", ClassTable.from_names(["background", "sample"])) as store:
+        yield store
+
+
+def _add(store: ProjectStore, name: str, image: np.ndarray, *, labelled: bool = False) -> int:
+    record = store.add_image_array(name, image)
+    if labelled:
+        store.save_mask(record.id, np.zeros(image.shape[:2], np.uint8))
+    return record.id
+
+
+def _predict(store: ProjectStore, image_id: int, uncertainty: float) -> None:
+    store.save_prediction(image_id, np.zeros((SIZE, SIZE), np.uint8), np.full((SIZE, SIZE), uncertainty, np.float32),
+                          score=uncertainty, checkpoint="run/best.pt")
+
+
+def test_frames_that_look_alike_have_near_descriptors():
+    horizontal = [image_descriptor(fringes(0, 8, seed)) for seed in range(3)]
+    vertical = image_descriptor(fringes(90, 8, 9))
+    fine = image_descriptor(fringes(0, 3, 9))
+    alike = max(np.linalg.norm(a - b) for a in horizontal for b in horizontal)
+    assert alike < np.linalg.norm(horizontal[0] - vertical) and alike < np.linalg.norm(horizontal[0] - fine)
+    # One optics, two frame sizes and bit depths: a 16-bit frame 3x larger reads as the same kind of frame.
+    big = np.kron(fringes(0, 8, 0, dtype=np.uint16), np.ones((3, 3), np.uint16))
+    assert np.linalg.norm(image_descriptor(big) - horizontal[0]) < np.linalg.norm(horizontal[0] - vertical)
+    assert np.linalg.norm(vertical) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_suggestion_is_always_unlabelled_and_moves_on_as_frames_are_labelled(store):
+    _add(store, "labelled", fringes(0, 8, 0), labelled=True)
+    for i, angle in enumerate((0, 30, 60, 90, 120)):
+        _add(store, f"frame{i}", fringes(angle, 8, i + 1))
+    seen = []
+    while (suggestion := suggest_next(store)) is not None:
+        assert store.image(suggestion.image_id).status is ImageStatus.UNLABELLED
+        assert suggestion.image_id not in seen and suggestion.reason.startswith(f"{suggestion.name}: ")
+        seen.append(suggestion.image_id)
+        store.save_mask(suggestion.image_id, np.zeros((SIZE, SIZE), np.uint8))  # the user labels it
+    assert len(seen) == 5
+
+
+def test_without_predictions_the_frame_least_like_the_labelled_comes_first(store):
+    for seed in range(2):
+        _add(store, f"horizontal{seed}", fringes(0, 8, seed), labelled=True)
+    alike = [_add(store, f"alike{seed}", fringes(0, 8, 10 + seed)) for seed in range(3)]
+    unlike = _add(store, "unlike", fringes(90, 4, 20))
+    ranked = rank_unlabelled(store)
+    assert ranked[0].image_id == unlike and {s.image_id for s in ranked[1:]} == set(alike)
+    assert "unlike the 2 labelled" in ranked[0].reason and "no predictions yet" in ranked[0].reason
+    # A frame chosen in this round but not labelled yet counts as labelled: the next one is unlike it too.
+    assert suggest_next(store, exclude=[unlike]).image_id in alike
+
+
+def test_with_nothing_labelled_the_most_typical_frame_comes_first(store):
+    typical = [_add(store, f"typical{seed}", fringes(0, 8, seed)) for seed in range(4)]
+    _add(store, "odd", fringes(90, 3, 9))
+    suggestion = suggest_next(store)
+    assert suggestion.image_id in typical and "nothing labelled" in suggestion.reason
+
+
+def test_the_most_uncertain_and_unlike_frame_wins(store):
+    _add(store, "labelled", fringes(0, 8, 0), labelled=True)
+    alike_but_uncertain = _add(store, "alike", fringes(0, 8, 1))
+    unlike_and_uncertain = _add(store, "unlike_uncertain", fringes(90, 4, 2))
+    unlike_but_sure = _add(store, "unlike_sure", fringes(90, 4, 3))
+    _predict(store, alike_but_uncertain, 0.5)
+    _predict(store, unlike_and_uncertain, 0.4)
+    _predict(store, unlike_but_sure, 0.1)
+    ranked = rank_unlabelled(store)
+    # Unlike the labelled frame beats alike (though less uncertain); more uncertain beats equally unlike.
+    assert ranked[0].image_id == unlike_and_uncertain
+    assert ranked[0].uncertainty == pytest.approx(0.4) and "uncertainty 0.400 (#2 of 3) and unlike" in ranked[0].reason
+    # Precomputed uncertainties (a benchmark's own) take the place of the stored ones.
+    flipped = {alike_but_uncertain: 0.1, unlike_and_uncertain: 0.1, unlike_but_sure: 0.9}
+    assert suggest_next(store, uncertainties=flipped).image_id == unlike_but_sure
+
+
+def test_descriptors_are_cached_with_the_thumbnails(store):
+    image_id = _add(store, "a", fringes(0, 8, 0))
+    _add(store, "b", fringes(0, 8, 1))
+    suggest_next(store)
+    cache = descriptor_cache_path(store.root, image_id)
+    assert cache.is_file()
+    np.testing.assert_allclose(np.load(cache), image_descriptor(store.read_image(image_id)))
+    given = {image_id: np.ones(4, np.float32) / 2}  # a caller's own descriptors are used as given
+    given[image_id + 1] = np.array([0.5, 0.5, 0.5, -0.5], np.float32)
+    assert suggest_next(store, descriptors=given) is not None
+
+
+def test_an_all_labelled_project_has_no_suggestion(store):
+    _add(store, "a", fringes(0, 8, 0), labelled=True)
+    assert suggest_next(store) is None and rank_unlabelled(store) == []
