@@ -1,6 +1,6 @@
-"""Start segdesk: parse arguments, check for a display, set up logging and errors, open the window.
+"""Start segdesk: parse arguments, check for the GUI packages and a display, set up logging and errors, open the window.
 
-Qt is imported only after the display and X11-library checks, so such a start fails with a clear message.
+Qt is imported only after these checks, so such a start fails with a clear message.
 """
 
 from __future__ import annotations
@@ -8,26 +8,30 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from importlib.resources import files
 from pathlib import Path
 
+from app.log_file import install_log_file
 from app.xcb_check import Loader, xcb_problem
+from segcore import __version__
 
 log = logging.getLogger("segdesk")
 
-NO_DISPLAY_MESSAGE = (
-    "segdesk: no display found; run it under a virtual display: "
-    "xvfb-run -a make run (or xvfb-run -a .venv/bin/python main.py --demo)"
-)
+GUI_PACKAGES = ("PySide6", "pyqtgraph")
+"""What the `gui` extra installs; a plain `pip install segdesk` has the engine and `segcore` only."""
+NO_DISPLAY_MESSAGE = "segdesk: no display found; run it under a virtual display, e.g. xvfb-run -a segdesk"
 SCREENSHOT_TIMEOUT_MS = 60_000
-ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "icons" / "segdesk.svg"
+ICON = files("app") / "resources" / "icons" / "segdesk.svg"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segdesk", description="Label images, train segmentation networks, review.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--project", type=Path, metavar="DIR", help="open an existing project")
     source.add_argument("--demo", action="store_true", help="open the built-in demo project (created on first use)")
@@ -44,17 +48,32 @@ def has_display(env: Mapping[str, str] = os.environ) -> bool:
     return any(env.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
+def missing_gui_message() -> str | None:
+    """One line naming the GUI packages that are not installed and the command that installs them, or None.
+
+    The packages are looked up, not imported: Qt must not load before the display check.
+    """
+    missing = [name for name in GUI_PACKAGES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return f"segdesk: the app needs {' and '.join(missing)}, not installed here: pip install \"segdesk[gui]\""
+
+
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    """Log to stderr and to the rotating log file in the user's log folder."""
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    path = install_log_file(level)
+    log.info("segdesk %s, logging to %s", __version__, path or "stderr only")
 
 
 def main(argv: Sequence[str] | None = None, *, load_library: Loader = ctypes.CDLL) -> int:
     """Run the app; returns the process exit code (`load_library` loads a shared library, for the X11 check)."""
     args = build_parser().parse_args(argv)
+    missing = missing_gui_message()
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     if args.screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # must precede the QApplication
     elif not has_display():
@@ -92,7 +111,9 @@ def _run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("segdesk")
     app.setOrganizationName("segdesk")  # where QSettings (recent projects) are kept
-    app.setWindowIcon(QIcon(str(ICON_PATH)))
+    # Qt's SVG icon engine keeps the file name and renders at each size shown: it needs a lasting file,
+    # which pip's installs (folders, never zips) give.
+    app.setWindowIcon(QIcon(str(ICON)))
     if args.screenshot is None:  # offscreen, a modal dialog would wait forever for a click
         install_excepthook()
 

@@ -80,10 +80,17 @@ def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, rep
     between rounds), each rate the median over the rounds."""
     # An untrained model's bf16 labels agree with fp32 only borderline, so "auto" could pick either
     # precision from run to run: pin the one a trained model gets on this machine.
-    precision = "bf16" if cpu_has_native_bf16() else "fp32"
+    cuda = torch.cuda.is_available()
+    precision = "bf16" if (torch.cuda.is_bf16_supported() if cuda else cpu_has_native_bf16()) else "fp32"
     predictors = {name: Predictor(ckpt, mode="whole", uncertainty=name == "with_uncertainty", precision=precision)
                   for name in ("labels_only", "with_uncertainty")}
-    x = torch.stack([predictors["labels_only"].preprocess(read_image(p)) for p in images[:batch]])
+    device = predictors["labels_only"].device
+    x = torch.stack([predictors["labels_only"].preprocess(read_image(p)) for p in images[:batch]]).to(device)
+
+    def pure_forward() -> None:
+        predictors["labels_only"]._forward(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # time the kernels, not their launch
     rates: dict[str, list[float]] = {"labels_only": [], "with_uncertainty": [], "pure": []}
     with tempfile.TemporaryDirectory() as tmp:
         for name, predictor in predictors.items():
@@ -100,8 +107,7 @@ def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, rep
         for i in range(repeats):
             rates["labels_only"].append(folder_pass("labels_only", Path(tmp) / f"labels_{i}"))
             with torch.inference_mode():
-                forward = predictors["labels_only"]._forward
-                rates["pure"].append(batch / median_seconds(lambda: forward(x), repeats=len(images) // batch))
+                rates["pure"].append(batch / median_seconds(pure_forward, repeats=len(images) // batch))
             rates["with_uncertainty"].append(folder_pass("with_uncertainty", Path(tmp) / f"uncertainty_{i}"))
     pure = statistics.median(rates["pure"])
     rows = {}
@@ -113,11 +119,11 @@ def folder_vs_pure(ckpt: Path, images: list[Path], batch: int, workers: int, rep
             "precision": precision, **rows}
 
 
-def folder_images(camvid: Path, n: int, tmp: Path) -> list[Path]:
-    """CamVid val photos when the shared data is there, else smooth synthetic 480x360 frames."""
+def folder_images(camvid: Path, n: int, tmp: Path, size: tuple[int, int] = (480, 360)) -> list[Path]:
+    """CamVid val photos when the shared data is there, else smooth synthetic frames of `size` (width, height)."""
     if (camvid / "val").is_dir():
         return sorted((camvid / "val").glob("*.png"))[:n]
-    yy, xx = np.mgrid[0:360, 0:480]
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
     for i in range(n):
         frame = np.stack([(np.sin(xx / (20 + i) + c) * 100 + 120) for c in range(3)], -1).astype(np.uint8)
         write_image(tmp / f"img_{i:03d}.png", frame)

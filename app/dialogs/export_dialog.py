@@ -39,6 +39,7 @@ FORMAT_LABELS: dict[str, str] = {
     "overlay": "Overlay on the image",
     "labelme": "labelme JSON",
     "voc": "VOC folder",
+    "coco": "COCO folder (annotations.json)",
     "binary": "Binary mask per class",
 }
 SKIPPED_SHOWN = 5
@@ -198,7 +199,7 @@ class ExportDialog(QDialog):
         self.progress.setValue(step.done)
         self._files += len(step.files)
         if step.error is not None:
-            name = "VOC folder" if step.image_id is None else self._state.record(step.image_id).name
+            name = "Dataset folder" if step.image_id is None else self._state.record(step.image_id).name
             self._skipped.append(f"{name}: {step.error}")
 
     def _on_returned(self) -> None:

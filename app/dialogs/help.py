@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 
 from PySide6 import __version__ as pyside_version
@@ -20,6 +19,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from app.log_file import active_log_file
+from segcore import __version__
 
 CANVAS_GROUP = "Canvas"
 # What the canvas and its tools handle in their own event handlers (app/canvas/image_view.py, tools/): no QAction.
@@ -98,15 +100,8 @@ class ShortcutsDialog(QDialog):
                 for i in range(group.childCount())]
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("segdesk")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def about_facts() -> list[tuple[str, str]]:
-    """(label, value) pairs for About and bug reports: versions, GPU, the training device, folders."""
+    """(label, value) pairs for About and bug reports: versions, GPU, the training device, folders, the log file."""
     import torch
 
     from segcore.demo import default_demo_dir
@@ -114,7 +109,7 @@ def about_facts() -> list[tuple[str, str]]:
 
     gpu = f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})" if torch.cuda.is_available() else "CPU only"
     return [
-        ("segdesk", _version()),
+        ("segdesk", __version__),
         ("Python", platform.python_version()),
         ("PySide6 / Qt", f"{pyside_version} / {qVersion()}"),
         ("torch", torch.__version__),
@@ -122,6 +117,7 @@ def about_facts() -> list[tuple[str, str]]:
         ("Training device", describe(pick_device())),
         ("Settings", QSettings().fileName()),
         ("Data folder", str(default_demo_dir().parent)),
+        ("Log file", str(log_file) if (log_file := active_log_file()) else "none (logging to the terminal only)"),
     ]
 
 

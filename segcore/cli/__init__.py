@@ -15,15 +15,18 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from segcore import __version__
 from segcore.errors import DiskFullError, SegcoreError
 from segcore.io.atomic import free_bytes, is_disk_full
 from segcore.io.header import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_image_pixels
 
-_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train", "predict", "export_onnx")
+_SUBCOMMAND_MODULES = ("convert", "boxes", "demo", "project", "models", "train", "predict", "export_onnx",
+                       "mean_image")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcore", description="segdesk's engine on the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help=f"largest image (width x height) to decode; default {DEFAULT_MAX_PIXELS:,}, "
@@ -31,7 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(f"segcore.cli.{name}").add_parser(subparsers)
+    _verbose_after_commands(parser)
     return parser
+
+
+def _verbose_after_commands(parser: argparse.ArgumentParser) -> None:
+    """Accept -v after every (sub)command too; SUPPRESS keeps a -v given before it when none comes after."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in set(action.choices.values()):
+                command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                     help="log progress and details")
+                _verbose_after_commands(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

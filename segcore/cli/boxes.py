@@ -20,6 +20,7 @@ import math
 from numbers import Real
 from pathlib import Path
 
+from segcore.cli.bars import bar_over
 from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.classes import ClassTable, resolve_class_table
 from segcore.data.masks import write_palette_png
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     table, boxes = load_boxes_file(args.boxes, table)
     paths = _image_paths(args.images, boxes)
     args.out.mkdir(parents=True, exist_ok=True)
-    for key, path in paths.items():
+    for key, path in bar_over(paths.items(), "image"):
         image = read_image(path)
         height, width = image.shape[:2]
         outside = [b for b in boxes[key] if b.clipped(width, height).area == 0]

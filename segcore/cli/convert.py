@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segcore.cli.bars import progress_bar
 from segcore.cli.source_args import add_source_arguments, open_source
 from segcore.data.writers import WRITER_FORMATS, write_dataset
 
@@ -25,7 +26,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     dataset = open_source(args, args.src)
-    out = write_dataset(dataset, args.out, args.out_format)
+    with progress_bar("sample") as progress:
+        out = write_dataset(dataset, args.out, args.out_format, progress=progress)
     print(
         f"converted {len(dataset)} samples ({dataset.class_table.num_classes} classes) "
         f"from {args.src_format} {args.src} to {args.out_format} {out}"

@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
                           keep_probabilities="probs" in formats, uncertainty=not args.no_uncertainty,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
-    scores, failed = {}, 0
-    with tqdm(total=len(paths), unit="img") as bar:
+    scores, predicted, failed = {}, 0, 0
+    # disable=None: no bar when stderr is not a terminal.
+    with tqdm(total=len(paths), unit="img", disable=None) as bar:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
                                      workers=min(workers, len(paths))):
             bar.update(1)
@@ -66,9 +67,14 @@ def run(args: argparse.Namespace) -> int:
             if result.error:
                 failed += 1
                 tqdm.write(f"skipped {result.path.name}: {result.error}")
-            elif result.prediction.score is not None:
+                continue
+            predicted += 1
+            if result.prediction.score is not None:
                 scores[result.path.name] = round(result.prediction.score, 6)
-    atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
-    print(f"predicted {len(scores)} of {len(paths)} images into {args.out} ({', '.join(formats)}); "
-          f"per-image uncertainty in {args.out / 'scores.json'}")
+    summary = f"predicted {predicted} of {len(paths)} images into {args.out} ({', '.join(formats)})"
+    if args.no_uncertainty:
+        print(summary)
+    else:
+        atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
+        print(f"{summary}; per-image uncertainty in {args.out / 'scores.json'}")
     return 1 if failed else 0

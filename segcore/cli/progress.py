@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from tqdm import tqdm
@@ -13,29 +12,22 @@ from segcore.training.events import (
     CheckpointSaved,
     EpochMetrics,
     Event,
+    Finished,
     RunStarted,
+    SchedulePlanned,
 )
-
-log = logging.getLogger(__name__)
+from segcore.training.tensorboard import TensorBoardLog
 
 
 class ConsoleReporter:
     """A callable for `Trainer.fit`; use as a context manager so the bar and writer close."""
 
-    def __init__(self, run_dir: Path, *, enabled: bool = True):
+    def __init__(self, run_dir: Path | None, *, enabled: bool = True):
+        """`run_dir` None: no TensorBoard log here (the caller writes one, as `train_project` does)."""
         self.enabled = enabled
         self.run_dir = run_dir
         self.bar: tqdm | None = None
-        self.writer = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import (
-                    SummaryWriter,  # needs the optional tensorboard package
-                )
-
-                self.writer = SummaryWriter(str(run_dir / "tensorboard"))
-            except ImportError:
-                log.info("tensorboard is not installed; metrics go to %s only", run_dir / "metrics.jsonl")
+        self.tensorboard = TensorBoardLog(run_dir) if enabled and run_dir is not None else None
 
     def __enter__(self) -> ConsoleReporter:
         return self
@@ -43,8 +35,8 @@ class ConsoleReporter:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
-        if self.writer is not None:
-            self.writer.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
     def __call__(self, event: Event) -> None:
         if not self.enabled:
@@ -73,13 +65,14 @@ class ConsoleReporter:
             acc = "-" if event.pixel_acc is None else f"{event.pixel_acc:.4f}"
             print(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  val mIoU {miou}  pixel acc {acc}  "
                   f"({event.seconds:.0f} s)")
-            if self.writer is not None:
-                for key in ("train_loss", "val_loss", "val_miou", "pixel_acc", "lr"):
-                    value = getattr(event, key)
-                    if value is not None:
-                        self.writer.add_scalar(key, value, event.epoch)
+            if self.tensorboard is not None:
+                self.tensorboard(event)
         elif isinstance(event, CheckpointSaved) and event.best:
             print(f"  best so far -> {event.path}")
         elif isinstance(event, BatchSizeReduced):
             print(f"  out of memory: batch size {event.old} -> {event.new}")
+        elif isinstance(event, SchedulePlanned):
+            print(f"  {event.message}")
+        elif isinstance(event, Finished) and event.reason:
+            print(f"  {event.reason}")
         # `Failed` is not printed: the error is raised next and `segcore` shows it once, on stderr.

@@ -1,21 +1,25 @@
-"""`segcore project create|import|export|info|recover`: manage a project store from the command line."""
+"""`segcore project create|import|add-images|export|info|recover`: manage a project store from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from pathlib import Path
 
+from segcore.cli.bars import progress_bar
 from segcore.cli.source_args import add_source_arguments, open_source
 from segcore.data.classes import resolve_class_table
 from segcore.data.writers import WRITER_FORMATS
+from segcore.project.image_import import import_images
 from segcore.project.recover import recover_project
 from segcore.project.store import ImageStatus, ProjectStore
-from segcore.project.transfer import LABELLED_STATUSES, export_project, import_dataset
+from segcore.project.transfer import LABELLED_STATUSES, ImportReport, export_project, import_dataset
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("project", help="create, import into, export, describe or recover a project")
+    parser = subparsers.add_parser("project", help="create, import into, add images to, export, describe or recover "
+                                   "a project")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", help="create an empty project")
@@ -31,6 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--link", action="store_true", help="reference the images where they are instead of copying")
     imp.set_defaults(func=_import)
 
+    add = actions.add_parser("add-images", help="add unlabelled images (files, or folders of them) to a project")
+    add.add_argument("project", type=Path)
+    add.add_argument("paths", type=Path, nargs="+", metavar="FILES_OR_FOLDERS")
+    add.add_argument("--link", action="store_true", help="reference the images where they are instead of copying")
+    add.set_defaults(func=_add_images)
+
     exp = actions.add_parser("export", help="export a project's labels as a dataset folder")
     exp.add_argument("project", type=Path)
     exp.add_argument("out", type=Path)
@@ -41,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     info = actions.add_parser("info", help="describe a project")
     info.add_argument("project", type=Path)
+    info.add_argument("--json", action="store_true", help="one JSON object instead of text")
     info.set_defaults(func=_info)
 
     recover = actions.add_parser(
@@ -59,11 +70,24 @@ def _create(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     dataset = open_source(args, args.source)
-    with ProjectStore.open_or_create(args.project, dataset.class_table) as store:
-        report = import_dataset(store, dataset, copy=not args.link)
+    with ProjectStore.open_or_create(args.project, dataset.class_table) as store, progress_bar("image") as progress:
+        report = import_dataset(store, dataset, copy=not args.link, progress=progress)
     print(f"imported {report.added} of {len(dataset)} images into {args.project}")
     if report.new_classes:
         print(f"new classes added to the project: {', '.join(report.new_classes)}")
+    return _skipped(report)
+
+
+def _add_images(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store, progress_bar("image") as progress:
+        report = import_images(store, args.paths, copy=not args.link, progress=progress)
+    total = report.added + len(report.failed) + len(report.duplicates)
+    print(f"added {report.added} of {total} images to {args.project}")
+    return _skipped(report)
+
+
+def _skipped(report: ImportReport) -> int:
+    """Name what an import skipped; exit code 1 when a file could not be added (duplicates are no failure)."""
     for name, reason in report.failed:
         print(f"skipped {name}: {reason}")
     if report.duplicates:
@@ -75,8 +99,8 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     statuses = [ImageStatus(s) for s in args.status] if args.status else LABELLED_STATUSES
-    with ProjectStore.open(args.project) as store:
-        out = export_project(store, args.out, args.fmt, statuses=statuses)
+    with ProjectStore.open(args.project) as store, progress_bar("image") as progress:
+        out = export_project(store, args.out, args.fmt, statuses=statuses, progress=progress)
     print(f"exported to {out} ({args.fmt})")
     return 0
 
@@ -85,12 +109,23 @@ def _info(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project) as store:
         images = store.images()
         counts = Counter(i.status.value for i in images)
+        if args.json:
+            print(json.dumps(_info_dict(store, len(images), counts)))
+            return 0
         table = store.class_table()
         print(f"project {store.name!r} at {store.root}")
         print(f"  images: {len(images)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
         print(f"  classes ({table.num_classes}): {', '.join(table.names)}; ignore index {table.ignore_index}")
         print(f"  training runs: {len(store.runs())}")
     return 0
+
+
+def _info_dict(store: ProjectStore, images: int, counts: Counter) -> dict:
+    table = store.class_table()
+    runs = [{"id": r.id, "name": r.name, "status": r.status, "best_miou": r.best_score,
+             "folder": str(store.root / r.checkpoint_dir) if r.checkpoint_dir else None} for r in store.runs()]
+    return {"name": store.name, "root": str(store.root), "images": images, "statuses": dict(sorted(counts.items())),
+            "classes": table.names, "ignore_index": table.ignore_index, "runs": runs}
 
 
 def _recover(args: argparse.Namespace) -> int:

@@ -11,10 +11,15 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segcore.cli.source_args import reader_options
 from segcore.data.readers import list_readers, open_dataset
 from segcore.errors import DatasetError
+
+if TYPE_CHECKING:
+    from segcore.training import TrainConfig
+    from segcore.training.events import Finished
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +27,24 @@ log = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a segmentation model on a dataset or project")
     _data_arguments(train)
-    train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="checkpoints, config.json, metrics.jsonl")
+    train.add_argument("--out", type=Path, metavar="RUN_DIR", help="checkpoints, config.json, metrics.jsonl; "
+                       "required unless --format project (default there: PROJECT/runs/NNNN)")
     train.add_argument("--model", default="unet", help="a name from `segcore models` (default unet)")
     train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="model option, e.g. base_channels=32 or output_stride=16 (repeatable)")
     train.add_argument("--pretrained", action="store_true", help="ImageNet backbone weights from torch's cache")
-    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--epochs", type=int, default=20,
+                       help="epochs (default 20); with --time or --until-flat, the most the run may take")
+    train.add_argument("--time", type=_duration, metavar="DURATION",
+                       help="train for this long (90s, 5m, 1h30m): the first epochs are timed and the run gets the "
+                       "epochs that fit (the schedule spans them), ending at the last epoch boundary in the budget")
+    train.add_argument("--until-flat", action="store_true",
+                       help="stop once validation mIoU (training loss without validation) is no better for "
+                       "--patience epochs")
+    train.add_argument("--patience", type=int, default=5, metavar="EPOCHS", help="for --until-flat (default 5)")
     train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--crop", type=int, help="random training crop (square); default: whole images")
+    train.add_argument("--crop", type=parse_size, metavar="N|HxW",
+                       help="random training crop: N square, or HxW (height x width); default: whole images")
     train.add_argument("--resize", help="resize first: N = long side, or a factor like 0.333")
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--weight-decay", type=float, default=1e-4)
@@ -37,10 +52,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--class-weights", choices=("none", "median_freq"), default="none")
     train.add_argument("--aux-weight", type=float, default=0.4)
     train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adamw")
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     train.add_argument("--schedule", choices=("poly", "step", "cosine", "constant"), default="poly")
+    train.add_argument("--poly-power", type=float, default=0.9, help="poly schedule: (1 - progress) ** POWER")
+    train.add_argument("--step-size", type=int, default=10, metavar="EPOCHS",
+                       help="step schedule: multiply the learning rate by --step-gamma every EPOCHS (default 10)")
+    train.add_argument("--step-gamma", type=float, default=0.5, help="step schedule factor (default 0.5)")
     train.add_argument("--warmup", type=float, default=0.0, metavar="EPOCHS")
     train.add_argument("--aug", default="hflip", help="comma list: hflip, vflip, rot=DEG, scale=MIN:MAX, "
-                       "jitter=B:C:G, clahe=CLIP, mean-image=PATH (default hflip; 'none' for nothing)")
+                       "jitter=B:C:G, clahe=CLIP, mean-image=PATH (`segcore mean-image`; with clahe, frame and "
+                       "mean are equalised alike before subtracting) (default hflip; 'none' for nothing)")
     train.add_argument("--val-fraction", type=float, default=0.2, help="held out when the data has no val split")
     train.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, ...")
     train.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
@@ -50,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--deterministic", action="store_true")
     train.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
-    train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt")
+    train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt (a project's run: "
+                       "--out names its folder)")
     train.add_argument("--init-from", type=Path, metavar="CKPT", help="start from these weights (e.g. after new labels)")
     train.add_argument("--keep-top-k", type=int, default=3, help="keep the k best epochs for `segcore average --run`")
     train.set_defaults(func=run_train)
@@ -58,8 +80,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser("eval", help="evaluate a checkpoint; prints one JSON object")
     ev.add_argument("--checkpoint", type=Path, required=True)
     _data_arguments(ev)
-    ev.add_argument("--split", default="val", help="samples of this split (val, train, test) or 'all'")
+    ev.add_argument("--split", help="val / train: the images the run held out / trained on (as its checkpoint "
+                    "records them, else the data's split); test: the data's split; all: everything "
+                    "(default: the data's val split, or all of it when it has no splits)")
     ev.add_argument("--device", default="auto")
+    ev.add_argument("--at-training-resolution", action="store_true",
+                    help="score at the resolution the model was trained at (labels resized as in training); "
+                    "default: predict as trained, upsample the logits and score at the labels' own resolution")
     ev.set_defaults(func=run_eval)
 
     avg = subparsers.add_parser("average", help="average the weights of checkpoints of one model")
@@ -80,7 +107,27 @@ def _open(args: argparse.Namespace):  # noqa: ANN202 - a LabelledDataset
     return open_dataset(args.format, args.data, **reader_options(args.format, args.labels))
 
 
-def parse_aug(spec: str, crop: int | None, resize: str | None) -> dict:
+def _duration(text: str) -> float:
+    from segcore.training.budget import DurationError, parse_duration
+
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_size(text: str) -> int | list[int]:
+    """`512` -> 512 (square), `512x3072` -> [512, 3072] (height, width)."""
+    try:
+        sides = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        sides = []
+    if len(sides) not in (1, 2) or min(sides) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or HxW (positive integers), got {text!r}")
+    return sides[0] if len(sides) == 1 else sides
+
+
+def parse_aug(spec: str, crop: int | list[int] | None, resize: str | None) -> dict:
     """`--aug hflip,rot=15,scale=0.5:2` -> AugmentConfig options."""
     options: dict = {"hflip": 0.0}
     for token in filter(None, (t.strip() for t in spec.split(","))):
@@ -123,40 +170,82 @@ def _model_kwargs(pairs: list[str]) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from segcore.cli.progress import ConsoleReporter
-    from segcore.training import TrainConfig, Trainer, prepare
+    from segcore.models import PretrainedWeightsMissing
+    from segcore.training import ConfigError, TrainConfig
 
     config = TrainConfig(
         model=args.model, model_kwargs=_model_kwargs(args.model_arg), pretrained_backbone=args.pretrained,
         loss=args.loss, class_weights=args.class_weights, aux_weight=args.aux_weight, optimizer=args.optimizer,
-        lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_epochs=args.warmup,
+        lr=args.lr, weight_decay=args.weight_decay, momentum=args.momentum, schedule=args.schedule,
+        poly_power=args.poly_power, step_epochs=args.step_size, step_gamma=args.step_gamma, warmup_epochs=args.warmup,
         epochs=args.epochs, batch_size=args.batch_size, augment=parse_aug(args.aug, args.crop, args.resize),
         val_fraction=args.val_fraction, device=args.device, amp=args.amp, cpu_bf16=args.cpu_bf16,
         grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
         sync_bn=args.sync_bn, keep_top_k=args.keep_top_k,
+        time_budget_s=args.time, until_flat=args.until_flat, patience=args.patience,
     )
+    try:
+        finished = _train_project(args, config) if args.format == "project" else _train(args, config)
+    except PretrainedWeightsMissing as exc:  # worded for any front end: say how it is done here
+        raise ConfigError(f"{exc}; or train from scratch: leave out --pretrained") from exc
+    return 130 if finished.cancelled else 0
+
+
+def _train(args: argparse.Namespace, config: TrainConfig) -> Finished:
+    from segcore.cli.progress import ConsoleReporter
+    from segcore.training import ConfigError, Trainer, prepare
+
+    if args.out is None:
+        raise ConfigError("--out RUN_DIR is needed (only --format project has a default)")
     data = prepare(_open(args), config.val_fraction, config.seed)
     trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
     with ConsoleReporter(args.out, enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:
-        finished = trainer.fit(reporter)
-    return 130 if finished.cancelled else 0
+        return trainer.fit(reporter)
+
+
+def _train_project(args: argparse.Namespace, config: TrainConfig) -> Finished:
+    """Train through the project, which records the run (config, metrics, split) as the app does."""
+    from segcore.cli.progress import ConsoleReporter
+    from segcore.project.runs import run_in_folder, train_project
+    from segcore.project.store import ProjectStore
+    from segcore.training import ConfigError
+    from segcore.training.events import Finished, RunStarted
+
+    if args.labels:
+        raise DatasetError("a project has its own class table; --labels does not apply to --format project")
+    with ProjectStore.open(args.data) as store:
+        resume_run = None
+        if args.resume:
+            record = run_in_folder(store, args.out) if args.out is not None else None
+            if record is None:
+                raise ConfigError(f"--resume continues a run of {args.data}: name its folder with --out "
+                                  "(see `segcore project info`)")
+            resume_run = record.id
+        events = train_project(store, config, init_from=args.init_from, resume_run=resume_run, folder=args.out)
+        # No TensorBoard log of the reporter's own: train_project writes the run's.
+        with ConsoleReporter(None) as reporter:
+            for event in events:
+                reporter(event)
+                if isinstance(event, RunStarted):
+                    record = run_in_folder(store, event.run_dir)
+        assert isinstance(event, Finished)
+        print(f"recorded as run {record.id} of project {store.root}")
+        return event
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from segcore.training import load_checkpoint
-    from segcore.training.evaluate import evaluate
+    from segcore.training.evaluate import evaluate, select_samples
 
     checkpoint = load_checkpoint(args.checkpoint)
-    dataset = _open(args)
-    samples = [s for s in dataset if args.split == "all" or s.split == args.split]
-    if not samples:
-        splits = sorted({str(s.split) for s in dataset})
-        raise DatasetError(f"no samples in split {args.split!r} (splits here: {', '.join(splits)})")
-    metrics = evaluate(checkpoint, samples, device=args.device).to_dict()
+    samples = select_samples(_open(args).samples, args.split, checkpoint.extra.get("split"))
+    metrics = evaluate(checkpoint, samples, device=args.device,
+                       at_training_resolution=args.at_training_resolution).to_dict()
     names = checkpoint.class_table.names
     result = {
         "checkpoint": str(args.checkpoint),
         "images": len(samples),
+        "resolution": "training" if args.at_training_resolution else "labels",
         "miou": metrics["miou"],
         "pixel_acc": metrics["pixel_acc"],
         "mean_class_acc": metrics["mean_class_acc"],

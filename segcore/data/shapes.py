@@ -2,7 +2,8 @@
 
 - every shape is drawn on its own blank canvas and painted into the label map in file order, so
   a later shape wins where shapes overlap;
-- polygon: `draw.polygon(xy, outline=1, fill=1)`; rectangle: `draw.rectangle`; circle: an ellipse
+- polygon: `draw.polygon(xy, outline=1, fill=1)`, and so labelme 6's oriented_rectangle (its four
+  corners); rectangle: `draw.rectangle`; circle: an ellipse
   around the first point through the second; line / linestrip: `draw.line(width=10)`;
   point: an ellipse of radius 5; mask: a bitmap pasted into the box its two points span.
 
@@ -35,7 +36,7 @@ LINE_WIDTH = 10
 POINT_SIZE = 5
 """labelme's `shape_to_mask` radius for `point` shapes."""
 
-SHAPE_TYPES = ("polygon", "rectangle", "circle", "line", "linestrip", "point", "mask")
+SHAPE_TYPES = ("polygon", "rectangle", "oriented_rectangle", "circle", "line", "linestrip", "point", "mask")
 
 # --------------------------------------------------------------------------------------------
 # Public rasterisation
@@ -65,7 +66,7 @@ def shape_to_bool_mask(shape: Mapping[str, Any], shape_hw: tuple[int, int]) -> n
     shape_type = shape.get("shape_type") or "polygon"
     points = [(float(x), float(y)) for x, y in shape["points"]]
     canvas = np.zeros((height, width), dtype=bool)
-    if shape_type == "polygon":
+    if shape_type in ("polygon", "oriented_rectangle"):
         _fill_polygon(canvas, [(int(x), int(y)) for x, y in points])
     elif shape_type == "rectangle":
         (xa, ya), (xb, yb) = points
@@ -112,7 +113,7 @@ def shape_problem(shape: Mapping[str, Any]) -> str | None:
         for p in points
     ):
         return "'points' must be a list of [x, y] numbers"
-    needed = {"circle": 2, "rectangle": 2, "line": 2, "point": 1, "mask": 2}.get(shape_type)
+    needed = {"circle": 2, "rectangle": 2, "oriented_rectangle": 4, "line": 2, "point": 1, "mask": 2}.get(shape_type)
     if needed is not None and len(points) != needed:
         return f"a {shape_type} needs exactly {needed} point(s), got {len(points)}"
     if shape_type == "polygon" and len(points) < 3:

@@ -1,4 +1,4 @@
-"""Write a `LabelledDataset` out as VOC, an index-mask folder pair, or a colour-mask folder pair.
+"""Write a `LabelledDataset` out as VOC, an index-mask or colour-mask folder pair, COCO or labelme files.
 
 Each written format reads back with the reader of the same name, giving the same masks and class
 table. The dataset is written into a hidden folder beside `out` and renamed to `out` once it is
@@ -9,6 +9,16 @@ folders that killed writes left behind are removed by the next write into the sa
                ImageSets/Segmentation/{train,val,trainval}.txt (+ test.txt), class_names.txt
     folder     images/X.*, masks/X.png (8-bit gray: value = class index), classes.txt
     colormask  images/X.*, masks/X.png (RGB: the class colours), classes.txt (with colours)
+    coco       images/X.*, annotations.json, classes.txt (with colours: the class table, class 0 included)
+    labelme    X.* and X.json side by side (labelme's own layout), labels.txt (names only)
+
+COCO (`pycocotools.coco.COCO` loads it; `annToMask` gives the masks back exactly): categories are
+classes 1..n-1 with id = class index; each class present in an image is one annotation, a compressed
+RLE with `iscrowd=0` as COCO-Stuff writes its regions (exact, unlike polygons, which COCO rasterises
+its own way), with area and bbox from pycocotools. Class 0 is not written: COCO's unannotated pixels
+are the background. COCO has no ignore label: ignore pixels become background (one warning).
+labelme: polygons by `segcore.export.labelme_json`, simplified only where labelme's rasteriser still
+fills exactly the same pixels; ignore pixels are `__ignore__` shapes. Neither keeps splits.
 
 Images keep their original bytes when the sample reads them straight from a file (JPEG or PNG
 for voc; any supported format for the folder formats); anything else is written as lossless PNG.
@@ -16,6 +26,7 @@ for voc; any supported format for the folder formats); anything else is written 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -28,16 +39,19 @@ from pathlib import Path
 import numpy as np
 
 from segcore.data.classes import ClassTable, voc_colormap
+from segcore.data.coco import categories, mask_annotations
 from segcore.data.masks import index_to_rgb, write_palette_png
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.errors import DatasetError, ImageReadError
+from segcore.export.labelme_json import write_labelme_json, write_labelme_labels
 from segcore.io.atomic import atomic_write_bytes
 from segcore.io.header import sniff_format
 from segcore.io.images import encode_image, write_image
 
 log = logging.getLogger(__name__)
 
-WRITER_FORMATS = ("voc", "folder", "colormask")
+WRITER_FORMATS = ("voc", "folder", "colormask", "coco", "labelme")
+COCO_FILE = "annotations.json"
 ProgressFn = Callable[[int, int], None]
 
 _SUFFIX_OF_FORMAT = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "bmp": ".bmp"}
@@ -203,8 +217,42 @@ def _write_colormask(dataset: LabelledDataset, root: Path, progress: ProgressFn)
     table.write(root / "classes.txt")
 
 
+def _write_coco(dataset: LabelledDataset, root: Path, progress: ProgressFn) -> None:
+    table = dataset.class_table
+    images: list[dict] = []
+    annotations: list[dict] = []
+    with_ignore = 0
+    for image_id, (sample, image, mask) in enumerate(_each_sample(dataset, progress), 1):
+        data, suffix = _image_file(sample, image, keep=tuple(_SUFFIX_OF_FORMAT))
+        atomic_write_bytes(root / "images" / f"{sample.name}{suffix}", data)
+        height, width = mask.shape
+        images.append({"id": image_id, "file_name": f"{sample.name}{suffix}", "height": height, "width": width})
+        annotations += mask_annotations(mask, table, image_id=image_id, first_id=len(annotations) + 1)
+        with_ignore += bool((mask == table.ignore_index).any())
+    if with_ignore:
+        log.warning("%d image(s) have ignore pixels; COCO has no ignore label, so they are written as background",
+                    with_ignore)
+    doc = {"info": {"description": "written by segdesk"}, "licenses": [], "images": images,
+           "annotations": annotations, "categories": categories(table)}
+    atomic_write_bytes(root / COCO_FILE, json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+    table.write(root / "classes.txt")
+
+
+def _write_labelme(dataset: LabelledDataset, root: Path, progress: ProgressFn) -> None:
+    table = dataset.class_table
+    for sample, image, mask in _each_sample(dataset, progress):
+        data, suffix = _image_file(sample, image, keep=tuple(_SUFFIX_OF_FORMAT))
+        image_path = root / f"{sample.name}{suffix}"
+        atomic_write_bytes(image_path, data)
+        # max_error=0: an outline is simplified only where labelme still fills exactly the same pixels.
+        write_labelme_json(root / f"{sample.name}.json", mask, table, image_path, max_error=0.0)
+    write_labelme_labels(root / "labels.txt", table)
+
+
 _WRITERS: dict[str, Callable[[LabelledDataset, Path, ProgressFn], None]] = {
     "voc": _write_voc,
     "folder": _write_folder,
     "colormask": _write_colormask,
+    "coco": _write_coco,
+    "labelme": _write_labelme,
 }

@@ -1,5 +1,8 @@
 """Export a checkpoint's model to ONNX, with a JSON sidecar that tells a consumer how to feed it.
 
+The graph's `metadata_props` hold the same information (`segcore.class_table`, `segcore.normalization`,
+`segcore.preprocessing`, ...: each sidecar key, its value as JSON text).
+
 The graph takes `image` (N x C x H x W float32, already scaled to 0..1 and normalised) and returns
 `logits` (N x num_classes x H x W). N, H and W are dynamic unless `dynamic_size=False`.
 
@@ -44,6 +47,9 @@ OUTPUT_NAME = "logits"
 _RTOL = 1e-3
 _ATOL = 1e-4
 _AUGMENT_DEFAULTS = AugmentConfig()
+PREPROCESSING_KEYS = ("channels", "mean_image", "resize", "clahe", "clahe_grid", "intensity")
+"""In the order they apply (see `build_transforms`); with a mean image and CLAHE, both are equalised first."""
+METADATA_PREFIX = "segcore."
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -175,15 +181,17 @@ def export_onnx(
         max_abs_diff = _verify(program.model_proto.SerializeToString(), wrapper, verified_shape, name)
 
     sidecar = sidecar_path_for(out)
+    info = sidecar_dict(ckpt, divisor=divisor, opset=written_opset, example_size=size, dynamic_size=dynamic_size)
+    info["verification"] = (
+        None if verified_shape is None else {"input_shape": list(verified_shape), "max_abs_diff": max_abs_diff}
+    )
+    # The graph carries the sidecar too, so a copied .onnx alone still says how to feed it.
+    program.model.metadata_props.update(metadata_props(info))
     try:
         with atomic_path(out) as tmp:
             program.save(tmp, external_data=False)
     except (OSError, ValueError) as exc:  # > 2 GB of weights would need external data
         raise OnnxExportError(f"cannot write {out}: {exc}") from exc
-    info = sidecar_dict(ckpt, divisor=divisor, opset=written_opset, example_size=size, dynamic_size=dynamic_size)
-    info["verification"] = (
-        None if verified_shape is None else {"input_shape": list(verified_shape), "max_abs_diff": max_abs_diff}
-    )
     atomic_write_bytes(sidecar, (json.dumps(info, indent=2) + "\n").encode())
     log.info("exported %s to %s (opset %d, example %dx%d)", name, out, written_opset, *size)
     return OnnxExport(out, sidecar, name, written_opset, size, dynamic_size, verified_shape, max_abs_diff)
@@ -221,11 +229,16 @@ def sidecar_dict(
         },
         # Deterministic steps the model was trained with that happen before normalisation; a
         # consumer must repeat those that are set (segcore's `Checkpoint.preprocessing` does).
-        "preprocessing": {k: augment.get(k, getattr(_AUGMENT_DEFAULTS, k)) for k in ("mean_image", "resize", "clahe", "clahe_grid")},
+        "preprocessing": {k: augment.get(k, getattr(_AUGMENT_DEFAULTS, k)) for k in PREPROCESSING_KEYS},
         "epoch": ckpt.epoch,
         "label_set_hash": ckpt.label_set_hash,
         "torch_version": torch.__version__,
     }
+
+
+def metadata_props(info: dict) -> dict[str, str]:
+    """The sidecar as ONNX metadata_props: each top-level key as `segcore.KEY`, its value as JSON text."""
+    return {f"{METADATA_PREFIX}{key}": json.dumps(value) for key, value in info.items()}
 
 
 def _require_exporter() -> None:

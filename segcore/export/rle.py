@@ -4,11 +4,15 @@ As COCO and pycocotools define it: the mask is read in column-major (Fortran) or
 alternate runs of 0 and 1 starting with 0 (a first count of 0 when the first pixel is 1), and
 `size` is `[height, width]`. pycocotools' `frPyObjects` accepts these dicts as they are.
 
-A file for an index mask (`mask_to_rle_doc`) holds one COCO-style annotation per class present:
+A file for an index mask (`mask_to_rle_doc`) is a COCO annotation file for its one image
+(`pycocotools.coco.COCO` loads it) with one annotation per class present, background included:
     {"size": [h, w], "classes": [names], "ignore_index": 255,
-     "annotations": [{"category_id": i, "category_name": name, "area": n,
-                      "segmentation": {"size": [h, w], "counts": [...]}}]}
-Pixels no annotation covers are ignore pixels (`rle_doc_to_mask`).
+     "images": [{"id": 1, "file_name": ..., "height": h, "width": w}],
+     "categories": [{"id": i, "name": name}, ...],           # every class, id = class index
+     "annotations": [{"id": k, "image_id": 1, "category_id": i, "category_name": name, "iscrowd": 0,
+                      "area": n, "bbox": [x, y, w, h], "segmentation": {"size": [h, w], "counts": [...]}}]}
+Pixels no annotation covers are ignore pixels (`rle_doc_to_mask`). For a dataset-wide COCO file,
+write the masks with `write_dataset(..., "coco")`.
 """
 
 from __future__ import annotations
@@ -51,27 +55,39 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     return flat.reshape((height, width), order="F")
 
 
-def mask_to_rle_doc(mask: np.ndarray, table: ClassTable) -> dict[str, Any]:
-    """One RLE annotation per class present in an index mask (background included, ignore left out)."""
+def mask_to_rle_doc(mask: np.ndarray, table: ClassTable, file_name: str = "") -> dict[str, Any]:
+    """A COCO file of one image (`file_name`): one RLE annotation per class present, background included."""
     check_index_mask(mask, table)
     height, width = mask.shape
     present = np.bincount(mask.ravel(), minlength=256)
-    annotations = [
-        {
-            "category_id": index,
-            "category_name": name,
-            "area": int(present[index]),
-            "segmentation": encode_rle(mask == index),
-        }
-        for index, name in enumerate(table.names)
-        if present[index]
-    ]
+    annotations = []
+    for index, name in enumerate(table.names):
+        if present[index]:
+            binary = mask == index
+            annotations.append({
+                "id": len(annotations) + 1,
+                "image_id": 1,
+                "category_id": index,
+                "category_name": name,
+                "iscrowd": 0,
+                "area": int(present[index]),
+                "bbox": _bbox(binary),
+                "segmentation": encode_rle(binary),
+            })
     return {
         "size": [int(height), int(width)],
         "classes": table.names,
         "ignore_index": int(table.ignore_index),
+        "images": [{"id": 1, "file_name": file_name, "height": int(height), "width": int(width)}],
+        "categories": [{"id": index, "name": name} for index, name in enumerate(table.names)],
         "annotations": annotations,
     }
+
+
+def _bbox(binary: np.ndarray) -> list[int]:
+    """COCO's [x, y, width, height] of the pixels set in a non-empty mask."""
+    rows, cols = np.flatnonzero(binary.any(axis=1)), np.flatnonzero(binary.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
 def rle_doc_to_mask(doc: dict[str, Any]) -> np.ndarray:

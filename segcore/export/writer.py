@@ -8,7 +8,7 @@ Layout: one sub-folder per format under `out_dir`, files named after the image's
     binary/<stem>_<class>.png   0/255 mask per class (every class, empty ones included)
     labelme/<stem>.json         labelme polygons; imagePath relative to this file (needs image_path)
     labelme/labels.txt          labelme's class list (`__ignore__`, then the classes), written once
-    rle/<stem>.json             COCO uncompressed RLE per class present (see `segcore.export.rle`)
+    rle/<stem>.json             a one-image COCO file: uncompressed RLE per class (see `segcore.export.rle`)
     probs/<stem>.npy            float16 C x H x W softmax probabilities (needs probabilities)
 
 Probabilities are kept as one `.npy` (float16: 3 significant digits, half the size of float32,
@@ -112,7 +112,7 @@ def export_prediction(
             written += _ensure_labelme_labels(out / "labelme" / "labels.txt", table)
         elif fmt == "rle":
             path = out / "rle" / f"{stem}.json"
-            doc = mask_to_rle_doc(labels, table)
+            doc = mask_to_rle_doc(labels, table, Path(image_path).name if image_path is not None else stem)
             atomic_write_bytes(path, (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8"))
         else:  # probs
             path = out / "probs" / f"{stem}.npy"

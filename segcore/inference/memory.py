@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 
+import psutil
 import torch
 from torch import nn
 
@@ -18,19 +18,12 @@ PROBE = 128
 
 
 def free_memory(device: torch.device) -> int:
-    """Bytes free for activations: CUDA's own count, or the OS's available memory."""
+    """Bytes free for activations: CUDA's own count, or the system's available memory."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 4 << 30
+    # psutil's "available" is MemAvailable on Linux and the equivalent on macOS and Windows.
+    return int(psutil.virtual_memory().available)
 
 
 def activation_bytes_per_pixel(model: nn.Module, in_channels: int, divisor: int, device: torch.device) -> float:

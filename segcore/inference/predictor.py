@@ -9,7 +9,6 @@ normalisation); logits come back at the input's full size whatever the mode.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -33,7 +32,11 @@ log = logging.getLogger(__name__)
 MODES = ("auto", "whole", "resize", "tile")
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_AGREEMENT = 0.995
-"""bf16 is kept only if its labels agree with fp32's on at least this fraction of pixels."""
+"""bf16 is kept only while its labels agree with fp32's on at least this fraction of each checked image's pixels."""
+BF16_FIRST_CHECKS = 3
+BF16_CHECK_EVERY = 25
+"""With precision "auto", the first BF16_FIRST_CHECKS images, then one in every BF16_CHECK_EVERY, are
+predicted in both precisions and compared (one extra forward each): a drop falls back to fp32 for good."""
 
 
 @dataclass
@@ -89,15 +92,18 @@ class Predictor:
         self.tile = padded_size(self.tile or 512, self.divisor)
         self.batch_size = self.batch_size or 1
         self.amp_dtype = self._initial_precision(precision)
-        self._precision_checked = precision != "auto" or self.amp_dtype is None
+        self._watch_bf16 = precision == "auto" and self.amp_dtype is not None
+        self._images_done, self._next_check, self._checks = 0, 0, 0
+        self.bf16_agreement: float | None = None
+        """The lowest bf16-vs-fp32 label agreement of the images checked so far."""
 
     # -- setup ---------------------------------------------------------------------------------------
     def _transform(self, resize: int | float | None, mean_image: np.ndarray | None):
-        augment = self.checkpoint.preprocessing()
+        options = self.checkpoint.preprocessing_options()
+        options["pad_divisor"] = None
         if resize is not None:  # an explicit downscale replaces the training resize
-            augment = dataclasses.replace(augment, resize=resize)
+            options["resize"] = resize
             self.mode = "resize" if self.mode == "auto" else self.mode
-        options = dataclasses.asdict(dataclasses.replace(augment, pad_divisor=None))
         if options["channels"] is None:
             # A checkpoint from before runs recorded their channel conversion: today's training rule
             # (alpha dropped, colour <-> gray) still beats a crash on an RGBA frame given to a gray model.
@@ -143,9 +149,8 @@ class Predictor:
         """Predict a preprocessed C x H x W tensor; results are resized to `output_size`."""
         x = tensor.unsqueeze(0).to(self.device)
         mode = self._mode_for(x)
-        if not self._precision_checked:
-            self._check_bf16(x, mode)
-        logits = self._logits(x, mode)
+        logits = self._checked_logits(x, mode) if self._bf16_check_due() else self._logits(x, mode)
+        self._images_done += 1
         if logits.shape[-2:] != tuple(output_size):
             logits = F.interpolate(logits, size=tuple(output_size), mode="bilinear", align_corners=False)
         return self._finish(logits[0], mode)
@@ -156,9 +161,10 @@ class Predictor:
         x = batch.to(self.device)
         if self._mode_for(x) == "tile":
             return [self.predict_tensor(t, size) for t, size in zip(batch, output_sizes)]
-        if not self._precision_checked:
-            self._check_bf16(x[:1], "whole")
+        if self._bf16_check_due():
+            self._checked_logits(x[:1], "whole")
         logits = self._logits(x, "whole")
+        self._images_done += len(x)
         results = []
         for item, size in zip(logits, output_sizes):
             if item.shape[-2:] != tuple(size):
@@ -232,17 +238,27 @@ class Predictor:
             mode=mode,
         )
 
-    def _check_bf16(self, x: torch.Tensor, mode: str) -> None:
-        """Keep bf16 only where it agrees with fp32 on >= 99.5 % of this image's pixels."""
+    def _bf16_check_due(self) -> bool:
+        return self._watch_bf16 and self._images_done >= self._next_check
+
+    def _checked_logits(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        """Logits of `x` in bf16 and in fp32; bf16 is given up if their labels agree on < 99.5 % of pixels.
+
+        Returns the logits of the precision kept, so the check costs one extra forward.
+        """
         dtype, self.amp_dtype = self.amp_dtype, None
-        reference = self._logits(x, mode).argmax(1)
+        reference = self._logits(x, mode)
         self.amp_dtype = dtype
-        fast = self._logits(x, mode).argmax(1)
-        agreement = float((fast == reference).float().mean())
-        self._precision_checked = True
+        fast = self._logits(x, mode)
+        agreement = float((fast.argmax(1) == reference.argmax(1)).float().mean())
+        self.bf16_agreement = agreement if self.bf16_agreement is None else min(self.bf16_agreement, agreement)
+        self._checks += 1
+        self._next_check = self._images_done + (1 if self._checks < BF16_FIRST_CHECKS else BF16_CHECK_EVERY)
         if agreement < BF16_AGREEMENT:
-            log.warning("bf16 labels agree with fp32 on only %.2f%% of pixels; predicting in fp32", 100 * agreement)
-            self.amp_dtype = None
-        else:
-            log.info("bf16 agrees with fp32 on %.3f%% of pixels; using bf16", 100 * agreement)
-        self.bf16_agreement = agreement
+            log.warning("bf16 labels agree with fp32 on only %.2f%% of the pixels of image %d; predicting in fp32",
+                        100 * agreement, self._images_done + 1)
+            self.amp_dtype, self._watch_bf16 = None, False
+            return reference
+        log.info("bf16 agrees with fp32 on %.3f%% of the pixels of image %d; using bf16", 100 * agreement,
+                 self._images_done + 1)
+        return fast

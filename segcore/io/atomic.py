@@ -7,6 +7,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,16 @@ from segcore.errors import DiskFullError
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
-# mkstemp creates files readable by the owner only; finished files get the usual umask-based mode.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read when a file is finished (not at import: reading it means setting it)."""
+    with _umask_lock:
+        # The most restrictive mask meanwhile: a file another thread creates in between is private, not open.
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -75,8 +83,10 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with open(tmp, "rb") as fh:
+        # mkstemp creates files readable by the owner only; finished files get the usual umask-based mode.
+        os.chmod(tmp, 0o666 & ~current_umask())
+        # The caller wrote through its own handle, now closed; fsync needs one open for writing on Windows.
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
         _fsync_dir(target.parent)

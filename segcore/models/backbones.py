@@ -27,9 +27,9 @@ class PretrainedWeightsMissing(SegcoreError):
     def __init__(self, weights: WeightsEnum, path: Path):
         self.path = path
         self.url = weights.url
+        # Worded for any front end: the CLI and the GUI each say how to train from scratch instead.
         super().__init__(
-            f"pretrained weights {weights} are not in torch's cache: download {weights.url} "
-            f"and save it as {path} (or train from scratch with pretrained_backbone=False)"
+            f"pretrained weights {weights} are not in torch's cache: download {weights.url} and save it as {path}"
         )
 
 

@@ -101,5 +101,5 @@ def unet(
 ) -> UNet:
     """U-Net; `base_channels` sets the width (64: the paper's), `bilinear` the decoder's upsampling."""
     if pretrained_backbone:
-        raise ValueError("unet has no pretrained backbone (it is trained from scratch); use pretrained_backbone=False")
+        raise ValueError("unet has no pretrained backbone: it trains from scratch")
     return UNet(num_classes=num_classes, in_channels=in_channels, base_channels=base_channels, bilinear=bilinear)

@@ -1,11 +1,11 @@
-"""Export a project's labels or predictions: per-image files (palette, colour, overlay, labelme, binary) or a VOC folder.
+"""Export a project's labels or predictions as per-image files (palette, colour, overlay, labelme, binary) or datasets.
 
     for step in export_project_masks(store, "out", ["palette", "voc"], source="predictions"):
         ...  # ExportProgress(done, total, image_id, files, error)
 
 Per-image files go to `<out_dir>/<format>/` as `segcore.export.writer.export_prediction` lays
-them out; the VOC folder is `<out_dir>/voc`, written in one step at the end (atomically, by the
-dataset writer). A generator, so the caller can stop between images.
+them out; a dataset folder (VOC, COCO) is `<out_dir>/<format>`, written in one step at the end
+(atomically, by the dataset writer). A generator, so the caller can stop between images.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from segcore.project.transfer import masks_dataset
 log = logging.getLogger(__name__)
 
 SOURCES = ("labels", "predictions")
-PROJECT_EXPORT_FORMATS = ("palette", "color", "overlay", "labelme", "binary", "voc")
-VOC_FOLDER = "voc"
+DATASET_FOLDER_FORMATS = ("voc", "coco")
+PROJECT_EXPORT_FORMATS = ("palette", "color", "overlay", "labelme", "binary", *DATASET_FOLDER_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ExportProgress:
     done: int
     total: int
     image_id: int | None
-    """The image this step exported; None for the VOC folder step."""
+    """The image this step exported; None for a dataset folder's step."""
     files: tuple[Path, ...] = ()
     error: str | None = None
     """Why the image was skipped (no label or prediction, unreadable image), or None."""
@@ -52,25 +52,26 @@ def export_project_masks(
     """Write each image's label (or prediction) in `formats`; images without one are skipped and reported.
 
     `image_ids` defaults to every image of the project. One progress step per image, plus one
-    for the VOC folder when `voc` is among the formats.
+    per dataset folder (`voc`, `coco`) among the formats.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     unknown = [f for f in formats if f not in PROJECT_EXPORT_FORMATS]
     if unknown or not formats:
         raise ValueError(f"choose export formats from {', '.join(PROJECT_EXPORT_FORMATS)}, got {list(formats)}")
-    per_image = check_formats([f for f in formats if f != "voc"])
+    per_image = check_formats([f for f in formats if f not in DATASET_FOLDER_FORMATS])
     out = Path(out_dir)
-    voc_dir = out / VOC_FOLDER if "voc" in formats else None
-    if voc_dir is not None and voc_dir.exists() and (not voc_dir.is_dir() or any(voc_dir.iterdir())):
-        # Checked before any file is written: the dataset writer only fills new or empty folders.
-        raise DatasetError(f"{voc_dir} already exists and is not empty; choose another output folder")
+    folders = {fmt: out / fmt for fmt in DATASET_FOLDER_FORMATS if fmt in formats}
+    for folder in folders.values():
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            # Checked before any file is written: the dataset writer only fills new or empty folders.
+            raise DatasetError(f"{folder} already exists and is not empty; choose another output folder")
 
     ids = [r.id for r in store.images()] if image_ids is None else list(image_ids)
     load = _loader(store, source)
     available = _ids_with(store, source)
     table = store.class_table()
-    total = len(ids) + (voc_dir is not None)
+    total = len(ids) + len(folders)
     exported: list[int] = []
     for done, image_id in enumerate(ids, start=1):
         if image_id not in available:
@@ -91,12 +92,13 @@ def export_project_masks(
         exported.append(image_id)
         yield ExportProgress(done, total, image_id, tuple(files))
 
-    if voc_dir is not None:
+    for done, (fmt, folder) in enumerate(folders.items(), start=len(ids) + 1):
         if not exported:
-            yield ExportProgress(total, total, None, error=f"no image has a {source[:-1]}: no VOC folder written")
-            return
+            reason = f"no image has a {source[:-1]}: no {fmt.upper()} folder written"
+            yield ExportProgress(done, total, None, error=reason)
+            continue
         dataset = masks_dataset(store, exported, load)
-        yield ExportProgress(total, total, None, (write_dataset(dataset, voc_dir, "voc"),))
+        yield ExportProgress(done, total, None, (write_dataset(dataset, folder, fmt),))
 
 
 def _ids_with(store: ProjectStore, source: str) -> set[int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from segcore.errors import DatasetError, SegcoreError
 from segcore.io.images import is_file_or_broken_link, is_image_file
 from segcore.project.store import ProjectStore
-from segcore.project.transfer import ImportProgress, ImportReport, ImportSteps, iter_import_dataset
+from segcore.project.transfer import ImportProgress, ImportReport, ImportSteps, Progress, iter_import_dataset
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,28 @@ def iter_import_images(store: ProjectStore, paths: Iterable[str | Path], *, copy
     return report
 
 
+def import_images(
+    store: ProjectStore, paths: Iterable[str | Path], *, copy: bool = True, progress: Progress | None = None
+) -> ImportReport:
+    """`iter_import_images` run to the end, with an optional `progress(done, total)` callback.
+
+    A folder among `paths` stands for its image files (`image_files`).
+    """
+    files = [f for p in map(Path, paths) for f in (image_files(p) if p.is_dir() else [p])]
+    steps = iter_import_images(store, files, copy=copy)
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(step.done, step.total)
+
+
 def iter_import_folder(store: ProjectStore, folder: str | Path, *, copy: bool = True) -> ImportSteps:
     """Add every image file directly in `folder` (see `image_files`)."""
     return (yield from iter_import_images(store, image_files(folder), copy=copy))
 
 
-__all__ = ["ImportProgress", "ImportReport", "ImportSteps", "image_files", "iter_import_dataset", "iter_import_folder", "iter_import_images"]
+__all__ = ["ImportProgress", "ImportReport", "ImportSteps", "image_files", "import_images", "iter_import_dataset",
+           "iter_import_folder", "iter_import_images"]

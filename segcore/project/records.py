@@ -81,3 +81,5 @@ class RunRecord:
     best_score: float | None
     created_at: str
     finished_at: str | None
+    split: dict[str, list[str]] | None = None
+    """{"train": [...], "val": [...]}: the sample names the run trained on and held out."""

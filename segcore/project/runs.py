@@ -3,7 +3,8 @@
     for event in train_project(store, TrainConfig(model="unet", epochs=20), control=control):
         ...  # BatchProgress, EpochMetrics, CheckpointSaved, Finished (a GUI shows them)
 
-A run lives in `<project>/runs/<id>/` (config.json, best.pt, last.pt, top_k/); the store keeps
+A run lives in `<project>/runs/<id>/` (config.json, best.pt, last.pt, top_k/, tensorboard/ when
+tensorboard is installed); the store keeps
 its config, per-epoch metrics, status (running, finished, cancelled, failed) and best mIoU, so
 a run history survives restarts. A run can be resumed, or a new one started from a checkpoint
 after new labels (`init_from`).
@@ -20,7 +21,8 @@ from segcore.project.store import ProjectStore, RunRecord
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
 from segcore.training.checkpoint import TopK
-from segcore.training.events import EpochMetrics, Event, Failed, Finished
+from segcore.training.events import EpochMetrics, Event, Failed, Finished, SchedulePlanned
+from segcore.training.tensorboard import TensorBoardLog
 from segcore.training.trainer import BEST
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,13 @@ def train_project(
     control: TrainingControl | None = None,
     init_from: str | Path | None = None,
     resume_run: int | None = None,
+    folder: str | Path | None = None,
 ) -> Iterator[Event]:
     """Train on the project's labelled images; yields the trainer's events and records the run.
 
     `resume_run` continues that run from its last checkpoint (same config); `init_from` starts
-    a new run from a checkpoint's weights (e.g. after labelling more images).
+    a new run from a checkpoint's weights (e.g. after labelling more images). A new run's
+    checkpoints go to `folder`, or to `<project>/runs/<id>` by default; the record names either.
     """
     config.validate()
     data = prepare(project_dataset(store), config.val_fraction, config.seed)
@@ -59,25 +63,46 @@ def train_project(
         store.reopen_run(run_id)
     else:
         run_id = store.add_run(name or config.model, config.to_dict())
-        rel = f"{RUNS_DIR}/{run_id:04d}"  # named after the id the insert gave
+        # Named after the id the insert gave; a folder of the user's choice is kept relative when inside.
+        rel = f"{RUNS_DIR}/{run_id:04d}" if folder is None else _recorded_folder(store, Path(folder))
         store.set_run_checkpoint_dir(run_id, rel)
         folder = store.root / rel
+    store.set_run_split(run_id, data.split_names())
     trainer = Trainer(config, data, folder, control=control, resume=resume_run is not None, init_from=init_from)
     status, best = "failed", None
     try:
-        for event in trainer.run():
-            if isinstance(event, EpochMetrics):
-                store.log_metrics(run_id, event.epoch, _epoch_values(event))
-            elif isinstance(event, Finished):
-                status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
-            elif isinstance(event, Failed):
-                status = "failed"
-            yield event
+        # TensorBoard logs as `segcore train` writes them, when tensorboard is installed.
+        with TensorBoardLog(folder) as tensorboard:
+            for event in trainer.run():
+                tensorboard(event)
+                if isinstance(event, EpochMetrics):
+                    store.log_metrics(run_id, event.epoch, _epoch_values(event))
+                elif isinstance(event, SchedulePlanned):  # what a time budget chose, kept with the epoch it followed
+                    store.log_metrics(run_id, event.after_epoch, {"planned_epochs": event.epochs,
+                                                                   "planned_epoch_seconds": event.epoch_seconds})
+                elif isinstance(event, Finished):
+                    status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
+                elif isinstance(event, Failed):
+                    status = "failed"
+                yield event
     except GeneratorExit:  # the consumer stopped listening (a GUI worker quitting): not a failure
         status = "cancelled"
         raise
     finally:
         store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+
+
+def _recorded_folder(store: ProjectStore, folder: Path) -> str:
+    """`folder` as a run record names it: relative to the project when inside it (the project may move)."""
+    folder, root = folder.resolve(), store.root.resolve()
+    return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
+
+
+def run_in_folder(store: ProjectStore, folder: str | Path) -> RunRecord | None:
+    """The newest run whose checkpoints are in `folder`, if any."""
+    folder = Path(folder).resolve()
+    runs = [r for r in store.runs() if r.checkpoint_dir and run_dir(store, r).resolve() == folder]
+    return runs[-1] if runs else None
 
 
 def _epoch_values(event: EpochMetrics) -> dict[str, float]:

@@ -91,6 +91,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """ALTER TABLE images ADD COLUMN content_hash TEXT""",
         """CREATE INDEX images_content_hash ON images(content_hash)""",
     ),
+    # v6: each run's split, {"train": [...], "val": [...]} sample names as JSON (NULL: not recorded)
+    (
+        """ALTER TABLE runs ADD COLUMN split TEXT""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -693,6 +693,11 @@ class ProjectStore:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET checkpoint_dir = ? WHERE id = ?", (checkpoint_dir, run_id))
 
+    def set_run_split(self, run_id: int, split: dict[str, list[str]]) -> None:
+        """Record the sample names a run trains on and holds out (`TrainingData.split_names`)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET split = ? WHERE id = ?", (json.dumps(split), run_id))
+
     def reopen_run(self, run_id: int) -> None:
         """Mark a run as running again (it is being resumed)."""
         with self.transaction() as conn:
@@ -716,7 +721,7 @@ class ProjectStore:
         return [
             RunRecord(
                 r["id"], r["name"], json.loads(r["config"]), r["status"], r["checkpoint_dir"],
-                r["best_score"], r["created_at"], r["finished_at"],
+                r["best_score"], r["created_at"], r["finished_at"], json.loads(r["split"]) if r["split"] else None,
             )
             for r in self._query("SELECT * FROM runs ORDER BY id")
         ]

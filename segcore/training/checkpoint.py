@@ -6,6 +6,7 @@ loaded with `torch.load(weights_only=True)`: nothing is ever unpickled.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -47,6 +48,10 @@ class Checkpoint:
     training_state: dict = field(default_factory=dict)
     """optimizer / scheduler / scaler / rng / best score: only what exact resume needs."""
     extra: dict = field(default_factory=dict)
+    """divisor, split ({"train": [...], "val": [...]} sample names), averaged_from, ..."""
+    mean_image: torch.Tensor | None = field(default=None, compare=False)
+    """The mean image the model was trained to subtract (float32, raw units), so the checkpoint
+    needs no file beside it; None when training subtracted none."""
     source: str = field(default="", compare=False)
     """The file it was loaded from ("" when built in memory): named in error messages."""
 
@@ -59,6 +64,18 @@ class Checkpoint:
         """
         norm = self.normalization
         return AugmentConfig.from_dict({**norm.get("augment", {}), "mean": norm["mean"], "std": norm["std"]})
+
+    def preprocessing_options(self) -> dict[str, Any]:
+        """`preprocessing()` as `build_transforms` options, with the mean image held in the checkpoint
+        (not the file it was read from, which may have moved) when it has one."""
+        options = dataclasses.asdict(self.preprocessing())
+        if self.mean_image is not None:
+            options["mean_image"] = self.mean_image.numpy()
+        return options
+
+    def without_training_state(self) -> Checkpoint:
+        """A copy for predicting and averaging only: no optimiser state (often larger than the weights)."""
+        return dataclasses.replace(self, training_state={})
 
     def build_model(self) -> nn.Module:
         """The model, rebuilt through the registry and loaded with these weights."""
@@ -95,6 +112,7 @@ class Checkpoint:
             "epoch": self.epoch,
             "training_state": self.training_state,
             "extra": self.extra,
+            "mean_image": self.mean_image,
         }
 
 
@@ -149,6 +167,7 @@ def _from_payload(payload: dict, source: str) -> Checkpoint:
         epoch=payload.get("epoch", 0),
         training_state=payload.get("training_state", {}),
         extra=payload.get("extra", {}),
+        mean_image=_typed_or_none(payload.get("mean_image"), torch.Tensor, "mean_image"),
         source=source,
     )
     if checkpoint.class_table.num_classes != checkpoint.num_classes:
@@ -161,6 +180,10 @@ def _typed(value: Any, kind: type, name: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise TypeError(f"{name} should be {kind.__name__}, not {type(value).__name__}")
     return value
+
+
+def _typed_or_none(value: Any, kind: type, name: str) -> Any:
+    return None if value is None else _typed(value, kind, name)
 
 
 def _weights_problem(expected: dict[str, torch.Tensor], found: dict[str, Any]) -> str:
@@ -230,7 +253,8 @@ def average_checkpoints(paths: list[str | Path]) -> Checkpoint:
     """Average the weights of several checkpoints of the same model (e.g. the k best, or seeds).
 
     Floating-point tensors are averaged; integer buffers (BatchNorm's step counters) are taken
-    from the first. Metadata comes from the first checkpoint; `extra["averaged_from"]` lists all.
+    from the first. Metadata and the mean image come from the first checkpoint;
+    `extra["averaged_from"]` lists all, `extra["split"]` is kept when they all share it.
     """
     if len(paths) < 1:
         raise CheckpointError("averaging needs at least one checkpoint")
@@ -261,5 +285,15 @@ def average_checkpoints(paths: list[str | Path]) -> Checkpoint:
         metrics={},
         label_set_hash=first.label_set_hash,
         epoch=max(c.epoch for c in checkpoints),
-        extra={"averaged_from": [str(p) for p in paths]},
+        extra=_averaged_extra(checkpoints, paths),
+        mean_image=first.mean_image,
     )
+
+
+def _averaged_extra(checkpoints: list[Checkpoint], paths: list[str | Path]) -> dict:
+    extra = {k: v for k, v in checkpoints[0].extra.items() if k != "split"}
+    extra["averaged_from"] = [str(p) for p in paths]
+    split = checkpoints[0].extra.get("split")
+    if split is not None and all(c.extra.get("split") == split for c in checkpoints):
+        extra["split"] = split
+    return extra

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class TrainConfig:
     schedule: str = "poly"
     poly_power: float = 0.9
     step_epochs: int = 10
-    """'step' schedule: the learning rate halves every this many epochs."""
+    """'step' schedule: the learning rate is multiplied by `step_gamma` every this many epochs."""
+    step_gamma: float = 0.5
     warmup_epochs: float = 0.0
     epochs: int = 20
     batch_size: int = 8
@@ -53,6 +55,12 @@ class TrainConfig:
     sync_bn: bool = False
     keep_top_k: int = 3
     """Also keep the k best epochs (top_k/) for weight averaging; 0 keeps only best.pt and last.pt."""
+    time_budget_s: float | None = None
+    """Train for this long (seconds): the first epochs are timed, the run gets the epochs that fit
+    (at most `epochs`; the schedule spans them) and ends at the last epoch boundary in the budget."""
+    until_flat: bool = False
+    """Stop once validation mIoU (training loss without validation) is no better for `patience` epochs."""
+    patience: int = 5
 
     def validate(self) -> None:
         from segcore.models import list_models
@@ -68,8 +76,18 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("epochs and batch_size must be at least 1 and lr positive")
+        if self.step_epochs < 1 or not 0 < self.step_gamma <= 1:
+            raise ConfigError(f"step_epochs must be at least 1 and step_gamma in (0, 1], "
+                              f"got {self.step_epochs} and {self.step_gamma}")
+        if self.poly_power <= 0 or not 0 <= self.momentum < 1:
+            raise ConfigError(f"poly_power must be positive and momentum in [0, 1), "
+                              f"got {self.poly_power} and {self.momentum}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.time_budget_s is not None and not (math.isfinite(self.time_budget_s) and self.time_budget_s > 0):
+            raise ConfigError(f"time_budget_s must be a positive number of seconds, got {self.time_budget_s}")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -39,6 +39,10 @@ class TrainingData:
     image_channels: tuple[int, ...] = ()
     """Channel counts of the checked training images (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA)."""
 
+    def split_names(self) -> dict[str, list[str]]:
+        """{"train": [...], "val": [...]} sample names: the split a run records, so `eval` can repeat it."""
+        return {"train": [s.name for s in self.train], "val": [s.name for s in self.val]}
+
 
 def split_samples(samples: list[LabelledSample], val_fraction: float, seed: int) -> tuple[list, list]:
     """The source's own 'val' split when it has one; otherwise a seeded random `val_fraction`."""

@@ -6,12 +6,14 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from segcore.data.normalization import IMAGENET_MEAN, IMAGENET_STD, dataset_statistics
 from segcore.data.torch_dataset import SegmentationDataset, pad_collate, worker_init
-from segcore.data.transforms import AugmentConfig
+from segcore.data.transforms import AugmentConfig, build_transforms
+from segcore.data.transforms.photometric import load_mean_image
 from segcore.losses import SegmentationLoss, get_loss, median_frequency_weights
 from segcore.training.config import ConfigError, TrainConfig
 from segcore.training.data import TrainingData, channel_notes, spread
@@ -35,6 +37,8 @@ class DataPipeline:
     num_workers: int
     notes: tuple[str, ...] = ()
     """What the user should know about how the data is fed (e.g. padded batches)."""
+    mean_image: np.ndarray | None = None
+    """The mean image subtracted first (read once from `augment.mean_image`), stored in checkpoints."""
 
     def val_loader(self, ctx: DistContext) -> DataLoader:
         """Validation, one image per batch (sizes may differ), sharded over ranks."""
@@ -44,14 +48,17 @@ class DataPipeline:
                           worker_init_fn=worker_init if self.num_workers else None)
 
 
-def normalization_for(data: TrainingData, augment: AugmentConfig) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def normalization_for(
+    data: TrainingData, augment: AugmentConfig, mean_image: np.ndarray | None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """ImageNet statistics for RGB (what pretrained backbones expect); the data's own for grayscale."""
     if augment.mean is not None and augment.std is not None:
         return tuple(augment.mean), tuple(augment.std)
     if data.in_channels == 3:
         return IMAGENET_MEAN, IMAGENET_STD
     # Statistics of what Normalize will actually see: after mean-image subtraction, resize and CLAHE.
-    before_normalize = dataclasses.replace(augment, mean=None, std=None, pad_divisor=None).build(train=False)
+    before = dataclasses.replace(augment, mean=None, std=None, pad_divisor=None)
+    before_normalize = build_transforms(False, **{**dataclasses.asdict(before), "mean_image": mean_image})
     images = (before_normalize(s.load_image(), None)[0].permute(1, 2, 0).numpy() for s in spread(data.train, STATS_SAMPLES))
     mean, std = dataset_statistics(images)
     # A flat image set would divide by zero; keep unit scale then.
@@ -78,12 +85,15 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         raise ConfigError(f"bad augmentation options: {exc}") from exc
     # Every image to the run's channel count first; the checkpoint records it, so prediction repeats it.
     augment = dataclasses.replace(augment, channels=data.in_channels)
-    mean, std = normalization_for(data, augment)
+    # Read once: the checkpoints keep this array, so they still predict when the file moves.
+    mean_image = None if augment.mean_image is None else load_mean_image(augment.mean_image)
+    mean, std = normalization_for(data, augment, mean_image)
     augment = dataclasses.replace(augment, mean=mean, std=std)
+    options = {**dataclasses.asdict(augment), "mean_image": mean_image}
     cache = data.image_bytes * (len(data.train) + len(data.val)) <= CACHE_BYTES
     common = {"seed": config.seed, "class_table": data.class_table, "cache": cache}
-    train_set = SegmentationDataset(data.train, augment.build(train=True), **common)
-    val_set = SegmentationDataset(data.val, augment.build(train=False), **common) if data.val else None
+    train_set = SegmentationDataset(data.train, build_transforms(True, **options), **common)
+    val_set = SegmentationDataset(data.val, build_transforms(False, **options), **common) if data.val else None
     return DataPipeline(
         train_set=train_set,
         val_set=val_set,
@@ -91,6 +101,7 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         normalization={"mean": list(mean), "std": list(std), "augment": augment.to_dict()},
         num_workers=config.num_workers,
         notes=(*channel_notes(data.image_channels, data.in_channels), *padding_notes(augment, data.same_size)),
+        mean_image=mean_image,
     )
 
 

@@ -28,13 +28,14 @@ from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_write_bytes
 from segcore.metrics import ConfusionMatrix
 from segcore.models import get_model, get_model_info
+from segcore.training.budget import PLAN_EPOCHS, EpochBudget, Plateau
 from segcore.training.checkpoint import (
     Checkpoint,
     TopK,
     load_checkpoint,
     save_checkpoint,
 )
-from segcore.training.config import TrainConfig
+from segcore.training.config import ConfigError, TrainConfig
 from segcore.training.control import TrainingCancelled, TrainingControl
 from segcore.training.data import TrainingData
 from segcore.training.device import setup_device
@@ -53,6 +54,7 @@ from segcore.training.events import (
     Failed,
     Finished,
     RunStarted,
+    SchedulePlanned,
 )
 from segcore.training.optim import build_optimizer, set_learning_rate
 from segcore.training.pipeline import DataPipeline, build_pipeline, loader_kwargs
@@ -60,6 +62,8 @@ from segcore.training.pipeline import DataPipeline, build_pipeline, loader_kwarg
 log = logging.getLogger(__name__)
 
 LAST, BEST = "last.pt", "best.pt"
+SPLIT = "split.json"
+"""The run's train / val sample names, also in every checkpoint's `extra["split"]`."""
 
 
 class TrainingError(SegcoreError):
@@ -87,6 +91,10 @@ class Trainer:
         self.init_from = Path(init_from) if init_from else None
         self.epoch = 0
         self.best_miou: float | None = None
+        self.planned_epochs = config.epochs
+        """The run's epochs: `config.epochs`, or what fits `config.time_budget_s` once the first epochs are timed."""
+        self.budget: EpochBudget | None = None
+        self.plateau: Plateau | None = None
 
     # -- public ----------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -116,6 +124,8 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------------------
     def _run(self) -> Iterator[Event]:
         cfg = self.config
+        self._clock = time.perf_counter()  # a time budget counts from here: setup is part of the wait
+        self._paused_s = 0.0  # ...but time paused is not
         torch.manual_seed(cfg.seed)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -141,17 +151,25 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.setup.uses_grad_scaler)
         self.batch_size = cfg.batch_size
+        if cfg.time_budget_s is not None:
+            self.budget = EpochBudget(cfg.time_budget_s, cfg.epochs)
+        if cfg.until_flat:
+            self.plateau = Plateau(cfg.patience, "max" if self.data.val else "min")
         start_epoch = 1
         if self.resume and (self.run_dir / LAST).is_file():
             start_epoch = self._restore(load_checkpoint(self.run_dir / LAST, map_location=device)) + 1
         if self.ctx.is_main:
             cfg.save(self.run_dir / "config.json")
+            atomic_write_bytes(self.run_dir / SPLIT, json.dumps(self.data.split_names(), indent=1).encode("utf-8"))
         yield RunStarted(str(self.run_dir), self.setup.description, cfg.model, len(self.data.train),
-                         len(self.data.val), start_epoch, cfg.epochs, tuple(notes))
+                         len(self.data.val), start_epoch, self.planned_epochs, tuple(notes),
+                         cfg.time_budget_s, cfg.until_flat)
 
-        for epoch in range(start_epoch, cfg.epochs + 1):
+        self._session_epochs, self._save_seconds = 0, 0.0
+        reason, epoch = "", start_epoch
+        while epoch <= self.planned_epochs:  # the plan may change after the first epochs
             self.epoch = epoch
-            started = time.perf_counter()
+            started, paused_before = time.perf_counter(), self._paused_s
             train_loss = yield from self._train_epoch(epoch)
             metrics = self._validate()
             miou = metrics.get("miou")
@@ -172,9 +190,63 @@ class Trainer:
             if self.ctx.is_main:
                 append_line(self.run_dir / "metrics.jsonl", json.dumps(event.to_dict()))
             yield event
+            self._session_epochs += 1
+            planned = self._plan(epoch, time.perf_counter() - started - (self._paused_s - paused_before))
+            if planned is not None:
+                yield planned
+            score = miou if self.data.val else train_loss
+            if self.plateau is not None and score is not None:
+                self.plateau.update(epoch, score)
+            saving = time.perf_counter()
             yield from self._save(epoch, metrics, best=improved or not self.data.val)
             barrier(self.ctx)
-        yield self._finished(cancelled=False)
+            self._save_seconds = time.perf_counter() - saving
+            reason = self._stop_reason(epoch, time.perf_counter() - started - (self._paused_s - paused_before))
+            if reason:
+                break
+            epoch += 1
+        yield self._finished(cancelled=False, reason=reason)
+
+    # -- time budget and early stopping ----------------------------------------------------------------
+    def _plan(self, epoch: int, epoch_s: float) -> SchedulePlanned | None:
+        """After the first (and second) epoch of a budgeted run: the epochs that fit, for the schedule too."""
+        if self.budget is None or self._session_epochs > PLAN_EPOCHS:
+            return None
+        # The epoch as a whole: training, validation, and saving (the previous epoch's save time).
+        epoch_s = self._agreed(epoch_s + self._save_seconds)
+        plan = self.budget.plan(epoch, self._agreed(self._elapsed()) + self._save_seconds, epoch_s)
+        if self._session_epochs > 1 and plan.epochs == self.planned_epochs:
+            return None
+        self.planned_epochs = plan.epochs
+        message = self.budget.describe(plan)
+        log.info("%s", message)
+        return SchedulePlanned(epoch, plan.epochs, plan.epoch_seconds, self.budget.budget_s, message)
+
+    def _stop_reason(self, epoch: int, epoch_s: float) -> str:
+        """Why the run ends after `epoch` before its planned epochs ("" to go on)."""
+        if epoch >= self.planned_epochs:
+            return ""
+        if self.plateau is not None and self.plateau.flat:
+            return self.plateau.reason()
+        if self.budget is not None:
+            reason = self.budget.stop_reason(epoch, self._agreed(self._elapsed()), self._agreed(epoch_s))
+            if reason:
+                return reason
+        return ""
+
+    def _elapsed(self) -> float:
+        """Seconds since the run started, time paused left out."""
+        return time.perf_counter() - self._clock - self._paused_s
+
+    def _check_control(self) -> None:
+        """`control.check()` (blocks while paused, raises on cancel), keeping count of the time paused."""
+        waiting = time.perf_counter()
+        self.control.check()
+        self._paused_s += time.perf_counter() - waiting
+
+    def _agreed(self, seconds: float) -> float:
+        """A time every rank agrees on (their mean), so all of them plan and stop alike."""
+        return all_reduce_mean(seconds, self.ctx, self.setup.device)
 
     def _build_model(self, notes: list[str]) -> nn.Module:
         cfg = self.config
@@ -186,8 +258,11 @@ class Trainer:
             notes.append(f"the weights of {self.init_from} take {ckpt.in_channels} channel(s), "
                          f"not the {self.data.in_channels} of most images")
             self.data = dataclasses.replace(self.data, in_channels=ckpt.in_channels)
-        model = get_model(cfg.model, num_classes=self.data.class_table.num_classes, in_channels=self.data.in_channels,
-                          pretrained_backbone=pretrained, **kwargs)
+        try:
+            model = get_model(cfg.model, num_classes=self.data.class_table.num_classes,
+                              in_channels=self.data.in_channels, pretrained_backbone=pretrained, **kwargs)
+        except (TypeError, ValueError) as exc:  # the builder refuses an option: the user's to fix, one line
+            raise ConfigError(f"cannot build model {cfg.model!r}: {exc}") from exc
         if ckpt is not None:
             model.load_state_dict(ckpt.state_dict)
             notes.append(f"weights initialised from {self.init_from}")
@@ -216,8 +291,8 @@ class Trainer:
         total_loss, seen = 0.0, 0
         started = time.perf_counter()
         for i, (images, masks) in enumerate(loader, 1):
-            self.control.check()
-            lr = set_learning_rate(self.optimizer, cfg, epoch - 1 + (i - 1) / batches)
+            self._check_control()
+            lr = set_learning_rate(self.optimizer, cfg, epoch - 1 + (i - 1) / batches, self.planned_epochs)
             images = images.to(device, non_blocking=True)
             masks = masks.to(device, non_blocking=True)
             if self.setup.channels_last:
@@ -246,9 +321,11 @@ class Trainer:
             total_loss += batch_loss * images.shape[0]
             seen += images.shape[0]
             elapsed = time.perf_counter() - started
-            remaining = (batches - i) + (cfg.epochs - epoch) * batches
-            yield BatchProgress(epoch, i, batches, batch_loss, seen * self.ctx.world_size / max(elapsed, 1e-9),
-                                remaining * elapsed / i, lr)
+            remaining = (batches - i) + (self.planned_epochs - epoch) * batches
+            eta = remaining * elapsed / i
+            if self.budget is not None and self.budget.epoch_seconds is None:  # not planned yet: at most the budget
+                eta = min(eta, max(self.budget.budget_s - self._elapsed(), 0.0))
+            yield BatchProgress(epoch, i, batches, batch_loss, seen * self.ctx.world_size / max(elapsed, 1e-9), eta, lr)
         return all_reduce_mean(total_loss / max(seen, 1), self.ctx, device)
 
     def _train_loader(self, epoch: int) -> DataLoader:
@@ -297,6 +374,8 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "best_miou": self.best_miou,
             "batch_size": self.batch_size,
+            "planned_epochs": self.planned_epochs,
+            "plateau": None if self.plateau is None else self.plateau.state_dict(),
         }
         return Checkpoint(
             model_name=cfg.model,
@@ -311,7 +390,8 @@ class Trainer:
             label_set_hash=self.data.label_hash,
             epoch=epoch,
             training_state=state,
-            extra={"divisor": get_model_info(cfg.model).divisor},
+            extra={"divisor": get_model_info(cfg.model).divisor, "split": self.data.split_names()},
+            mean_image=None if self.pipeline.mean_image is None else torch.from_numpy(self.pipeline.mean_image),
         )
 
     def _save(self, epoch: int, metrics: dict, best: bool) -> Iterator[Event]:
@@ -320,11 +400,13 @@ class Trainer:
         ckpt = self._checkpoint(epoch, metrics)
         path = save_checkpoint(self.run_dir / LAST, ckpt)
         yield CheckpointSaved(str(path), epoch, False, metrics.get("miou"))
+        # Only last.pt resumes: the others leave out the optimiser state (Adam's doubles the size).
+        weights_only = ckpt.without_training_state()
         if best:
-            path = save_checkpoint(self.run_dir / BEST, ckpt)
+            path = save_checkpoint(self.run_dir / BEST, weights_only)
             yield CheckpointSaved(str(path), epoch, True, metrics.get("miou"))
         if self.config.keep_top_k and metrics.get("miou") is not None:
-            TopK(self.run_dir, self.config.keep_top_k).offer(ckpt, metrics["miou"])
+            TopK(self.run_dir, self.config.keep_top_k).offer(weights_only, metrics["miou"])
 
     def _restore(self, ckpt: Checkpoint) -> int:
         """Load everything exact resume needs; returns the epoch the checkpoint ended."""
@@ -339,14 +421,22 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.best_miou = state.get("best_miou")
         self.batch_size = state.get("batch_size", self.batch_size)
+        if self.budget is not None and state.get("planned_epochs"):
+            # A resumed run keeps the epochs it planned (its schedule): no new timing, no new plan.
+            self.planned_epochs = min(int(state["planned_epochs"]), self.config.epochs)
+            self.budget = None
+        if self.plateau is not None and state.get("plateau"):
+            self.plateau.load_state_dict(state["plateau"])
         log.info("resumed %s from epoch %d", self.run_dir, ckpt.epoch)
         return ckpt.epoch
 
-    def _finished(self, cancelled: bool) -> Finished:
+    def _finished(self, cancelled: bool, reason: str = "") -> Finished:
         best = self.run_dir / BEST
         last = self.run_dir / LAST
+        if reason:
+            log.info("training ended after epoch %d: %s", self.epoch, reason)
         return Finished(self.epoch, self.best_miou, str(best) if best.is_file() else None,
-                        str(last) if last.is_file() else None, cancelled)
+                        str(last) if last.is_file() else None, cancelled, reason)
 
 
 def append_line(path: Path, line: str) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from app.dialogs.export_dialog import ExportDialog
+from segcore.data.classes import IGNORE_INDEX
 from segcore.data.masks import read_index_mask
 from segcore.data.readers import open_dataset
 from segcore.project.export import export_project_masks
@@ -65,6 +66,23 @@ def test_export_labels_of_labelled_images_as_palette_voc_and_labelme(qtbot, dial
     np.testing.assert_array_equal(image, tiny_project.gray16)
     labelme = open_dataset("labelme", out / "labelme", labels=out / "labelme" / "labels.txt")
     np.testing.assert_array_equal(labelme[0].load_mask(), tiny_project.mask)
+
+
+def test_export_labels_as_a_coco_folder(qtbot, dialog, tiny_project, tmp_path):
+    from pycocotools.coco import COCO
+
+    out = tmp_path / "export"
+    QTest.keyClicks(dialog.folder, str(out))
+    _click(dialog.formats["palette"])
+    _click(dialog.formats["coco"])
+    assert dialog.chosen_formats() == ["coco"]
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000) as finished:
+        QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert finished.args == [1, 3]  # one folder; the three images without a label are skipped
+    COCO(str(out / "coco" / "annotations.json"))
+    [sample] = open_dataset("coco", out / "coco").samples
+    expected = np.where(tiny_project.mask == IGNORE_INDEX, 0, tiny_project.mask)  # COCO has no ignore label
+    np.testing.assert_array_equal(sample.load_mask(), expected)
 
 
 def test_export_predictions_skips_images_without_one(qtbot, dialog, state, tmp_path):

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel
 
+import segcore
 from app.dialogs import help as help_dialogs
 from app.dialogs.help import CANVAS_GROUP, AboutDialog, ShortcutsDialog
 
@@ -54,7 +55,7 @@ def test_about_shows_versions_gpu_device_and_folders(window):
     assert isinstance(dialog, AboutDialog) and dialog.isVisible()
     shown = [label.text() for label in dialog.findChildren(QLabel)]
     assert torch.__version__ in shown
-    assert importlib.metadata.version("segdesk") in shown
+    assert segcore.__version__ in shown
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
     assert any(text.startswith(gpu) for text in shown)
     assert any(text.startswith(("cpu", "cuda", "mps")) for text in shown)  # the training device
@@ -63,9 +64,9 @@ def test_about_shows_versions_gpu_device_and_folders(window):
     dialog.close()
 
 
-def test_about_survives_an_uninstalled_source_tree(monkeypatch):
+def test_about_shows_the_version_even_in_an_uninstalled_source_tree(monkeypatch):
     def missing(name: str) -> str:
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(help_dialogs.importlib.metadata, "version", missing)
-    assert dict(help_dialogs.about_facts())["segdesk"] == "unknown (not installed)"
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert dict(help_dialogs.about_facts())["segdesk"] == segcore.__version__  # segcore's, the one source

@@ -185,6 +185,24 @@ def test_a_good_import_closes_the_dialog_and_adds_the_images(qtbot, controller, 
     assert (state.store.load_mask(state.find("a").id) == _mask()).all()
 
 
+def test_a_coco_folder_is_recognised_and_imports(qtbot, controller, state, tmp_path):
+    from segcore.data.readers.base import LabelledDataset, LabelledSample
+    from segcore.data.writers import write_dataset
+
+    write_image(tmp_path / "a.png", np.full((SIZE, SIZE), 80, np.uint8))
+    source = LabelledDataset(TABLE, [LabelledSample("a", tmp_path / "a.png", _mask)])
+    root = write_dataset(source, tmp_path / "coco", "coco")
+    controller.import_dataset_action.trigger()
+    dialog = controller.dialog
+    assert dialog.format.findData("coco") >= 0
+    dialog.folder.setText(str(root))
+    assert dialog.format_name() == "coco" and "annotations.json" in dialog.detected.text()
+    with qtbot.waitSignal(dialog.accepted, timeout=IMPORT_TIMEOUT_MS):
+        _click(qtbot, dialog.ok_button)
+    assert [record.name for record in state.images] == ["a"]
+    assert (state.store.load_mask(state.find("a").id) == _mask()).all()
+
+
 def test_a_scripted_import_that_adds_nothing_is_an_error(qtbot, controller, state, tmp_path, errors_shown):
     root = _folder_dataset(tmp_path / "ds", mask_size=12)
     with qtbot.waitSignal(controller.import_finished, timeout=IMPORT_TIMEOUT_MS) as finished:

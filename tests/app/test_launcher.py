@@ -139,3 +139,31 @@ def test_missing_xcb_library_stops_before_qt_is_imported():
     assert "libxcb-icccm.so.4" in result.stderr
     assert "sudo apt-get install libxcb-icccm4" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("blocked", [("PySide6",), ("pyqtgraph",), ("PySide6", "pyqtgraph")])
+def test_without_the_gui_extra_one_line_says_how_to_install_it(blocked):
+    # A None entry in sys.modules is Python's own import blocker: `import PySide6` raises ModuleNotFoundError.
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "from app.launcher import main\n"
+        "sys.exit(main(['--demo']))\n"
+    )
+    result = _run(["-c", code], {**os.environ, "QT_QPA_PLATFORM": "offscreen"})  # a display: only the extra lacks
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.endswith('pip install "segdesk[gui]"')
+    assert all(name in line for name in blocked)
+    assert result.stdout == ""
+
+
+def test_version_needs_neither_qt_nor_a_display():
+    code = (
+        "import sys; from app.launcher import main\n"
+        "sys.modules['PySide6'] = None\n"
+        "main(['--version'])\n"
+    )
+    result = _run(["-c", code], _env_without_display())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "segdesk"

@@ -102,7 +102,9 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, set
     assert panel.resize_spin.text() == "0.5 (as set)" and panel.config_from_form() == scaled  # forms the spins lack
     panel.set_form(tiny_config(augment={"mean_image": "old.npy"}))
     assert panel.config_from_form().augment["mean_image"].startswith(str(store.root))  # the project's own mean image
-    assert not panel.clahe_check.isEnabled()  # CLAHE and mean subtraction exclude each other
+    panel.clahe_check.setChecked(True)  # CLAHE and mean subtraction work together
+    assert panel.mean_check.isChecked() and panel.clahe_check.isEnabled()
+    assert {"clahe", "mean_image"} <= set(panel.config_from_form().augment)
 
     panel.model_combo.setCurrentIndex(panel.model_combo.findData("fcn_resnet18"))
     qtbot.waitUntil(lambda: "pretrained" in panel.pretrained_label.text().lower()

@@ -207,4 +207,5 @@ def test_eval_of_an_absent_split_is_one_error_line_and_exit_2(tmp_path, checkpoi
     argv = ["eval", "--checkpoint", str(checkpoint), "--data", str(tmp_path), "--format", "folder", "--split", "test"]
     assert main(argv) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["segcore eval: error: no samples in split 'test' (splits here: None)"]
+    assert err == ["segcore eval: error: no samples in split 'test' "
+                   "(this data has no splits; 'all' scores every image)"]

@@ -96,7 +96,7 @@ def test_bad_labels_and_formats(tmp_path):
     with pytest.raises(DatasetError, match="--labels"):
         run_convert(tmp_path / "tiles", tmp_path / "out", "--from", "colormask", "--to", "voc")
     with pytest.raises(SystemExit):
-        run_convert(tmp_path / "tiles", tmp_path / "out", "--from", "colormask", "--to", "coco")
+        run_convert(tmp_path / "tiles", tmp_path / "out", "--from", "colormask", "--to", "yolo")
 
 
 def _segcore_main():

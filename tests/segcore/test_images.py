@@ -148,5 +148,5 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 
     write_image(tmp_path / "p.png", np.zeros((2, 2), np.uint8))
     # The umask-based mode of a new file, not the owner-only mode of the temporary file.
-    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~atomic.current_umask()
     assert [p.name for p in tmp_path.iterdir()] == ["p.png"]  # no temporary file left behind

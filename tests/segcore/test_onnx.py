@@ -95,7 +95,8 @@ def test_export_matches_torch_at_two_odd_sizes(tmp_path: Path, name: str, capsys
     norm = sidecar["normalization"]
     assert norm["mean"] == [0.4] * in_channels and norm["std"] == [0.2] * in_channels
     assert norm["value_scale"] == {"uint8": 255.0, "uint16": 65535.0, "float": 1.0}
-    assert sidecar["preprocessing"] == {"mean_image": None, "resize": None, "clahe": 2.0, "clahe_grid": 8}
+    assert sidecar["preprocessing"] == {"channels": None, "mean_image": None, "resize": None, "clahe": 2.0,
+                                        "clahe_grid": 8, "intensity": "full_scale"}
     assert sidecar["opset"] >= 18
     assert sidecar["epoch"] == 7 and sidecar["label_set_hash"] == "abc123"
     assert sidecar["verification"]["max_abs_diff"] < 1e-3

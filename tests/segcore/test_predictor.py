@@ -89,10 +89,43 @@ def test_16_bit_input_and_tta_and_probabilities(checkpoint):
 def test_bf16_is_kept_only_when_it_agrees_with_fp32(checkpoint, monkeypatch, threshold, kept):
     monkeypatch.setattr(predictor_module, "BF16_AGREEMENT", threshold)
     predictor = Predictor(checkpoint, mode="whole", precision="auto")
-    predictor.amp_dtype, predictor._precision_checked = torch.bfloat16, False  # as on a bf16-capable CPU
+    predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True  # as on a bf16-capable CPU
     predictor.predict(_scene(64, 64)[0])
     assert (predictor.amp_dtype == torch.bfloat16) is kept
     assert 0.9 < predictor.bf16_agreement <= 1
+
+
+def test_bf16_is_checked_on_several_images_and_dropped_when_a_later_one_disagrees(checkpoint, monkeypatch):
+    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+    predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True  # as on a bf16-capable CPU
+    real, calls = predictor._logits, []
+
+    def logits(x, mode):  # bf16 goes wrong on the third image only
+        calls.append(predictor.amp_dtype)
+        out = real(x, mode)
+        return -out if predictor.amp_dtype is not None and predictor._images_done == 2 else out
+
+    monkeypatch.setattr(predictor, "_logits", logits)
+    images = [_scene(48, 48, seed=i)[0] for i in range(3)]
+    for image in images[:2]:
+        predictor.predict(image)
+    assert predictor.amp_dtype == torch.bfloat16 and len(calls) == 4  # both checked: one extra forward each
+    labels = predictor.predict(images[2]).labels
+    assert predictor.amp_dtype is None and predictor.bf16_agreement < 0.5  # fp32 from here on
+    fp32 = Predictor(checkpoint, mode="whole", precision="fp32")
+    np.testing.assert_array_equal(labels, fp32.predict(images[2]).labels)
+
+
+def test_bf16_checks_stay_cheap_after_the_first_images(checkpoint, monkeypatch):
+    monkeypatch.setattr(predictor_module, "BF16_AGREEMENT", 0.0)
+    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+    predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True
+    real, calls = predictor._logits, []
+    monkeypatch.setattr(predictor, "_logits", lambda x, mode: calls.append(1) or real(x, mode))
+    image = _scene(32, 32)[0]
+    for _ in range(3 + predictor_module.BF16_CHECK_EVERY):
+        predictor.predict(image)
+    assert len(calls) == 3 + predictor_module.BF16_CHECK_EVERY + 4  # checks on images 1, 2, 3 and 28
 
 
 def test_batchnorm_folding_keeps_outputs():

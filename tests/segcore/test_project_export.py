@@ -105,6 +105,23 @@ def test_predictions_of_chosen_images(store, tmp_path):
         np.testing.assert_array_equal(sample.load_mask(), expected)
 
 
+def test_predictions_as_voc_and_coco_folders(store, tmp_path):
+    from pycocotools.coco import COCO
+
+    out = tmp_path / "out"
+    steps = list(export_project_masks(store, out, ["coco", "voc"], source="predictions"))
+    assert [(s.done, s.total, s.image_id) for s in steps[-2:]] == [(6, 7, None), (7, 7, None)]
+    assert [s.files for s in steps[-2:]] == [(out / "voc",), (out / "coco",)]
+    coco = COCO(str(out / "coco" / "annotations.json"))
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["cell", "nucleus"]
+    for fmt in ("voc", "coco"):
+        dataset = open_dataset(fmt, out / fmt)
+        assert sorted(s.name for s in dataset) == ["img1", "img3"]
+        for sample in dataset:
+            prediction = store.load_prediction(store.image_by_name(sample.name).id)
+            np.testing.assert_array_equal(sample.load_mask(), prediction.labels)
+
+
 def test_stopping_the_generator_stops_the_export(store, tmp_path):
     out = tmp_path / "out"
     steps = export_project_masks(store, out, ["palette", "voc"])

@@ -349,8 +349,23 @@ def test_augment_config_round_trips_through_json_and_builds(tmp_path):
     for bad in ({"crop": "big"}, {"scale_range": [2.0, 1.0]}, {"jitter": [0.1]}, {"rotation": -5}):
         with pytest.raises(ValueError):
             AugmentConfig.from_dict(bad)  # rejected when the run config is read, not mid-epoch
-    with pytest.raises(ValueError, match="exclude"):
-        build_transforms(True, clahe=2.0, mean_image=np.zeros((4, 4)))
+
+
+def test_clahe_and_mean_image_together_equalise_frame_and_mean_alike():
+    sequence, centres = fringe_sequence()
+    mean = compute_mean_image(sequence)
+    pipeline = build_transforms(False, clahe=2.0, mean_image=mean)
+    equalise = CLAHE(2.0)
+    frame = sequence[5]
+    out = pipeline(frame, None)[0][0].numpy()
+    expected = (equalise(frame, None)[0].astype(np.float32)
+                - equalise(np.rint(mean).astype(np.uint16), None)[0].astype(np.float32)) / 65535
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    still = np.rint(mean).astype(np.uint16)  # a frame where nothing changed: no residual at all
+    assert np.abs(pipeline(still, None)[0].numpy()).max() == 0
+    cy, cx = centres[5]
+    assert out[cy, cx] > 0.05  # the blob survives the equalisation
+    assert AugmentConfig(clahe=2.0, mean_image="mean.npy").clahe == 2.0  # no longer refused
 
 
 @pytest.mark.parametrize(("dtype", "shape", "mean", "std"), [

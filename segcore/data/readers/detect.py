@@ -23,12 +23,13 @@ from segcore.io.images import is_image_file
 
 SPLITS = ("train", "val", "test")  # as camvid.py
 MAX_JSON_FILES = 3
-MAX_JSON_BYTES = 64 * 1024 * 1024  # labelme files embed their image; larger ones are not worth parsing here
+MAX_JSON_BYTES = 64 * 1024 * 1024  # labelme files embed their image; larger ones (COCO train2017) are not parsed here
 MAX_MASK_FILES = 2
 LIST_HEAD_BYTES = 4096
 # Mask modes read_index_mask takes as class indices; RGB(A) needs a class table (colormask).
 _INDEX_MODES = frozenset({"P", "L", "1", "I", "I;16", "I;16B", "I;16L"})
 _COLOUR_MODES = frozenset({"RGB", "RGBA"})
+COCO_KEYS = ("images", "annotations", "categories")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class DetectedFormat:
 
 
 def detect_format(root: str | Path) -> DetectedFormat | None:
-    """The format whose layout `root` has (first match in the order voc, voc_boxes, camvid, folder/colormask, labelme)."""
+    """The format whose layout `root` has (first match: voc, voc_boxes, camvid, folder/colormask, labelme, coco)."""
     try:
         root = Path(root)
         if not root.is_dir():
@@ -96,7 +97,23 @@ def _labelme(root: Path) -> DetectedFormat | None:
     return None
 
 
-_PROBES: tuple[Callable[[Path], DetectedFormat | None], ...] = (_voc, _voc_boxes, _camvid, _image_and_mask_folders, _labelme)
+def _coco(root: Path) -> DetectedFormat | None:
+    # Where COCO exports put it: beside the images (ours, Roboflow) or in annotations/ (COCO, CVAT).
+    for folder in (root, root / "annotations"):
+        for path in _first_files(folder, _is_json, MAX_JSON_FILES):
+            if is_coco_document(_json_object(path)):
+                return DetectedFormat("coco", f"COCO annotation file found ({path.relative_to(root).as_posix()})")
+    return None
+
+
+_PROBES: tuple[Callable[[Path], DetectedFormat | None], ...] = (
+    _voc, _voc_boxes, _camvid, _image_and_mask_folders, _labelme, _coco,
+)
+
+
+def is_coco_document(data: object) -> bool:
+    """True for a COCO annotation file's content: an object with images, annotations and categories lists."""
+    return isinstance(data, dict) and all(isinstance(data.get(key), list) for key in COCO_KEYS)
 
 
 def _first_files(folder: Path, wanted: Callable[[str], bool], n: int) -> list[Path]:
@@ -133,13 +150,18 @@ def _is_pair_list(path: Path) -> bool:
 
 
 def _is_labelme_file(path: Path) -> bool:
+    data = _json_object(path)
+    return isinstance(data, dict) and isinstance(data.get("shapes"), list) and "imagePath" in data
+
+
+def _json_object(path: Path) -> object:
+    """The parsed file, or None when it is too large to look at here or not JSON."""
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
-            return False
-        data = json.loads(path.read_bytes())
+            return None
+        return json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8; RecursionError: absurd nesting
-        return False
-    return isinstance(data, dict) and isinstance(data.get("shapes"), list) and "imagePath" in data
+        return None
 
 
 def _image_mode(path: Path) -> str | None:

@@ -36,6 +36,8 @@ from segcore.io.images import decode_image, is_file_or_broken_link
 
 log = logging.getLogger(__name__)
 
+LABELS_TXT = "labels.txt"
+
 # --------------------------------------------------------------------------------------------
 # The reader
 # --------------------------------------------------------------------------------------------
@@ -130,8 +132,9 @@ def read_labelme(
     """A folder of labelme JSON files (not searched recursively), one sample per file.
 
     Class table: `class_table`, else the labels file `labels` (labelme's labels.txt:
-    `__ignore__`, `_background_`, then the classes), else `_background_` followed by the shape
-    labels in order of first appearance (files sorted by name).
+    `__ignore__`, `_background_`, then the classes), else `labels.txt` in `root` (the labelme
+    writer leaves it), else `_background_` followed by the shape labels in order of first
+    appearance (files sorted by name).
     """
     warn_unused_options("labelme", unused)
     root = Path(root)
@@ -144,6 +147,8 @@ def read_labelme(
         except SegcoreError as exc:  # one bad file is skipped and reported, as an unreadable image is
             loaded.append(unreadable_sample(path.stem, str(exc)))
     files = [f for f in loaded if isinstance(f, _LabelFile)]
+    if labels is None and (root / LABELS_TXT).is_file():
+        labels = root / LABELS_TXT
     if class_table is None:
         class_table = read_labels_file(labels) if labels is not None else _inferred_table(files)
 

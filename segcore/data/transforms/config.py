@@ -25,6 +25,7 @@ from segcore.data.transforms.photometric import (
     MeanImageSubtraction,
     PercentileScale,
     PhotometricJitter,
+    load_mean_image,
 )
 from segcore.data.transforms.tensor import Normalize, ToTensor
 
@@ -39,7 +40,8 @@ class AugmentConfig:
     scale_range: (min, max) of RandomScale. hflip / vflip: flip probabilities. rotation: max degrees.
     jitter: (brightness, contrast, gamma) strengths of PhotometricJitter, or None.
     clahe: CLAHE clip limit (None: off); clahe_grid: tiles per side.
-    mean_image: path of a mean image (.npy or image file) to subtract first, or None.
+    mean_image: path of a mean image (.npy or image file) to subtract first, or None; with clahe,
+        frame and mean image are both equalised before the subtraction (see `MeanImageSubtraction`).
     resize: int = long side, float = scale factor, (h, w) = exact size; applied to train and val.
     mean / std: Normalize statistics on the 0..1 scale; None leaves images on the 0..1 scale.
     pad_divisor: validation pads H and W to a multiple of this (None: native size, batch 1).
@@ -68,8 +70,6 @@ class AugmentConfig:
         # Fail when the options are read (a run's config), not at the first sample: build both
         # pipelines once, minus the mean image, whose file is only read by `build`.
         options = {**asdict(self), "mean_image": None}
-        if self.clahe is not None and self.mean_image is not None:
-            raise ValueError("clahe and mean_image exclude each other: CLAHE needs integer frames, the subtraction yields float")
         try:
             build_transforms(True, **options)
             build_transforms(False, **options)
@@ -114,9 +114,11 @@ def build_transforms(
 
     Order, and why:
       ToChannels            first: every later step sees the channel count the model takes;
-      MeanImageSubtraction  next: the mean image is aligned with the raw full-size frame;
+      MeanImageSubtraction  next: the mean image is aligned with the raw full-size frame; with
+                            CLAHE too, frame and mean are equalised alike first, at full size
+                            (CLAHE needs integer frames; the subtraction yields float);
       Resize                early: everything after works on the smaller image;
-      CLAHE                 on integer data, before geometry so tiles see the whole frame;
+      CLAHE                 (without a mean image) on integer data, before geometry so tiles see the whole frame;
       PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
       PercentileScale       (intensity="percentile") the whole frame's own range, before crops or padding;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
@@ -124,23 +126,19 @@ def build_transforms(
       Normalize, ToTensor.
     Validation keeps the deterministic steps and adds PadToMultiple when pad_divisor is set.
     """
-    if clahe is not None and mean_image is not None:
-        raise ValueError("clahe and mean_image exclude each other: CLAHE needs integer frames, the subtraction yields float")
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std for Normalize, or neither")
     steps: list[Transform] = []
     if channels is not None:
         steps.append(ToChannels(channels))
+    equalise = CLAHE(clahe, (clahe_grid, clahe_grid)) if clahe is not None else None
     if mean_image is not None:
-        steps.append(
-            MeanImageSubtraction(mean_image)
-            if isinstance(mean_image, np.ndarray)
-            else MeanImageSubtraction.from_file(mean_image)
-        )
+        array = mean_image if isinstance(mean_image, np.ndarray) else load_mean_image(mean_image)
+        steps.append(MeanImageSubtraction(array, equalise))
     if resize is not None:
         steps.append(_resize(resize))
-    if clahe is not None:
-        steps.append(CLAHE(clahe, (clahe_grid, clahe_grid)))
+    if equalise is not None and mean_image is None:
+        steps.append(equalise)
     if jitter is not None and len(jitter) != 3:
         raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
     if train and jitter is not None and any(jitter):

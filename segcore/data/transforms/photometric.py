@@ -122,26 +122,24 @@ class MeanImageSubtraction:
     pipeline (the mean image is aligned with the raw, full-size frame); follow it with
     `Normalize(mean, std)` using `dataset_statistics` of subtracted frames (the residual is small,
     so dividing by its std restores a usable range). Padding with 0 then means 'no change'.
+
+    With `clahe`, frame and mean image both go through that same CLAHE first (the mean rounded to
+    the frame's integer dtype), and the equalised mean is subtracted from the equalised frame:
+    CLAHE works on integer frames as it was designed to, and a frame equal to the mean still gives 0.
     """
 
     mean_image: np.ndarray = field(repr=False)
+    clahe: CLAHE | None = None
+    _equalised: dict = field(default_factory=dict, init=False, repr=False)
+    """The CLAHE'd mean image per frame dtype, made on first use."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean_image", np.asarray(self.mean_image, dtype=np.float32))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> MeanImageSubtraction:
+    def from_file(cls, path: str | Path, clahe: CLAHE | None = None) -> MeanImageSubtraction:
         """Load a mean image saved with `numpy.save` (.npy, float32) or as a 8/16-bit image file."""
-        path = Path(path)
-        if path.suffix.lower() != ".npy":
-            return cls(read_image(path))
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ImageReadError(path, f"not a readable .npy mean image ({exc})") from exc
-        if array.ndim not in (2, 3) or array.dtype.kind not in "fiu":
-            raise ImageReadError(path, f"expected an H x W (x C) numeric array, got {array.dtype} {array.shape}")
-        return cls(array)
+        return cls(load_mean_image(path), clahe)
 
     def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
         check_pair(image, mask)
@@ -150,11 +148,37 @@ class MeanImageSubtraction:
                 f"the mean image is {self.mean_image.shape} but this frame is {image.shape}; "
                 "compute the mean image from frames of the same size, before any resize"
             )
+        mean = self.mean_image
+        if self.clahe is not None:
+            image = self.clahe(image, None)[0]
+            mean = self._equalised_mean(image.dtype)
         scale = np.float32(1.0 / full_scale(image.dtype))
-        return (image.astype(np.float32) - self.mean_image) * scale, mask
+        return (image.astype(np.float32) - mean) * scale, mask
+
+    def _equalised_mean(self, dtype: np.dtype) -> np.ndarray:
+        key = np.dtype(dtype).str
+        if key not in self._equalised:
+            assert self.clahe is not None
+            rounded = np.clip(np.rint(self.mean_image), 0, full_scale(dtype)).astype(dtype)
+            self._equalised[key] = self.clahe(rounded, None)[0].astype(np.float32)
+        return self._equalised[key]
 
     def __repr__(self) -> str:
-        return f"MeanImageSubtraction(mean_image=<{self.mean_image.shape} float32>)"
+        return f"MeanImageSubtraction(mean_image=<{self.mean_image.shape} float32>, clahe={self.clahe})"
+
+
+def load_mean_image(path: str | Path) -> np.ndarray:
+    """A mean image saved with `numpy.save` (.npy) or as an 8/16-bit image file, as float32."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        return read_image(path).astype(np.float32)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(path, f"not a readable .npy mean image ({exc})") from exc
+    if array.ndim not in (2, 3) or array.dtype.kind not in "fiu":
+        raise ImageReadError(path, f"expected an H x W (x C) numeric array, got {array.dtype} {array.shape}")
+    return array.astype(np.float32)
 
 
 INTENSITY_PERCENTILES = (0.5, 99.5)

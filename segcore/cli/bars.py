@@ -1,0 +1,29 @@
+"""Progress bars for the CLI's long loops: drawn on a terminal only (stderr), silent in logs and pipes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def progress_bar(unit: str, desc: str | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A `progress(done, total)` callback, as the engine's functions take, drawing one bar."""
+    # disable=None: no bar when stderr is not a terminal (logs, pipes get no \r redraws).
+    with tqdm(unit=unit, desc=desc, leave=False, disable=None) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield progress
+
+
+def bar_over(items: Iterable[T], unit: str, desc: str | None = None) -> Iterator[T]:
+    """`items`, drawing a bar as they are consumed."""
+    yield from tqdm(items, unit=unit, desc=desc, leave=False, disable=None)
