@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QLabel, QMainWindow, QSlider, QTabWidget, QWidget
 
 from app.canvas.image_view import ImageView
 from app.canvas.tool_toolbar import ToolBar
@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.tool_bar)
         self.view_toolbar = ViewToolBar(self.view, self)
         self.addToolBar(self.view_toolbar)
+        self._keep_keys_on_the_canvas()
         undo_group = self.view.document.undo_group
         self.undo_action = undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
@@ -82,7 +83,7 @@ class MainWindow(QMainWindow):
         self.predict_action.triggered.connect(lambda: self.ask_predict())
         self.export_action = QAction("&Export…", self, shortcut=QKeySequence("Ctrl+E"))
         self.export_action.setToolTip("Export labels or predictions as masks, overlays, labelme JSON or VOC (Ctrl+E)")
-        self.export_action.triggered.connect(lambda: ExportDialog(state, self).exec())
+        self.export_action.triggered.connect(self.ask_export)
         self._build_menus()
         self.statusBar()
 
@@ -175,10 +176,30 @@ class MainWindow(QMainWindow):
         self.help_menu = HelpMenu(self)
         self.menuBar().addMenu(self.help_menu)
 
+    def _keep_keys_on_the_canvas(self) -> None:
+        """Toolbar fields take the focus only when clicked, and give it back to the canvas when done.
+
+        Otherwise the first of them catches the focus whenever the window is activated (after any
+        dialog) and swallows the single-key shortcuts (D, N, R, B, Ctrl+E: a spin box's line edit
+        wants them) until the user clicks the canvas.
+        """
+        for toolbar in (self.tool_bar, self.view_toolbar):
+            for kind in (QAbstractSpinBox, QComboBox, QSlider):
+                for widget in toolbar.findChildren(kind):
+                    widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+                    if isinstance(widget, QAbstractSpinBox):
+                        widget.editingFinished.connect(self.view.setFocus)
+        self.state.project_opened.connect(self.view.setFocus)
+
     def _fit_browser(self) -> None:
         wanted = self.browser.preferred_width()
         if wanted > self.browser.width():
             self.resizeDocks([self.browser], [wanted], Qt.Orientation.Horizontal)
+
+    def ask_export(self) -> None:
+        """The export dialog; the keys go back to the canvas afterwards."""
+        ExportDialog(self.state, self).exec()
+        self.view.setFocus()
 
     def ask_predict(self, checkpoint: str | None = None) -> None:
         """Ask what to predict (with `checkpoint` pre-filled, e.g. one double-clicked in the runs panel)."""
@@ -191,6 +212,7 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             choice = dialog.values()
             self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta)
+        self.view.setFocus()
 
     def _predict_for_review(self, checkpoint: str, ids: list[int]) -> None:
         if self.predictions.is_running:

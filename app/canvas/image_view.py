@@ -26,7 +26,7 @@ from app.errors import report_worker_error
 from app.state.mask_document import MaskDocument
 from app.state.preview import PreviewState
 from app.state.project_state import NO_IMAGE, ProjectState
-from app.workers import Worker
+from app.workers import Worker, WorkerGroup
 from segcore.data.editing import Region
 from segcore.display import Window
 
@@ -94,6 +94,7 @@ class ImageView(QGraphicsView):
             item.setZValue(z)
             self._scene.addItem(item)
         self._prediction_serial = 0
+        self._workers = WorkerGroup()
         self._pan_from: QPointF | None = None  # middle-button panning, in any tool
         self._image: np.ndarray | None = None  # the decoded image on screen
         self._image_id = NO_IMAGE  # whose pixels are on screen
@@ -113,6 +114,7 @@ class ImageView(QGraphicsView):
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
         state.current_image_changed.connect(self._load)
+        state.about_to_close.connect(self._workers.wait)
         state.project_closed.connect(self._clear)
         self.document.mask_replaced.connect(self._show_mask)
         self.document.mask_replaced.connect(self._cancel_tool)
@@ -234,7 +236,7 @@ class ImageView(QGraphicsView):
         worker = Worker(load_prediction_layer, self.state.store, shown, self.state.class_table,
                         self.previews.of(shown))
         worker.returned.connect(lambda layer: self._prediction_loaded(serial, shown, layer))
-        worker.start()
+        self._workers.start(worker)  # reads the store: done before it closes
 
     def _prediction_loaded(self, serial: int, image_id: int, layer: PredictionLayer | None) -> None:
         if serial != self._prediction_serial or image_id != self._image_id or not self.prediction_item.isVisible():
@@ -266,7 +268,7 @@ class ImageView(QGraphicsView):
         worker = Worker(decode_and_render, load, self._fixed_window, self._clahe)
         worker.returned.connect(lambda rendered: self._rendered(serial, image_id, rendered))
         worker.errored.connect(lambda exc: self._failed(serial, exc))
-        worker.start()
+        self._workers.start(worker)  # reads the store: done before it closes
 
     def _rerender(self) -> None:
         if self._loading_id != NO_IMAGE:

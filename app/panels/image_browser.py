@@ -58,7 +58,7 @@ _NAME_COLUMN, _STATUS_COLUMN = 0, 3
 THUMBNAIL_SIDE = 96
 """Thumbnails are made (and cached) at this size; the view scales them to its icon size."""
 LARGE_ICON, SMALL_ICON = 64, 20
-MAX_DOCK_WIDTH = 520
+MAX_DOCK_WIDTH = 400
 """The browser never asks for more of the window than this, however long the names."""
 
 
@@ -246,7 +246,9 @@ class ImageBrowser(QDockWidget):
         self.view.setIconSize(QSize(LARGE_ICON, LARGE_ICON))
         header = self.view.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(_NAME_COLUMN, QHeaderView.ResizeMode.Interactive)  # fitted to the names, draggable
+        # The name takes what the other columns leave: widen the dock and it grows; squeeze it and the
+        # name elides (its start), never the status.
+        header.setSectionResizeMode(_NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(_COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
@@ -302,16 +304,13 @@ class ImageBrowser(QDockWidget):
     def preferred_width(self) -> int:
         """The dock width that shows every column, names whole (capped by `MAX_DOCK_WIDTH`)."""
         header = self.view.header()
-        columns = sum(header.sectionSize(column) for column in range(len(_COLUMNS)))
-        return min(MAX_DOCK_WIDTH, columns + self.view.verticalScrollBar().sizeHint().width() + 24)
-
-    def _fit_name_column(self) -> None:
-        self.view.resizeColumnToContents(_NAME_COLUMN)
+        others = sum(header.sectionSize(column) for column in range(1, len(_COLUMNS)))
+        name = self.view.sizeHintForColumn(_NAME_COLUMN)
+        return min(MAX_DOCK_WIDTH, name + others + self.view.verticalScrollBar().sizeHint().width() + 24)
 
     def _on_images_changed(self) -> None:
         records = self._state.images
         self._model.set_records(records)
-        self._fit_name_column()
         self._fill_status_filter(records)
         self._show_current(self._state.current_id)
         self._start_thumbnails()
@@ -362,7 +361,6 @@ class ImageBrowser(QDockWidget):
     def _set_large_thumbnails(self, large: bool) -> None:
         side = LARGE_ICON if large else SMALL_ICON
         self.view.setIconSize(QSize(side, side))
-        self._fit_name_column()
 
     def _fill_status_filter(self, records: list[ImageRecord]) -> None:
         chosen = self.status_filter.currentData()

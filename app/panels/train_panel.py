@@ -167,7 +167,9 @@ class TrainPanel(QDockWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(settings)
         splitter.addWidget(monitor)
-        splitter.setStretchFactor(1, 1)  # the form scrolls; the curves need the height
+        # Both halves grow with the dock: the form (it scrolls) and the curves (they have a readable minimum).
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         splitter.setCollapsible(1, False)
         body = QWidget()
         layout = QVBoxLayout(body)

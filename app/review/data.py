@@ -70,13 +70,14 @@ def load_review(
 
 
 def describe_scores(data: ReviewData | None) -> str:
-    """The score line above the triptych: IoU and pixel accuracy, or what is missing."""
+    """The line above the triptych: IoU and pixel accuracy (or what is missing), and where the prediction came from."""
     if data is None:
         return ""
+    origin = f" — prediction: {data.prediction_origin}" if data.prediction_origin else ""
     missing = [what for what, value in (("no label", data.label), ("no prediction", data.prediction)) if value is None]
     if missing:
-        return " · ".join(missing)
+        return " · ".join(missing) + origin
     comparison = data.comparison
     if comparison is None or comparison.miou is None or comparison.pixel_acc is None:
-        return "nothing to score (all pixels ignored)"
-    return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}"
+        return "nothing to score (all pixels ignored)" + origin
+    return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}{origin}"

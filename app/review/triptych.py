@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPixmap, QShowEvent
-from PySide6.QtWidgets import QGridLayout, QLabel, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from app.canvas.image_view import zoom_view
 from app.errors import report_worker_error
@@ -93,10 +93,12 @@ class ReviewView(QWidget):
     def _build_layout(self) -> None:
         toolbar = self.toolbar = QToolBar("Review view", self)
         toolbar.addActions([self.fit_action, self.actual_size_action, self.errors_action])
-        self._scores_separator = toolbar.addSeparator()
-        toolbar.addWidget(self.scores_label)
+        # The scores get a line of their own: at the end of the toolbar a narrow window hid them.
+        self.scores_label.setContentsMargins(6, 0, 6, 0)
         grid = QGridLayout()
         self.titles = [QLabel(title, alignment=Qt.AlignmentFlag.AlignCenter) for title in PANE_TITLES]
+        for title in self.titles:  # a long title must not make its pane wider than the others
+            title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for column, (title, pane) in enumerate(zip(self.titles, self.panes, strict=True)):
             grid.addWidget(title, 0, column)
             grid.addWidget(pane, 1, column)
@@ -104,12 +106,13 @@ class ReviewView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(toolbar)
+        layout.addWidget(self.scores_label)
         layout.addLayout(grid)
 
     def add_actions(self, actions: list[QAction]) -> None:
-        """Put `actions` (e.g. accepting the prediction) on the view's toolbar, before the scores."""
-        self.toolbar.insertSeparator(self._scores_separator)
-        self.toolbar.insertActions(self._scores_separator, actions)
+        """Put `actions` (e.g. accepting the prediction) on the view's toolbar."""
+        self.toolbar.addSeparator()
+        self.toolbar.addActions(actions)
 
     # -- what is shown -----------------------------------------------------------------------------
 
@@ -196,7 +199,7 @@ class ReviewView(QWidget):
         else:
             self.prediction_pane.errors_item.set_mask(error_mask(data.comparison), ERROR_TABLE)
         self.scores_label.setText(describe_scores(data))
-        self.titles[-1].setText(PANE_TITLES[-1] + (f" — {data.prediction_origin}" if data.prediction_origin else ""))
+        self.titles[-1].setText("Live preview (not saved)" if data.is_preview else PANE_TITLES[-1])
         self.titles[-1].setToolTip(data.prediction_origin)
         self.shown.emit(data.image_id)
 

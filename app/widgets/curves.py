@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 SMOOTHING = 0.1
 """Weight of the newest batch in the exponential moving average of the loss."""
 REDRAW_MS = 150
-MIN_PLOT_HEIGHT = 110
-MIN_HEIGHT = 280
+MIN_PLOT_HEIGHT = 80
+MIN_HEIGHT = 220
 """Legend and two plots that can be read: the train dock gives the curves at least this."""
 """Curves redraw at most this often: a fast run's batches must not keep the event loop busy."""
 
@@ -40,6 +40,8 @@ class TrainingCurves(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setLabel("left", name)
             plot.setMinimumHeight(MIN_PLOT_HEIGHT)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).enableAutoSIPrefix(False)  # "epoch (x0.001)" on an empty plot reads as a bug
         self.loss_plot.getAxis("bottom").setStyle(showValues=False)
         self.miou_plot.setLabel("bottom", "epoch")
         self.miou_plot.setXLink(self.loss_plot)

@@ -2,22 +2,25 @@
 
 The demo frames (`interferogram.py`) all look alike: fringes everywhere, one blob shape, one
 range of fringe periods and noise. A network trained on a few of them and scored on others says
-little about the next camera. These frames vary in what matters:
+little about the next instrument. Here a seed draws an **instrument** (`Setup`) and its frames:
 
-- the sample's shape: an ellipse, a rotated rectangle (rounded a little), or an irregular blob;
-- where the fringes are: everywhere (the sample bends them), or inside the sample only (a flat,
-  noisy background around a fringed sample);
-- fringe period (0.8 % to 5 % of the frame side), fringe contrast, illumination, curvature;
-- the sample's cues: its phase step and thickness, reflectivity and contrast change, each weak or strong;
-- shot and read noise, from clean to noisy; 8- and 16-bit; any frame size.
+- per instrument: where the fringes are (everywhere, the sample bending them; or inside the
+  sample only, on a flat noisy background), the carrier's period (0.8 % to 5 % of the frame
+  side) and direction, fringe contrast, illumination, noise (clean to noisy);
+- per frame, around the instrument's values: the sample's shape (an ellipse, a rotated,
+  slightly rounded rectangle, or an irregular blob), size, place and cues (phase step,
+  thickness, reflectivity and contrast change, each weak or strong), the period (+-25 %) and
+  direction (+-20 degrees), the noise; 8- and 16-bit; any frame size.
 
-As in `interferogram.py`, every draw comes from the `rng` passed in: a seed reproduces a frame.
+A project is one instrument; different seeds are different instruments. As in
+`interferogram.py`, every draw comes from the `rng` passed in: a seed reproduces a frame.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -32,20 +35,44 @@ PERIOD_RANGE = (0.008, 0.05)
 MIN_PERIOD_PX = 5.0
 
 
+@dataclass(frozen=True)
+class Setup:
+    """An instrument: what every frame it takes has in common."""
+
+    fringes: str
+    period: float
+    """Carrier period as a fraction of the frame's long side."""
+    angle: float
+    visibility: float
+    shot_noise: float
+    read_noise: float
+
+
+def draw_setup(rng: np.random.Generator) -> Setup:
+    """A random instrument."""
+    return Setup(
+        fringes=FRINGES[int(rng.integers(len(FRINGES)))],
+        period=float(np.exp(rng.uniform(*np.log(PERIOD_RANGE)))),
+        angle=rng.uniform(0.0, math.pi),
+        visibility=rng.uniform(0.3, 0.9),
+        shot_noise=float(np.exp(rng.uniform(np.log(0.005), np.log(0.05)))),
+        read_noise=float(np.exp(rng.uniform(np.log(0.002), np.log(0.025)))),
+    )
+
+
 def make_varied_interferogram(
-    size: int | tuple[int, int], *, bit_depth: int = 8, rng: np.random.Generator
+    size: int | tuple[int, int], setup: Setup, *, bit_depth: int = 8, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A grayscale interferogram (uint8 or uint16) with a sample of a random shape, and its 0/1 mask."""
+    """A grayscale interferogram (uint8 or uint16) of `setup` with a sample of a random shape, and its 0/1 mask."""
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     height, width = (size, size) if isinstance(size, int) else size
     scale = max(height, width)
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
-    fringes = FRINGES[int(rng.integers(len(FRINGES)))]
     mask, thickness, (y0, y1, x0, x1) = _sample(shape, height, width, rng)
 
-    period = max(MIN_PERIOD_PX, scale * float(np.exp(rng.uniform(*np.log(PERIOD_RANGE)))))
-    angle = rng.uniform(0.0, math.pi)
+    period = max(MIN_PERIOD_PX, scale * setup.period * rng.uniform(0.8, 1.25))
+    angle = setup.angle + math.radians(rng.uniform(-20, 20))
     xs = np.arange(width, dtype=np.float32) - width / 2
     ys = np.arange(height, dtype=np.float32) - height / 2
     k = 2 * math.pi / period
@@ -57,11 +84,11 @@ def make_varied_interferogram(
 
     reflect = _smooth_field(height, width, rng, 1.0, rng.uniform(0.05, 0.25))
     reflect += (0.3 * rng.uniform(-1, 1) * ys / scale)[:, None] + (0.3 * rng.uniform(-1, 1) * xs / scale)[None, :]
-    visibility = _smooth_field(height, width, rng, rng.uniform(0.25, 0.9), 0.1)
+    visibility = _smooth_field(height, width, rng, setup.visibility * rng.uniform(0.85, 1.15), 0.1)
     edge = cv2.GaussianBlur(mask[crop].astype(np.float32), (0, 0), rng.uniform(0.5, 2.0))
-    if fringes == "inside":  # only the sample carries fringes: the background is flat illumination
+    if setup.fringes == "inside":  # only the sample carries fringes: the background is flat illumination
         visibility *= 0.0
-        visibility[crop] += rng.uniform(0.4, 0.9) * edge
+        visibility[crop] += setup.visibility * rng.uniform(0.8, 1.2) * edge
     else:
         visibility[crop] *= 1 + (rng.uniform(0.4, 1.1) - 1) * edge
     reflectivity = rng.uniform(0.7, 0.95) if rng.random() < 0.5 else rng.uniform(1.05, 1.3)
@@ -73,7 +100,7 @@ def make_varied_interferogram(
     intensity += 1
     intensity *= reflect
     intensity *= rng.uniform(0.3, 0.45) / float(np.percentile(reflect[:: max(1, height // 64), :: max(1, width // 64)], 95))
-    _add_varied_noise(intensity, rng)
+    _add_noise(intensity, setup.shot_noise * rng.uniform(0.7, 1.4), setup.read_noise * rng.uniform(0.7, 1.4), rng)
     full_scale = 255 if bit_depth == 8 else 65535
     image = np.clip((intensity + rng.uniform(0.0, 0.05)) * full_scale, 0, full_scale)
     return image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask
@@ -81,12 +108,16 @@ def make_varied_interferogram(
 
 def varied_samples(seed: int = 0, *, small: int = 8, large: int = 2, small_size: int = 1024,
                    large_size: int = 3072) -> Iterator[DemoSample]:
-    """`small` 8-bit frames of small_size, then `large` 16-bit ones of large_size; frame i depends on (seed, kind, i) only."""
+    """One instrument's frames: `small` 8-bit of small_size, then `large` 16-bit of large_size.
+
+    The instrument depends on `seed` only, frame i on (seed, kind, i): asking for more frames keeps the first ones.
+    """
+    setup = draw_setup(np.random.default_rng([seed, 999]))
     kinds = (("varied", small, small_size, 8, 0), ("varied_large", large, large_size, 16, 1))
     for prefix, count, size, bit_depth, kind in kinds:
         for i in range(count):
             rng = np.random.default_rng([seed, 1000 + kind, i])  # other streams than the demo's
-            image, mask = make_varied_interferogram(size, bit_depth=bit_depth, rng=rng)
+            image, mask = make_varied_interferogram(size, setup, bit_depth=bit_depth, rng=rng)
             yield DemoSample(f"{prefix}_{i:02d}", image, mask, demo_box(mask, rng))
 
 
@@ -116,10 +147,8 @@ def _sample(shape: str, height: int, width: int, rng: np.random.Generator):  # n
     return mask, (depth * (2 - depth)).astype(np.float32), (y, y + h, x, x + w)
 
 
-def _add_varied_noise(intensity: np.ndarray, rng: np.random.Generator) -> None:
-    """Shot and read noise, each from clean to noisy (log-uniform), in place."""
-    shot = float(np.exp(rng.uniform(np.log(0.005), np.log(0.06))))
-    read = float(np.exp(rng.uniform(np.log(0.002), np.log(0.03))))
+def _add_noise(intensity: np.ndarray, shot: float, read: float, rng: np.random.Generator) -> None:
+    """Shot noise (grows with the signal) plus Gaussian read noise, in place."""
     sigma = np.sqrt(np.maximum(intensity, 0), dtype=np.float32)
     sigma *= shot
     sigma += read

@@ -21,7 +21,7 @@ from segcore.data.writers import write_dataset
 from segcore.errors import DatasetError, ProjectError, SegcoreError
 from segcore.export.writer import check_formats, export_prediction
 from segcore.project.store import ProjectStore
-from segcore.project.transfer import masks_dataset
+from segcore.project.transfer import LABELLED_STATUSES, masks_dataset
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,14 @@ def export_project_masks(
 
 
 def _ids_with(store: ProjectStore, source: str) -> set[int]:
-    """The images that have a label (or a prediction)."""
+    """The images that have a label (or a prediction).
+
+    A label counts where training counts it: a labelled or reviewed image with a mask. An image
+    whose edits were all undone keeps an empty mask in its history, but it is not labelled.
+    """
     if source == "predictions":
         return set(store.prediction_scores())
-    return {r.id for r in store.images() if store.has_mask(r.id)}
+    return {r.id for r in store.images() if r.status in LABELLED_STATUSES and store.has_mask(r.id)}
 
 
 def _loader(store: ProjectStore, source: str) -> Callable[[int], np.ndarray]:

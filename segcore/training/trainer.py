@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from segcore.data.transforms import AugmentConfig
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_write_bytes
 from segcore.metrics import ConfusionMatrix
@@ -248,19 +249,27 @@ class Trainer:
         """A time every rank agrees on (their mean), so all of them plan and stop alike."""
         return all_reduce_mean(seconds, self.ctx, self.setup.device)
 
+    def _model_channels(self) -> int:
+        """The network's input channels: the images' (after conversion), or the fringe analysis's."""
+        return AugmentConfig.from_dict(self.config.augment).model_channels(self.data.in_channels)
+
     def _build_model(self, notes: list[str]) -> nn.Module:
         cfg = self.config
         kwargs = dict(cfg.model_kwargs)
         pretrained = cfg.pretrained_backbone
         ckpt = load_checkpoint(self.init_from) if self.init_from is not None else None
-        if ckpt is not None and ckpt.in_channels != self.data.in_channels:
+        if ckpt is not None and ckpt.in_channels != self._model_channels():
+            if AugmentConfig.from_dict(cfg.augment).fringe_features or ckpt.in_channels not in (1, 3):
+                raise ConfigError(f"the weights of {self.init_from} take {ckpt.in_channels} channel(s), but this "
+                                  f"run gives the network {self._model_channels()}")
             # The weights fix the input: convert the images to what the earlier model took.
             notes.append(f"the weights of {self.init_from} take {ckpt.in_channels} channel(s), "
                          f"not the {self.data.in_channels} of most images")
             self.data = dataclasses.replace(self.data, in_channels=ckpt.in_channels)
         try:
             model = get_model(cfg.model, num_classes=self.data.class_table.num_classes,
-                              in_channels=self.data.in_channels, pretrained_backbone=pretrained, **kwargs)
+                              in_channels=self._model_channels(),
+                              pretrained_backbone=pretrained, **kwargs)
         except (TypeError, ValueError) as exc:  # the builder refuses an option: the user's to fix, one line
             raise ConfigError(f"cannot build model {cfg.model!r}: {exc}") from exc
         if ckpt is not None:
@@ -381,7 +390,7 @@ class Trainer:
             model_name=cfg.model,
             model_kwargs=dict(cfg.model_kwargs),
             num_classes=self.data.class_table.num_classes,
-            in_channels=self.data.in_channels,
+            in_channels=self._model_channels(),
             class_table=self.data.class_table,
             normalization=self.pipeline.normalization,
             state_dict={k: v.detach().cpu() for k, v in self.model.state_dict().items()},

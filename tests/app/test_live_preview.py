@@ -70,7 +70,8 @@ def test_live_preview_shows_the_newest_checkpoint_and_never_writes_the_project(q
     assert window.tabs.currentWidget() is window.review_view
     qtbot.waitUntil(lambda: window.review_view.has_prediction and window.review_view.is_settled(), timeout=10_000)
     np.testing.assert_array_equal(window.review_view.data.prediction, preview.labels)
-    assert window.review_view.data.is_preview and "live preview" in window.review_view.titles[-1].text()
+    assert window.review_view.data.is_preview and window.review_view.titles[-1].text() == "Live preview (not saved)"
+    assert "live preview" in window.review_view.scores_label.text()
     assert not window.review_accept.accept_action.isEnabled()
     assert "not saved" in window.review_accept.accept_action.toolTip()
 

@@ -196,3 +196,17 @@ def test_a_read_only_project_can_be_viewed_and_exported_but_not_changed(qtbot, w
     state.open(tiny_project.root)  # writable again: everything is back
     assert all(action.isEnabled() for action in window.tool_bar.tool_actions.values())
     assert window.predict_action.isEnabled() and window.class_panel.add_action.isEnabled()
+
+
+def test_single_key_shortcuts_reach_the_window_after_editing_a_toolbar_field(qtbot, window):
+    qtbot.waitUntil(lambda: window.view.is_settled(), timeout=5000)
+    assert QApplication.focusWidget() is window.view  # a project opens with the canvas ready for keys
+    for widget in (window.tool_bar.brush_size, window.view_toolbar.window_low, window.view_toolbar.prediction_style):
+        assert widget.focusPolicy() == Qt.FocusPolicy.ClickFocus  # never caught by a window activation
+    window.tool_bar.brush_size.setFocus()
+    qtbot.keyClicks(window.tool_bar.brush_size.lineEdit(), "2")
+    qtbot.keyClick(window.tool_bar.brush_size, Qt.Key.Key_Return)  # the value typed, the keys go back
+    assert QApplication.focusWidget() is window.view
+    first = window.state.current_id
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_D)
+    assert window.state.current_id != first

@@ -202,12 +202,13 @@ def test_scores_are_segcores_iou_and_pixel_accuracy(review, name):
     review.select(name)
     label, prediction, _ = CASES[name]
     expected = compare(label, prediction, CLASSES.num_classes, CLASSES.ignore_index)
-    assert review.view.scores_label.text() == f"IoU {expected.miou:.3f} · pixel accuracy {expected.pixel_acc:.1%}"
+    scores = f"IoU {expected.miou:.3f} · pixel accuracy {expected.pixel_acc:.1%}"
+    assert review.view.scores_label.text().startswith(scores + " — prediction: checkpoint · test · ")
 
 
 def test_scores_say_what_is_missing(review):
     review.select("d_unsure")
-    assert review.view.scores_label.text() == "no label"
+    assert review.view.scores_label.text().startswith("no label — prediction: ")
     assert review.view.prediction_pane.errors_item.is_empty
     review.select("f_plain")
     assert review.view.scores_label.text() == "no label · no prediction"

@@ -151,3 +151,15 @@ def test_a_voc_export_with_nothing_to_write_says_so(store, tmp_path):
 def test_bad_arguments_are_refused(store, tmp_path, formats, source):
     with pytest.raises(ValueError):
         next(export_project_masks(store, tmp_path / "out", formats, source=source))
+
+
+def test_an_image_whose_edits_were_all_undone_exports_no_label(store, tmp_path):
+    from segcore.project.store import ImageStatus
+
+    undone = store.images()[4]
+    # A stroke and its undo: the journal keeps an all-background patch, the status went back.
+    store.save_mask_patch(undone.id, 0, 0, np.zeros((4, 4), np.uint8), status=ImageStatus.UNLABELLED)
+    assert store.has_mask(undone.id)
+    steps = list(export_project_masks(store, tmp_path / "out", ["palette"]))
+    assert steps[4].image_id == undone.id and steps[4].error == "no label"
+    assert not (tmp_path / "out" / "palette" / f"{undone.name}.png").exists()

@@ -11,6 +11,7 @@ import numpy as np
 
 from segcore.data.transforms.base import Compose, Transform
 from segcore.data.transforms.channels import ToChannels
+from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures
 from segcore.data.transforms.geometric import (
     PadToMultiple,
     RandomCrop,
@@ -20,6 +21,7 @@ from segcore.data.transforms.geometric import (
     RandomVerticalFlip,
     Resize,
 )
+from segcore.data.transforms.labels import IgnoreBoundary
 from segcore.data.transforms.photometric import (
     CLAHE,
     MeanImageSubtraction,
@@ -48,6 +50,10 @@ class AugmentConfig:
     intensity: "full_scale" (uint8 / 255, uint16 / 65535) or "percentile" (each image's own 0.5-99.5
         percentile range to 0..1: 8-bit, 12-bit-in-16 and differently exposed frames look alike).
     channels: convert every image to 1 (gray) or 3 (RGB) channels first (`ToChannels`); None keeps them.
+    ignore_boundary: training only: a band this many pixels wide along every class boundary is
+        ignored by the loss (`IgnoreBoundary`, after the resize, so in pixels the network sees); 0: off.
+    fringe_features: grayscale frames become six fringe-analysis channels (`FringeFeatures`: gray
+        level, local mean and contrast, fringe amplitude, the demodulated phase) for the network.
     """
 
     crop: int | tuple[int, int] | None = None
@@ -65,6 +71,12 @@ class AugmentConfig:
     pad_divisor: int | None = None
     intensity: str = "full_scale"
     channels: int | None = None
+    ignore_boundary: int = 0
+    fringe_features: bool = False
+
+    def model_channels(self, image_channels: int) -> int:
+        """How many channels the network takes when the images have `image_channels` (after `channels`)."""
+        return FRINGE_CHANNELS if self.fringe_features else image_channels
 
     def __post_init__(self) -> None:
         # Fail when the options are read (a run's config), not at the first sample: build both
@@ -109,6 +121,8 @@ def build_transforms(
     pad_divisor: int | None = None,
     intensity: str = "full_scale",
     channels: int | None = None,
+    ignore_boundary: int = 0,
+    fringe_features: bool = False,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
@@ -118,9 +132,11 @@ def build_transforms(
                             CLAHE too, frame and mean are equalised alike first, at full size
                             (CLAHE needs integer frames; the subtraction yields float);
       Resize                early: everything after works on the smaller image;
+      IgnoreBoundary        (train only) the band along class boundaries, at the size the network sees;
       CLAHE                 (without a mean image) on integer data, before geometry so tiles see the whole frame;
       PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
       PercentileScale       (intensity="percentile") the whole frame's own range, before crops or padding;
+      FringeFeatures        the fringe analysis of the whole frame (its spectrum), before crops or padding;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
                             resamplings so the rotated-in corners are mostly cropped away);
       Normalize, ToTensor.
@@ -137,6 +153,8 @@ def build_transforms(
         steps.append(MeanImageSubtraction(array, equalise))
     if resize is not None:
         steps.append(_resize(resize))
+    if train and ignore_boundary:
+        steps.append(IgnoreBoundary(ignore_boundary))
     if equalise is not None and mean_image is None:
         steps.append(equalise)
     if jitter is not None and len(jitter) != 3:
@@ -147,6 +165,8 @@ def build_transforms(
         raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
     if intensity == "percentile":
         steps.append(PercentileScale())
+    if fringe_features:
+        steps.append(FringeFeatures())
     if train:
         if scale_range is not None:
             steps.append(RandomScale(*scale_range))

@@ -1,0 +1,76 @@
+"""Fringe analysis as input channels, and the boundary band the loss ignores, on real small frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from synthetic import write_squares_dataset
+
+from segcore.data.classes import IGNORE_INDEX
+from segcore.data.readers import open_dataset
+from segcore.data.transforms import AugmentConfig
+from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures, _carrier, fringe_features
+from segcore.data.transforms.labels import IgnoreBoundary
+from segcore.inference.predictor import Predictor
+from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
+
+SIDE = 128
+
+
+def _fringes(ky: int, kx: int, step_inside: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Carrier fringes of (ky, kx) cycles per frame, and a disc whose phase is shifted by `step_inside`."""
+    yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64)
+    disc = np.hypot(yy - 64, xx - 64) < 24
+    phase = 2 * math.pi * (ky * yy + kx * xx) / SIDE + step_inside * disc
+    return (0.5 + 0.4 * np.cos(phase)).astype(np.float32), disc
+
+
+@pytest.mark.parametrize("ky, kx", [(0, 12), (9, 5), (14, -7)])
+def test_the_carrier_is_the_strongest_peak_of_the_spectrum(ky, kx):
+    image, _ = _fringes(ky, kx)
+    assert _carrier(image - image.mean()) == (ky, kx)  # the half-plane of positive ky (and of positive kx at ky 0)
+
+
+def test_the_demodulated_phase_is_flat_outside_a_sample_and_steps_inside_it():
+    image, disc = _fringes(6, 10, step_inside=2.0)
+    features = fringe_features(image)
+    assert features.shape == (SIDE, SIDE, FRINGE_CHANNELS) and features.dtype == np.float32
+    phase = np.arctan2(features[..., 5], features[..., 4])
+    ring = (np.hypot(*np.mgrid[-64:64, -64:64]) > 34) & (np.hypot(*np.mgrid[-64:64, -64:64]) < 50)
+    core = np.hypot(*np.mgrid[-64:64, -64:64]) < 14
+    outside, inside = np.angle(np.exp(1j * phase[ring])), np.angle(np.exp(1j * phase[core]))
+    assert np.std(outside) < 0.2  # the carrier is gone: the background's phase is one value
+    step = np.angle(np.exp(1j * (np.median(inside) - np.median(outside))))
+    assert abs(step - 2.0) < 0.3  # the sample's phase step is read back
+    np.testing.assert_array_equal(features[..., 0], image)  # the gray level itself is kept
+
+
+def test_fringe_features_take_grayscale_frames_only():
+    with pytest.raises(ValueError, match="grayscale"):
+        FringeFeatures()(np.zeros((8, 8, 3), np.uint8), None)
+
+
+def test_a_network_trained_on_fringe_features_takes_six_channels_and_predicts(tmp_path):
+    root = write_squares_dataset(tmp_path / "squares", n=12, size=48)
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=2, batch_size=4,
+                         augment={"fringe_features": True, "intensity": "percentile"})
+    Trainer(config, prepare(open_dataset("folder", root), 0.25, 0), tmp_path / "run").fit()
+    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert checkpoint.in_channels == FRINGE_CHANNELS and checkpoint.preprocessing().fringe_features
+    result = Predictor(checkpoint, precision="fp32").predict(np.full((48, 48), 90, np.uint8))
+    assert result.labels.shape == (48, 48)
+    assert AugmentConfig(fringe_features=True).model_channels(1) == FRINGE_CHANNELS == 6
+
+
+def test_the_boundary_band_is_ignored_and_nothing_else():
+    mask = np.zeros((12, 12), np.uint8)
+    mask[3:9, 3:9] = 1
+    mask[0, :] = IGNORE_INDEX
+    _, banded = IgnoreBoundary(1)(np.zeros((12, 12), np.uint8), mask)
+    assert banded[5, 5] == 1 and banded[11, 11] == 0  # inside and outside: trusted
+    assert banded[3, 5] == IGNORE_INDEX and banded[2, 5] == IGNORE_INDEX  # both sides of the edge
+    assert (banded[1, 5], banded[0, 5]) == (0, IGNORE_INDEX)  # next to ignore only: not a class boundary
+    assert (banded == 1).sum() == 4 * 4 and mask[3, 5] == 1  # the input is left as it was
+    assert AugmentConfig(ignore_boundary=1).build(train=False)(np.zeros((12, 12), np.uint8), mask)[1][3, 5] == 1
