@@ -16,7 +16,14 @@ from pathlib import Path
 from segcore.errors import DatasetError, SegcoreError
 from segcore.io.images import is_file_or_broken_link, is_image_file
 from segcore.project.store import ProjectStore
-from segcore.project.transfer import ImportProgress, ImportReport, ImportSteps, Progress, iter_import_dataset
+from segcore.project.transfer import (
+    ImportProgress,
+    ImportReport,
+    ImportSteps,
+    Progress,
+    iter_import_dataset,
+    run_import,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +65,7 @@ def import_images(
     A folder among `paths` stands for its image files (`image_files`).
     """
     files = [f for p in map(Path, paths) for f in (image_files(p) if p.is_dir() else [p])]
-    steps = iter_import_images(store, files, copy=copy)
-    while True:
-        try:
-            step = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(step.done, step.total)
+    return run_import(iter_import_images(store, files, copy=copy), progress)
 
 
 def iter_import_folder(store: ProjectStore, folder: str | Path, *, copy: bool = True) -> ImportSteps:

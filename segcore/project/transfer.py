@@ -111,7 +111,11 @@ def import_dataset(
     progress: Progress | None = None,
 ) -> ImportReport:
     """`iter_import_dataset` run to the end, with an optional `progress(done, total)` callback."""
-    steps = iter_import_dataset(store, dataset, copy=copy)
+    return run_import(iter_import_dataset(store, dataset, copy=copy), progress)
+
+
+def run_import(steps: ImportSteps, progress: Progress | None = None) -> ImportReport:
+    """Run import `steps` to the end, telling `progress(done, total)` after each; returns the report."""
     while True:
         try:
             step = next(steps)

@@ -6,6 +6,7 @@ import dataclasses
 from types import SimpleNamespace
 
 import pytest
+from test_train_panel import tiny_config
 
 from app import errors
 from app.panels.train_panel import TrainPanel
@@ -13,18 +14,9 @@ from app.state.project_state import ProjectState
 from app.state.training_session import TrainingSession
 from segcore.demo.project import create_demo_project
 from segcore.project.defaults import default_config
-from segcore.training import TrainConfig
 from segcore.training.events import SchedulePlanned
 
 RUN_TIMEOUT_MS = 60_000
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    """8 labelled 32 px frames: 6 train (3 batches of 2), 2 validate."""
-    options = dict(model="unet", model_kwargs={"base_channels": 8}, epochs=2, batch_size=2, lr=1e-2,
-                   augment={"hflip": 0.5, "vflip": 0.0}, val_fraction=0.25, keep_top_k=3)
-    options.update(overrides)
-    return TrainConfig(**options)
 
 
 @pytest.fixture()

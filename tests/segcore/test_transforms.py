@@ -381,3 +381,18 @@ def test_normalize_lookup_tables_equal_the_formula(dtype, shape, mean, std):
     expected = (image.astype(np.float64) / np.iinfo(dtype).max - np.array(mean)) / np.array(std)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_random_noise_scales_with_the_frame_and_leaves_the_mask():
+    from segcore.data.transforms.photometric import RandomNoise
+
+    rng = np.random.default_rng(0)
+    frame = np.tile(np.linspace(0, 40000, 64, dtype=np.float32), (64, 1)).astype(np.uint16)  # a 16-bit ramp
+    mask = (np.arange(64 * 64).reshape(64, 64) % 3).astype(np.uint8)
+    noisy, kept = RandomNoise(0.1)(frame, mask, rng)
+    assert noisy.dtype == np.float32 and kept is mask
+    residual = noisy - frame.astype(np.float32) / 65535
+    spread = float(np.percentile(frame, 99) - np.percentile(frame, 1)) / 65535
+    assert 0 < residual.std() <= 0.1 * spread * 1.05  # at most the asked share of the frame's range
+    unchanged, _ = RandomNoise(0.0)(frame, mask, rng)
+    np.testing.assert_allclose(unchanged, frame.astype(np.float32) / 65535)

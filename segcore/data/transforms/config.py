@@ -27,6 +27,7 @@ from segcore.data.transforms.photometric import (
     MeanImageSubtraction,
     PercentileScale,
     PhotometricJitter,
+    RandomNoise,
     load_mean_image,
 )
 from segcore.data.transforms.tensor import Normalize, ToTensor
@@ -54,6 +55,7 @@ class AugmentConfig:
         ignored by the loss (`IgnoreBoundary`, after the resize, so in pixels the network sees); 0: off.
     fringe_features: grayscale frames become six fringe-analysis channels (`FringeFeatures`: gray
         level, local mean and contrast, fringe amplitude, the demodulated phase) for the network.
+    noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     """
 
     crop: int | tuple[int, int] | None = None
@@ -73,6 +75,7 @@ class AugmentConfig:
     channels: int | None = None
     ignore_boundary: int = 0
     fringe_features: bool = False
+    noise: float = 0.0
 
     def model_channels(self, image_channels: int) -> int:
         """How many channels the network takes when the images have `image_channels` (after `channels`)."""
@@ -123,6 +126,7 @@ def build_transforms(
     channels: int | None = None,
     ignore_boundary: int = 0,
     fringe_features: bool = False,
+    noise: float = 0.0,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
@@ -135,6 +139,7 @@ def build_transforms(
       IgnoreBoundary        (train only) the band along class boundaries, at the size the network sees;
       CLAHE                 (without a mean image) on integer data, before geometry so tiles see the whole frame;
       PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
+      RandomNoise           (train only) after the resize, so its strength is in the pixels the network sees;
       PercentileScale       (intensity="percentile") the whole frame's own range, before crops or padding;
       FringeFeatures        the fringe analysis of the whole frame (its spectrum), before crops or padding;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
@@ -161,6 +166,8 @@ def build_transforms(
         raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
     if train and jitter is not None and any(jitter):
         steps.append(PhotometricJitter(*jitter))
+    if train and noise:
+        steps.append(RandomNoise(noise))
     if intensity not in INTENSITIES:
         raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
     if intensity == "percentile":

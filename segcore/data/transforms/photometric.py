@@ -205,3 +205,31 @@ class PercentileScale:
         low, high = np.percentile(image[::step, ::step], (self.low, self.high))
         span = float(high - low) or 1.0  # a flat image: shifted to 0, not divided by zero
         return (image.astype(np.float32) - np.float32(low)) * np.float32(1.0 / span), mask
+
+
+@dataclass(frozen=True)
+class RandomNoise:
+    """Gaussian noise of a random strength: up to `max_std` of the frame's 1-99 percentile range (training only).
+
+    Frames resized by different factors keep different noise (a 3072 frame brought to 512 is
+    averaged over 36 pixels, a 1024 frame over 4): the network must not tell them apart by it.
+    The result is float on the 0..1 scale (as `to_unit_float`), so later steps see one scale.
+    """
+
+    max_std: float
+
+    def __post_init__(self) -> None:
+        if self.max_std < 0:
+            raise ValueError(f"noise strength must be >= 0, got {self.max_std}")
+
+    def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
+        check_pair(image, mask)
+        rng = require_rng(rng, self)
+        x = to_unit_float(image)
+        strength = rng.uniform(0.0, self.max_std)
+        if strength == 0.0:
+            return x, mask
+        step = max(1, int(np.sqrt(x.shape[0] * x.shape[1] / _PERCENTILE_SAMPLES)))
+        low, high = np.percentile(x[::step, ::step], (1, 99))
+        noise = rng.standard_normal(x.shape, dtype=np.float32) * np.float32(strength * max(float(high - low), 1e-6))
+        return x + noise, mask
