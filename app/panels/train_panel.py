@@ -59,7 +59,7 @@ LOSSES = (
 CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"))
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
-FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image")
+FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image", "fringe_features")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
@@ -249,6 +249,10 @@ class TrainPanel(QDockWidget):
         self.rotation_spin = QSpinBox(minimum=0, maximum=180, specialValueText="off", suffix="°",
                                       toolTip="Random rotation up to this many degrees")
         self.clahe_check = QCheckBox("CLAHE (local contrast)")
+        self.fringe_check = QCheckBox("Fringe analysis channels (interferograms)")
+        self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
+                                     "phase (Fourier fringe analysis): samples stand out from far fewer labels. "
+                                     "Grayscale frames only.")
         self.mean_check = QCheckBox("Subtract the mean image",
                                     toolTip="Removes the fringe pattern common to all frames (images of one size); "
                                     "with CLAHE, frames and mean image are equalised alike before the subtraction")
@@ -289,6 +293,7 @@ class TrainPanel(QDockWidget):
         form.addRow(self.vflip_check)
         form.addRow("Rotation", self.rotation_spin)
         form.addRow(self.clahe_check)
+        form.addRow(self.fringe_check)
         form.addRow(self.mean_check)
         form.addRow("Validation", self.val_spin)
         form.addRow(self.split_label)
@@ -375,6 +380,9 @@ class TrainPanel(QDockWidget):
         self.vflip_check.setChecked(bool(augment.get("vflip", 0.0)))
         self.rotation_spin.setValue(int(augment.get("rotation", 0)))
         self.clahe_check.setChecked(augment.get("clahe") is not None)
+        self.fringe_check.setChecked(bool(augment.get("fringe_features")))
+        gray = self._state.is_open and all(record.channels == 1 for record in self._state.images)
+        self.fringe_check.setEnabled(gray or self.fringe_check.isChecked())  # colour frames have no fringe analysis
         self.mean_check.setChecked(augment.get("mean_image") is not None)
         self.val_spin.setValue(config.val_fraction)
         _select(self.device_combo, config.device)
@@ -399,6 +407,8 @@ class TrainPanel(QDockWidget):
                 augment[key] = spin.value()
             elif base.augment.get(key) is not None and not _side(base.augment[key]):
                 augment[key] = base.augment[key]
+        if self.fringe_check.isChecked():
+            augment["fringe_features"] = True
         if self.clahe_check.isChecked():
             augment["clahe"] = base.augment.get("clahe") or DEFAULT_CLAHE_CLIP
         if self.mean_check.isChecked() and self._state.is_open:

@@ -16,17 +16,20 @@ the most it may take.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import warnings
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from segcore.data.normalization import compute_mean_image
-from segcore.errors import ProjectError
+from segcore.data.transforms.fringes import fringe_period
+from segcore.errors import ProjectError, SegcoreError
 from segcore.models import PretrainedWeightsMissing, get_model, get_model_info
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, project_dataset
@@ -34,18 +37,26 @@ from segcore.training import TrainConfig
 from segcore.training.data import split_samples
 from segcore.training.device import pick_device
 
+log = logging.getLogger(__name__)
+
 MAX_SIDE = 1024
 """RGB frames with a longer side are resized (one factor for all: objects in scenes keep their relative size)."""
-GRAY_SIDE = 512
-"""Grayscale frames train and predict at this long side, each frame resized on its own.
+GRAY_SIDES = (384, 1024)
+"""Grayscale frames train and predict at one long side in this range, each frame resized on its own.
 
 One scale for the optics: a 1024 and a 3072 frame of the same field of view become alike (with one
 factor for all, the network saw the same fringes at two scales and missed samples in the big frames;
-benchmarks/bench_loop.py, docs/results.md). 512 keeps fringes resolved and a sample within a 256 crop."""
+benchmarks/bench_loop.py, docs/results.md). The smallest side that still gives a fringe
+`FRINGE_PIXELS` pixels: a coarse view sees more of the frame in each crop and trains faster."""
+FRINGE_PIXELS = 8
+PERIOD_FRAMES = 3
+PERIOD_SIDE = 1024
+"""Frames whose fringe period is measured (median) to choose the working side."""
 GRAY_AUGMENT = {"hflip": 0.5, "vflip": 0.5, "rotation": 180.0, "scale_range": [0.7, 1.4], "jitter": [0.2, 0.2, 0.3],
-                "intensity": "percentile"}
+                "intensity": "percentile", "fringe_features": True}
 """Few labelled frames must cover many: no up or down, fringes and samples at any angle, a range of scales,
-exposures and gammas; each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures)."""
+exposures and gammas; each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures);
+the network sees the fringe analysis beside the gray level (docs/results.md: 8 boxes go much further)."""
 CROP = {"cuda": 512, "cpu": 256}
 """Training crop per device type (whole images when they are smaller)."""
 BATCH = {"cuda": 8, "cpu": 4}
@@ -76,14 +87,18 @@ class ProjectProfile:
     same_size: bool
     labelled: int
     num_classes: int
+    fringe_period: float | None = None
+    """Grayscale projects: the median fringe period of a few frames, as a share of their long side."""
 
 
 def project_profile(store: ProjectStore) -> ProjectProfile:
-    """Summarise the project's images (channels, bit depth, sizes) and class count."""
+    """Summarise the project's images (channels, bit depth, sizes, fringe period) and class count."""
     images = store.images()
     sizes = {(r.height, r.width) for r in images}
+    grayscale = bool(images) and all(r.channels == 1 for r in images)
     return ProjectProfile(
-        grayscale=bool(images) and all(r.channels == 1 for r in images),
+        grayscale=grayscale,
+        fringe_period=_median_fringe_period(store, images) if grayscale else None,
         high_bit_depth=any(r.bit_depth > 8 for r in images),
         long_side=max((max(s) for s in sizes), default=0),
         short_side=min((min(s) for s in sizes), default=0),
@@ -168,20 +183,46 @@ def _geometry(profile: ProjectProfile, crop: int, divisor: int) -> dict:
     return options
 
 
+def gray_side(profile: ProjectProfile) -> int:
+    """The long side grayscale frames train at: a fringe FRINGE_PIXELS wide, within GRAY_SIDES and the frames' own."""
+    smallest, largest = GRAY_SIDES
+    wanted = smallest if not profile.fringe_period else math.ceil(FRINGE_PIXELS / profile.fringe_period / 32) * 32
+    return min(max(smallest, min(wanted, largest)), profile.long_side)
+
+
 def _gray_geometry(profile: ProjectProfile, crop: int, divisor: int) -> dict:
-    """Each frame to GRAY_SIDE long side (when any is larger, or sizes differ), then crops of one size.
+    """Each frame to `gray_side` long side (when any is larger, or sizes differ), then crops of one size.
 
     Always a crop (at most the frames' short side): the random scales give each sample another
     size, and a batch needs one.
     """
     options: dict = {}
     side = profile.long_side
-    if profile.long_side > GRAY_SIDE or not profile.same_size:
-        side = min(GRAY_SIDE, profile.long_side)
+    if profile.long_side > gray_side(profile) or not profile.same_size:
+        side = gray_side(profile)
         options["resize"] = side  # an int: every frame's own long side becomes it
     short = int(side * profile.min_aspect)
     options["crop"] = max(divisor, min(crop, short) // divisor * divisor)
     return options
+
+
+def _median_fringe_period(store: ProjectStore, images: list) -> float | None:
+    """The median fringe period of up to PERIOD_FRAMES frames spread over the project (None: none readable)."""
+    step = max(1, len(images) // PERIOD_FRAMES)
+    periods = []
+    for record in images[::step][:PERIOD_FRAMES]:
+        try:
+            frame = store.read_image(record.id)
+        except SegcoreError as exc:  # a broken file must not stop the defaults: the others tell
+            log.warning("no fringe period from %s: %s", record.name, exc)
+            continue
+        scale = PERIOD_SIDE / max(frame.shape[:2])
+        if scale < 1:  # the period is a share of the frame: measured as well, and fast, on a smaller copy
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        period = fringe_period(frame)
+        if period is not None:
+            periods.append(period)
+    return float(np.median(periods)) if periods else None
 
 
 def split_counts(store: ProjectStore, val_fraction: float, seed: int = 0) -> tuple[int, int]:

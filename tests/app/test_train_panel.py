@@ -83,6 +83,11 @@ def _recorded(signal) -> list:
 def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, setup):
     panel, store = setup.panel, setup.state.store
     assert panel.config_from_form() == default_config(store)
+    assert panel.fringe_check.isChecked() and panel.fringe_check.isEnabled()  # interferograms: fringe analysis on
+    panel.fringe_check.setChecked(False)
+    assert "fringe_features" not in panel.config_from_form().augment
+    panel.fringe_check.setChecked(True)
+    assert panel.config_from_form().augment["fringe_features"] is True
     assert panel.split_label.text() == "6 training / 2 validation images"
     panel.val_spin.setValue(0.5)
     assert panel.split_label.text() == "4 training / 4 validation images"

@@ -55,7 +55,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     config = default_config(interferograms, device="cpu")
     assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16}, False)
     assert (config.loss, config.class_weights) == ("ce+dice", "none")
-    assert config.augment["resize"] == 512 and config.augment["crop"] == 256  # 2048 -> 512 x 384, then 256 crops
+    assert config.augment["resize"] == 384 and config.augment["crop"] == 256  # 2048 -> 384 x 288, then 256 crops
     assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
     assert config.augment["intensity"] == "percentile"
     assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
@@ -81,12 +81,26 @@ def test_a_project_mixing_frame_sizes_sees_every_frame_at_one_scale(tmp_path):
         store.add_image_array("large", np.full((3072, 3072), 9000, np.uint16))
         store.save_mask(small.id, np.zeros((1024, 1024), np.uint8))
         config = default_config(store, device="cpu")
-    # Each frame's own long side becomes 512: the 1024 and the 3072 frame of one field look alike.
-    assert config.augment["resize"] == 512 and config.augment["crop"] == 256
+    # Each frame's own long side becomes one size: the 1024 and the 3072 frame of one field look alike.
+    side = config.augment["resize"]
+    assert isinstance(side, int) and side <= 1024 and config.augment["crop"] == 256
     pipeline = AugmentConfig.from_dict(config.augment).build(train=False)
-    sizes = {tuple(pipeline(np.zeros((side, side), dtype), None)[0].shape) for side, dtype in
+    sizes = {tuple(pipeline(np.zeros((s, s), dtype), None)[0].shape[1:]) for s, dtype in
              ((1024, np.uint8), (3072, np.uint16))}
-    assert sizes == {(1, 512, 512)}
+    assert sizes == {(side, side)}
+
+
+@pytest.mark.parametrize("period, side", [(0.04, 384), (0.017, 480), (0.01, 800)])
+def test_the_working_side_keeps_a_fringe_eight_pixels_wide(tmp_path, period, side):
+    yy, xx = np.mgrid[0:1024, 0:1024]
+    fringes = (120 + 100 * np.cos(2 * np.pi * (xx * 0.8 + yy * 0.6) / (period * 1024))).astype(np.uint8)
+    with ProjectStore.create(tmp_path / "p", BINARY) as store:
+        for i in range(3):
+            store.add_image_array(f"f{i}", np.roll(fringes, i, axis=1))
+        profile = project_profile(store)
+        config = default_config(store, device="cpu")
+    assert profile.fringe_period == pytest.approx(period, rel=0.1)
+    assert config.augment["resize"] == side and config.augment["fringe_features"]
 
 
 def test_percentile_intensities_make_8_and_16_bit_frames_alike():

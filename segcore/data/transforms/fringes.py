@@ -46,7 +46,7 @@ def fringe_features(gray: np.ndarray) -> np.ndarray:
     x = gray.astype(np.float32)
     height, width = x.shape
     centred = x - np.float32(x.mean())
-    ky, kx = _carrier(centred)
+    ky, kx = _carrier(centred) or (0, 1)  # a flat frame: any carrier will do, it has no fringes
     spectrum = np.fft.fftshift(np.fft.fft2(centred))
     yy = np.arange(height, dtype=np.float32)[:, None] - height // 2
     xx = np.arange(width, dtype=np.float32)[None, :] - width // 2
@@ -64,8 +64,11 @@ def fringe_features(gray: np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(c, dtype=np.float32) for c in channels], axis=2)
 
 
-def _carrier(centred: np.ndarray) -> tuple[int, int]:
-    """(ky, kx): the spectrum's strongest peak in one half-plane, away from zero frequency (bins from the centre)."""
+def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
+    """(ky, kx): the spectrum's strongest peak in one half-plane, away from zero frequency (bins from the centre).
+
+    None for a frame without any variation (all of its power at zero frequency).
+    """
     height, width = centred.shape
     window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
     power = np.abs(np.fft.fftshift(np.fft.fft2(centred * window)))
@@ -74,5 +77,19 @@ def _carrier(centred: np.ndarray) -> tuple[int, int]:
     power[np.hypot(yy - cy, xx - cx) < _DC_RADIUS] = 0
     power[:cy] = 0  # the spectrum of a real image is symmetric: one half-plane holds every peak once
     power[cy, :cx] = 0
+    if not power.max() > 0:
+        return None
     peak_y, peak_x = np.unravel_index(int(np.argmax(power)), power.shape)
     return int(peak_y - cy), int(peak_x - cx)
+
+
+def fringe_period(gray: np.ndarray) -> float | None:
+    """The carrier's period as a share of the frame's long side (0.03: 30 px on a 1000 px frame); None if flat."""
+    height, width = gray.shape[:2]
+    x = gray.reshape(height, width).astype(np.float32)
+    carrier = _carrier(x - np.float32(x.mean()))
+    if carrier is None:
+        return None
+    ky, kx = carrier
+    cycles_per_pixel = float(np.hypot(ky / height, kx / width))
+    return 1.0 / (max(cycles_per_pixel, 1e-6) * max(height, width))
