@@ -135,8 +135,8 @@ def next_frames(store: ProjectStore, pool: list[Frame], count: int, checkpoint: 
         list(predict_project(store, checkpoint, [f.image_id for f in unlabelled]))
     by_id = {f.image_id: f for f in pool}
     chosen = []
-    for _ in range(count):
-        suggestion = suggest_next(store, exclude=[f.image_id for f in chosen])
+    for _ in range(count):  # among the pool: the held-out frames are never labelled, nor compared with
+        suggestion = suggest_next(store, exclude=[f.image_id for f in chosen], among=by_id)
         if suggestion is None:
             break
         chosen.append(by_id[suggestion.image_id])

@@ -13,7 +13,8 @@ sampling); with nothing labelled either, the most typical one (the medoid).
 
 A pure function of the store, or of what a caller passes instead (`uncertainties`,
 `descriptors`): a benchmark simulating an annotator calls it with `exclude` holding the frames it
-has chosen in this round but not labelled yet (they count as labelled for dissimilarity).
+has chosen in this round but not labelled yet (they count as labelled for dissimilarity), and with
+`among` holding the frames it may label at all (the others, held out for scoring, play no part).
 """
 
 from __future__ import annotations
@@ -135,18 +136,22 @@ def rank_unlabelled(
     store: ProjectStore,
     *,
     exclude: Iterable[int] = (),
+    among: Iterable[int] | None = None,
     uncertainties: Mapping[int, float | None] | None = None,
     descriptors: Mapping[int, np.ndarray] | None = None,
 ) -> list[Suggestion]:
     """Every unlabelled frame (not labelled or reviewed, not in `exclude`), the one to label first first.
 
+    `among`, when given, limits the candidates to those ids; unlabelled frames outside it are ignored.
     `uncertainties` ({image id: mean uncertainty}) replaces the stored predictions' scores and
     `descriptors` ({image id: vector}) the cached `descriptor_for`, for callers that have them.
     """
     excluded = set(exclude)
     records = store.images()
     names = {r.id: r.name for r in records}
-    candidates = [r.id for r in records if r.status not in LABELLED_STATUSES and r.id not in excluded]
+    allowed = None if among is None else set(among)
+    candidates = [r.id for r in records if r.status not in LABELLED_STATUSES and r.id not in excluded
+                  and (allowed is None or r.id in allowed)]
     if not candidates:
         return []
     references = [r.id for r in records if r.status in LABELLED_STATUSES or r.id in excluded]
@@ -205,11 +210,12 @@ def suggest_next(
     store: ProjectStore,
     *,
     exclude: Iterable[int] = (),
+    among: Iterable[int] | None = None,
     uncertainties: Mapping[int, float | None] | None = None,
     descriptors: Mapping[int, np.ndarray] | None = None,
 ) -> Suggestion | None:
     """The unlabelled frame to label next (see `rank_unlabelled`), or None when every frame is labelled."""
-    ranked = rank_unlabelled(store, exclude=exclude, uncertainties=uncertainties, descriptors=descriptors)
+    ranked = rank_unlabelled(store, exclude=exclude, among=among, uncertainties=uncertainties, descriptors=descriptors)
     return ranked[0] if ranked else None
 
 

@@ -79,6 +79,16 @@ def test_without_predictions_the_frame_least_like_the_labelled_comes_first(store
     assert suggest_next(store, exclude=[unlike]).image_id in alike
 
 
+def test_frames_outside_among_are_neither_suggested_nor_compared(store):
+    _add(store, "labelled", fringes(0, 8, 0), labelled=True)
+    held_out = _add(store, "held_out", fringes(90, 4, 1))  # the most unlike: first, were it a candidate
+    pool = [_add(store, "vertical", fringes(90, 4, 2)), _add(store, "horizontal", fringes(0, 8, 3))]
+    assert suggest_next(store).image_id == held_out
+    ranked = rank_unlabelled(store, among=pool)
+    assert [s.image_id for s in ranked] == pool  # the held-out twin does not make "vertical" look labelled
+    assert "unlike the 1 labelled" in ranked[0].reason
+
+
 def test_with_nothing_labelled_the_most_typical_frame_comes_first(store):
     typical = [_add(store, f"typical{seed}", fringes(0, 8, seed)) for seed in range(4)]
     _add(store, "odd", fringes(90, 3, 9))
