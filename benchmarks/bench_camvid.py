@@ -37,6 +37,9 @@ def main() -> int:
     parser.add_argument("--set", default="{}", help="JSON overrides of the default config")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_camvid.json")
     args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no CamVid at {args.data} (SegNet layout: train/, trainannot/, val/, valannot/); --data names it")
+        return 2
     dataset = open_dataset("camvid", args.data)
     with tempfile.TemporaryDirectory(prefix="bench_camvid_") as tmp:
         with ProjectStore.create(Path(tmp) / "camvid", dataset.class_table) as store:

@@ -8,12 +8,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from segcore.data.classes import IGNORE_INDEX, ClassTable
+from segcore.demo.project import create_demo_project
 from segcore.project.store import ImageStatus, ProjectStore
+
+if TYPE_CHECKING:
+    from app.panels.train_panel import TrainPanel
+    from app.state.project_state import ProjectState
+    from app.state.training_session import TrainingSession
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -117,4 +124,47 @@ def window(qtbot, tiny_project: TinyProject):
     qtbot.waitExposed(win)
     state.open(tiny_project.root)
     yield win
+    state.close()
+
+
+RUN_TIMEOUT_MS = 60_000
+
+
+@dataclass
+class Setup:
+    """What the train panel tests work with."""
+
+    state: ProjectState
+    session: TrainingSession
+    panel: TrainPanel
+    shown: list[str]
+    """Messages that went to the error dialog."""
+
+
+@pytest.fixture()
+def demo_root(tmp_path: Path) -> Path:
+    """The demo project at 32 px: 10 interferogram frames, 8 of them labelled."""
+    return create_demo_project(tmp_path / "demo", small=10, large=0, labelled=8, small_size=32)
+
+
+@pytest.fixture()
+def train_setup(qtbot, demo_root, monkeypatch) -> Setup:
+    """The train panel and a training session on the demo project, its defaults loaded; error dialogs recorded."""
+    from app import errors
+    from app.panels.train_panel import TrainPanel
+    from app.state.project_state import ProjectState
+    from app.state.training_session import TrainingSession
+
+    shown: list[str] = []
+    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
+    state = ProjectState()
+    session = TrainingSession(state)
+    panel = TrainPanel(state, session)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
+        state.open(demo_root)
+    yield Setup(state, session, panel, shown)
+    session.cancel()
+    qtbot.waitUntil(lambda: not session.is_running, timeout=RUN_TIMEOUT_MS)
     state.close()

@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
-import pytest
 from test_train_panel import tiny_config
 
-from app import errors
-from app.panels.train_panel import TrainPanel
-from app.state.project_state import ProjectState
-from app.state.training_session import TrainingSession
-from segcore.demo.project import create_demo_project
 from segcore.project.defaults import default_config
 from segcore.training.events import SchedulePlanned
 
 RUN_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture()
-def setup(qtbot, tmp_path, monkeypatch):
-    """The panel on the 32 px demo project (8 of 10 frames labelled), its defaults loaded."""
-    root = create_demo_project(tmp_path / "demo", small=10, large=0, labelled=8, small_size=32)
-    shown: list[str] = []
-    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
-    state = ProjectState()
-    session = TrainingSession(state)
-    panel = TrainPanel(state, session)
-    qtbot.addWidget(panel)
-    panel.show()
-    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
-        state.open(root)
-    yield SimpleNamespace(state=state, session=session, panel=panel, shown=shown)
-    session.cancel()
-    qtbot.waitUntil(lambda: not session.is_running, timeout=RUN_TIMEOUT_MS)
-    state.close()
-
-
 def _choose(panel, text: str) -> None:
     panel.train_for_combo.setCurrentIndex(panel.train_for_combo.findText(text))
 
 
-def test_train_for_starts_from_the_defaults_budget_and_maps_to_the_config(setup):
-    panel, store = setup.panel, setup.state.store
+def test_train_for_starts_from_the_defaults_budget_and_maps_to_the_config(train_setup):
+    panel, store = train_setup.panel, train_setup.state.store
     defaults = default_config(store)
     assert defaults.time_budget_s is not None and panel.config_from_form() == defaults
     assert panel.train_for_combo.currentText() == {240.0: "4 min", 120.0: "2 min"}[defaults.time_budget_s]
@@ -73,8 +47,8 @@ def test_train_for_starts_from_the_defaults_budget_and_maps_to_the_config(setup)
     assert not panel.config_from_form().until_flat
 
 
-def test_a_budgeted_run_shows_its_plan_and_finishes_within_it(qtbot, setup):
-    panel, session, store = setup.panel, setup.session, setup.state.store
+def test_a_budgeted_run_shows_its_plan_and_finishes_within_it(qtbot, train_setup):
+    panel, session, store = train_setup.panel, train_setup.session, train_setup.state.store
     panel.set_form(dataclasses.replace(tiny_config(epochs=1000), time_budget_s=3.0))
     planned: list[SchedulePlanned] = []
     session.planned.connect(planned.append)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from app import errors
 from app.panels.train_panel import TrainPanel
 from app.state.project_state import ProjectState
 from app.state.training_session import SessionState, TrainingSession
@@ -38,36 +36,6 @@ def slow_config(**overrides) -> TrainConfig:
     return tiny_config(augment={"hflip": 0.5, "vflip": 0.0, "resize": 128}, **overrides)
 
 
-@dataclass
-class Setup:
-    state: ProjectState
-    session: TrainingSession
-    panel: TrainPanel
-    shown: list[str]
-    """Messages that went to the error dialog."""
-
-
-@pytest.fixture()
-def demo_root(tmp_path: Path) -> Path:
-    """The demo project at 32 px: 10 interferogram frames, 8 of them labelled."""
-    return create_demo_project(tmp_path / "demo", small=10, large=0, labelled=8, small_size=32)
-
-
-@pytest.fixture()
-def setup(qtbot, demo_root, monkeypatch) -> Setup:
-    shown: list[str] = []
-    monkeypatch.setattr(errors, "show_error", lambda message, details=None, parent=None: shown.append(message))
-    state = ProjectState()
-    session = TrainingSession(state)
-    panel = TrainPanel(state, session)
-    qtbot.addWidget(panel)
-    panel.show()
-    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
-        state.open(demo_root)
-    yield Setup(state, session, panel, shown)
-    session.cancel()
-    qtbot.waitUntil(lambda: not session.is_running, timeout=RUN_TIMEOUT_MS)
-    state.close()
 
 
 def _click(button) -> None:
@@ -80,8 +48,8 @@ def _recorded(signal) -> list:
     return events
 
 
-def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, setup):
-    panel, store = setup.panel, setup.state.store
+def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, train_setup):
+    panel, store = train_setup.panel, train_setup.state.store
     assert panel.config_from_form() == default_config(store)
     assert panel.fringe_check.isChecked() and panel.fringe_check.isEnabled()  # interferograms: fringe analysis on
     panel.fringe_check.setChecked(False)
@@ -117,8 +85,8 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, set
     assert panel.config_from_form().model_kwargs == {}  # U-Net's width does not follow to another model
 
 
-def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, setup):
-    panel, session = setup.panel, setup.session
+def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_setup):
+    panel, session = train_setup.panel, train_setup.session
     panel.set_form(tiny_config())
     panel.name_edit.setText("first")
     progress, epochs, ready = _recorded(session.progress), _recorded(session.epoch), _recorded(session.checkpoint)
@@ -140,13 +108,13 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, setup):
     assert all(0.0 <= float(cell) <= 1.0 for cell in iou_cells)
     assert panel.progress_bar.value() == panel.progress_bar.maximum()
     assert ready and all(Path(c.path).is_file() for c in ready) and session.latest_checkpoint == ready[-1].path
-    [run] = setup.state.store.runs()
+    [run] = train_setup.state.store.runs()
     assert (run.name, run.status) == ("first", "finished")
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
-def test_cancel_is_honoured_within_one_batch(qtbot, setup):
-    panel, session = setup.panel, setup.session
+def test_cancel_is_honoured_within_one_batch(qtbot, train_setup):
+    panel, session = train_setup.panel, train_setup.session
     panel.set_form(slow_config(epochs=3))
     after_cancel: list[BatchProgress] = []
     said: list[tuple[str, str, bool]] = []
@@ -166,12 +134,12 @@ def test_cancel_is_honoured_within_one_batch(qtbot, setup):
     # From the click to the end, the panel says it is stopping (the batch in progress still reports).
     assert said and all(entry == ("Stopping…", "Stopping after the current batch…", False) for entry in said)
     assert panel.cancel_button.text() == "Cancel"
-    assert setup.state.store.runs()[0].status == "cancelled"
+    assert train_setup.state.store.runs()[0].status == "cancelled"
     assert panel.status_label.text().startswith("Cancelled") and panel.train_button.isEnabled()
 
 
-def test_pause_holds_the_run_and_resume_finishes_it(qtbot, setup):
-    panel, session = setup.panel, setup.session
+def test_pause_holds_the_run_and_resume_finishes_it(qtbot, train_setup):
+    panel, session = train_setup.panel, train_setup.session
     panel.set_form(slow_config())
     progress = _recorded(session.progress)
     with qtbot.waitSignal(session.progress, timeout=RUN_TIMEOUT_MS):
@@ -194,8 +162,8 @@ def _raise_out_of_memory(self, epoch):
 
 
 @pytest.mark.parametrize("case", ["out of memory", "refused config"])
-def test_a_failed_run_shows_a_message_and_returns_to_idle(qtbot, setup, monkeypatch, case):
-    panel, session = setup.panel, setup.session
+def test_a_failed_run_shows_a_message_and_returns_to_idle(qtbot, train_setup, monkeypatch, case):
+    panel, session = train_setup.panel, train_setup.session
     if case == "out of memory":
         monkeypatch.setattr("segcore.training.trainer.Trainer._train_batches", _raise_out_of_memory)
         panel.set_form(tiny_config())
@@ -205,18 +173,18 @@ def test_a_failed_run_shows_a_message_and_returns_to_idle(qtbot, setup, monkeypa
         expected = "depth"
     with qtbot.waitSignal(session.failed, timeout=RUN_TIMEOUT_MS) as failed:
         _click(panel.train_button)
-    assert expected in failed.args[0] and setup.shown == [failed.args[0]]
+    assert expected in failed.args[0] and train_setup.shown == [failed.args[0]]
     assert expected in panel.status_label.text()
     assert session.state is SessionState.IDLE and panel.train_button.isEnabled()
-    assert setup.state.store.runs()[0].status == "failed"
+    assert train_setup.state.store.runs()[0].status == "failed"
 
 
-def test_the_form_refuses_a_missing_checkpoint_before_starting(setup):
-    panel = setup.panel
+def test_the_form_refuses_a_missing_checkpoint_before_starting(train_setup):
+    panel = train_setup.panel
     panel.set_form(tiny_config())
     panel.init_check.setChecked(True)
     _click(panel.train_button)
-    assert "checkpoint" in setup.shown[0] and not setup.session.is_running and setup.state.store.runs() == []
+    assert "checkpoint" in train_setup.shown[0] and not train_setup.session.is_running and train_setup.state.store.runs() == []
 
 
 def _wheel(widget, steps: int) -> bool:
@@ -233,8 +201,8 @@ def _wheel(widget, steps: int) -> bool:
     return event.isAccepted()
 
 
-def test_the_wheel_changes_a_form_field_only_once_it_has_the_focus(qtbot, setup):
-    panel = setup.panel
+def test_the_wheel_changes_a_form_field_only_once_it_has_the_focus(qtbot, train_setup):
+    panel = train_setup.panel
     width, model, lr = panel.width_spin.value(), panel.model_combo.currentIndex(), panel.lr_spin.value()
     panel.train_button.setFocus()
     for field in (panel.width_spin, panel.model_combo, panel.lr_spin):
