@@ -17,7 +17,7 @@ HEIGHT, WIDTH = 97, 131  # odd and non-square on purpose
 
 
 @pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize(("in_channels", "num_classes"), [(1, 2), (3, 11), (1, 11), (3, 2)])
+@pytest.mark.parametrize(("in_channels", "num_classes"), [(1, 2), (3, 11)])  # each value of each, at least once
 def test_forward_backward_at_odd_size(name, in_channels, num_classes):
     torch.manual_seed(0)
     info = get_model_info(name)
