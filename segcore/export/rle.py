@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from segcore.data.classes import ClassTable
+from segcore.data.coco import region_annotation
 from segcore.data.masks import check_index_mask
 from segcore.errors import MaskError
 
@@ -64,16 +65,9 @@ def mask_to_rle_doc(mask: np.ndarray, table: ClassTable, file_name: str = "") ->
     for index, name in enumerate(table.names):
         if present[index]:
             binary = mask == index
-            annotations.append({
-                "id": len(annotations) + 1,
-                "image_id": 1,
-                "category_id": index,
-                "category_name": name,
-                "iscrowd": 0,
-                "area": int(present[index]),
-                "bbox": _bbox(binary),
-                "segmentation": encode_rle(binary),
-            })
+            # id, area and bbox as pycocotools computes them; the counts uncompressed, readable without it.
+            annotation = region_annotation(binary, ann_id=len(annotations) + 1, image_id=1, category_id=index)
+            annotations.append({**annotation, "category_name": name, "segmentation": encode_rle(binary)})
     return {
         "size": [int(height), int(width)],
         "classes": table.names,
@@ -82,12 +76,6 @@ def mask_to_rle_doc(mask: np.ndarray, table: ClassTable, file_name: str = "") ->
         "categories": [{"id": index, "name": name} for index, name in enumerate(table.names)],
         "annotations": annotations,
     }
-
-
-def _bbox(binary: np.ndarray) -> list[int]:
-    """COCO's [x, y, width, height] of the pixels set in a non-empty mask."""
-    rows, cols = np.flatnonzero(binary.any(axis=1)), np.flatnonzero(binary.any(axis=0))
-    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
 
 
 def rle_doc_to_mask(doc: dict[str, Any]) -> np.ndarray:
