@@ -45,6 +45,7 @@ from segcore.project.defaults import Pretrained, default_config, mean_image_path
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig
+from segcore.training.budget import format_duration
 from segcore.training.config import OPTIMIZERS, SCHEDULES, ConfigError
 from segcore.training.data import split_samples
 from segcore.training.events import BatchProgress, EpochMetrics, Finished, RunStarted, SchedulePlanned
@@ -100,12 +101,6 @@ def device_choices() -> list[tuple[str, str]]:
     else:
         auto = "CPU"
     return [(f"Automatic ({auto})", "auto"), ("CPU", "cpu"), *gpus]
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(max(seconds, 0)))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def budget_text(seconds: float) -> str:
