@@ -186,6 +186,13 @@ _PERCENTILE_SAMPLES = 1 << 18
 """Percentiles are estimated from at most this many pixels (a regular subsample): exact enough, fast on 3072x3072."""
 
 
+def _percentiles(image: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """Two percentiles of the frame's values, from at most ~_PERCENTILE_SAMPLES pixels of a regular grid."""
+    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / _PERCENTILE_SAMPLES)))
+    lo, hi = np.percentile(image[::step, ::step], (low, high))
+    return float(lo), float(hi)
+
+
 @dataclass(frozen=True)
 class PercentileScale:
     """Each image's own intensity range to 0..1: its low percentile -> 0, its high percentile -> 1 (float32).
@@ -201,8 +208,7 @@ class PercentileScale:
 
     def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
         check_pair(image, mask)
-        step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / _PERCENTILE_SAMPLES)))
-        low, high = np.percentile(image[::step, ::step], (self.low, self.high))
+        low, high = _percentiles(image, self.low, self.high)
         span = float(high - low) or 1.0  # a flat image: shifted to 0, not divided by zero
         return (image.astype(np.float32) - np.float32(low)) * np.float32(1.0 / span), mask
 
@@ -229,7 +235,6 @@ class RandomNoise:
         strength = rng.uniform(0.0, self.max_std)
         if strength == 0.0:
             return x, mask
-        step = max(1, int(np.sqrt(x.shape[0] * x.shape[1] / _PERCENTILE_SAMPLES)))
-        low, high = np.percentile(x[::step, ::step], (1, 99))
+        low, high = _percentiles(x, 1, 99)
         noise = rng.standard_normal(x.shape, dtype=np.float32) * np.float32(strength * max(float(high - low), 1e-6))
         return x + noise, mask
