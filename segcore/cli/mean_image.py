@@ -20,12 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from segcore.cli.bars import bar_over
     from segcore.data.normalization import compute_mean_image
     from segcore.inference.folder import list_images
-    from segcore.io.atomic import atomic_path
+    from segcore.io.atomic import atomic_save_npy
     from segcore.io.images import read_image
 
     paths = list_images(args.input)
@@ -33,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
         mean = compute_mean_image(read_image(p) for p in bar_over(paths, "frames"))
     except ValueError as exc:  # frames of different sizes or channel counts
         raise DatasetError(f"cannot average the frames of {args.input}: {exc}") from exc
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, mean)
+    atomic_save_npy(args.out, mean)
     shape = "x".join(str(v) for v in mean.shape)
     print(f"wrote the mean of {len(paths)} frames ({shape}) to {args.out}")
     return 0

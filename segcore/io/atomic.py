@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from segcore.errors import DiskFullError
 
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -99,6 +101,12 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
     """Write `data` to `target` atomically."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def atomic_save_npy(target: str | Path, array: np.ndarray) -> None:
+    """`np.save` `array` to `target` atomically (through a file object: np.save would append .npy to a temp name)."""
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
 
 
 def _fsync_dir(directory: Path) -> None:

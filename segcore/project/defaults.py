@@ -30,6 +30,7 @@ import torch
 from segcore.data.normalization import compute_mean_image
 from segcore.data.transforms.fringes import fringe_period
 from segcore.errors import ProjectError, SegcoreError
+from segcore.io.atomic import atomic_save_npy
 from segcore.models import PretrainedWeightsMissing, get_model, get_model_info
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, project_dataset
@@ -252,8 +253,5 @@ def ensure_mean_image(store: ProjectStore) -> Path:
     if len({(r.height, r.width, r.channels) for r in records}) != 1:
         raise ProjectError("mean-image subtraction needs images that all share one size and channel count")
     mean = compute_mean_image(store.read_image(r.id) for r in records)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npy")
-    np.save(partial, mean)
-    partial.replace(path)  # atomic: a crash never leaves half a mean image under the real name
+    atomic_save_npy(path, mean)  # a crash never leaves half a mean image under the real name
     return path

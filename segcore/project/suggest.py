@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from segcore.errors import SegcoreError
-from segcore.io.images import read_image
+from segcore.io.atomic import atomic_save_npy
 from segcore.project.store import ProjectStore
 from segcore.project.thumbnails import THUMBNAILS_DIR
 from segcore.project.transfer import LABELLED_STATUSES
@@ -121,13 +121,10 @@ def descriptor_for(store: ProjectStore, image_id: int) -> np.ndarray:
             return np.load(cache)
     except (OSError, ValueError):
         pass  # no cache yet, or a damaged one: make it again
-    descriptor = image_descriptor(read_image(source))
+    descriptor = image_descriptor(store.read_image(image_id))  # the store's orientation rule, as its masks
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(".partial.npy")
-        np.save(partial, descriptor)
-        partial.replace(cache)
-    except OSError as exc:  # a read-only project or a full disk: used, just not cached
+        atomic_save_npy(cache, descriptor)
+    except (OSError, SegcoreError) as exc:  # a read-only project or a full disk: used, just not cached
         log.debug("descriptor not cached at %s: %s", cache, exc)
     return descriptor
 
