@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segcore.data.transforms.fringes import windowed_spectrum
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_save_npy
 from segcore.project.store import ProjectStore
@@ -88,8 +89,7 @@ def image_descriptor(image: np.ndarray) -> np.ndarray:
     orientation, _ = np.histogram(angle, bins=ORIENTATION_BINS, range=(0, np.pi), weights=np.hypot(gx, gy))
 
     h, w = gray.shape
-    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    power = np.abs(np.fft.fftshift(np.fft.fft2((gray - gray.mean()) * window))) ** 2
+    power = windowed_spectrum(gray) ** 2
     yy, xx = np.indices(power.shape)
     radius = np.hypot((yy - h // 2) / max(h, 1), (xx - w // 2) / max(w, 1))  # cycles per pixel, 0..~0.7
     edges = np.geomspace(1 / DESCRIPTOR_SIDE, 0.5, FREQUENCY_BINS + 1)

@@ -70,8 +70,7 @@ def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
     None for a frame without any variation (all of its power at zero frequency).
     """
     height, width = centred.shape
-    window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
-    power = np.abs(np.fft.fftshift(np.fft.fft2(centred * window)))
+    power = windowed_spectrum(centred)
     cy, cx = height // 2, width // 2
     yy, xx = np.ogrid[0:height, 0:width]
     power[np.hypot(yy - cy, xx - cx) < _DC_RADIUS] = 0
@@ -81,6 +80,13 @@ def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
         return None
     peak_y, peak_x = np.unravel_index(int(np.argmax(power)), power.shape)
     return int(peak_y - cy), int(peak_x - cx)
+
+
+def windowed_spectrum(gray: np.ndarray) -> np.ndarray:
+    """|FFT| of the frame less its mean under a Hann window (no edge leakage), zero frequency at the centre."""
+    height, width = gray.shape
+    window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+    return np.abs(np.fft.fftshift(np.fft.fft2((gray - np.float32(gray.mean())) * window)))
 
 
 def fringe_period(gray: np.ndarray) -> float | None:
