@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as `python benchmarks/x.py` from a checkout without installing
@@ -45,6 +47,13 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def sample_iou(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """IoU of the sample (class 1, or True) between two binary masks; 1.0 when neither has any."""
+    predicted, true = np.asarray(prediction) == 1, np.asarray(truth) == 1
+    union = np.logical_or(predicted, true).sum()
+    return float(np.logical_and(predicted, true).sum() / union) if union else 1.0
 
 
 def write_report(path: Path, report: dict) -> None:

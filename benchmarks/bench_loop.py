@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _common import sample_iou as iou
 from _common import write_report
 
 from segcore.data.boxes import boxes_to_mask  # noqa: E402
@@ -62,11 +63,6 @@ class Frame:
     truth: np.ndarray
     box: object
     image: np.ndarray
-
-
-def iou(prediction: np.ndarray, truth: np.ndarray) -> float:
-    union = np.logical_or(prediction == 1, truth == 1).sum()
-    return float(np.logical_and(prediction == 1, truth == 1).sum() / union) if union else 1.0
 
 
 def build_project(root: Path, args: argparse.Namespace, seed: int) -> tuple[ProjectStore, list[Frame]]:

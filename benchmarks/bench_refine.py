@@ -17,16 +17,12 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+from _common import sample_iou as iou
 from _common import write_report
 
 from segcore.data import refine  # noqa: E402
 from segcore.data.boxes import boxes_to_mask  # noqa: E402
 from segcore.demo import create_demo_project, demo_samples  # noqa: E402
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(bool), b.astype(bool)
-    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def _intensity_features(gray: np.ndarray, period: float) -> np.ndarray:
