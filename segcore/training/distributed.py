@@ -57,5 +57,7 @@ def barrier(ctx: DistContext) -> None:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Leave the process group (every rank, once its run is over)."""
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()
+        log.info("rank %d/%d left the process group", ctx.rank, ctx.world_size)

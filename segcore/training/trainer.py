@@ -45,6 +45,7 @@ from segcore.training.distributed import (
     all_reduce_mean,
     barrier,
     init_from_env,
+    shutdown,
 )
 from segcore.training.events import (
     BatchProgress,
@@ -96,6 +97,8 @@ class Trainer:
         """The run's epochs: `config.epochs`, or what fits `config.time_budget_s` once the first epochs are timed."""
         self.budget: EpochBudget | None = None
         self.plateau: Plateau | None = None
+        self.ctx = DistContext()
+        """Single process until the run joins the process group torchrun describes."""
 
     # -- public ----------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -111,6 +114,10 @@ class Trainer:
                 log.exception("training failed")
             yield Failed(str(exc), type(exc).__name__)
             raise
+        finally:
+            # Leave the process group before the interpreter exits: gloo's threads, still joinable
+            # then, abort the process ("terminate called without an active exception").
+            shutdown(self.ctx)
 
     def fit(self, callback=None) -> Finished:  # noqa: ANN001 - any callable taking an Event
         """Run to the end, passing every event to `callback`; returns the `Finished` event."""
@@ -131,7 +138,7 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.setup = setup_device(cfg.device, cfg.amp, cfg.cpu_bf16)
-        self.ctx: DistContext = init_from_env(self.setup.device.type)
+        self.ctx = init_from_env(self.setup.device.type)
         if self.ctx.enabled and self.setup.device.type == "cuda":
             self.setup = setup_device(f"cuda:{self.ctx.local_rank}", cfg.amp)
         device = self.setup.device

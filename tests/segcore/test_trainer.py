@@ -253,6 +253,7 @@ def test_two_process_ddp_with_gloo(squares, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "rank 0/2 joined the gloo process group" in log and "rank 1/2 joined the gloo process group" in log
+    assert "rank 0/2 left the process group" in log and "rank 1/2 left the process group" in log  # none left to exit
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]  # rank 0 alone writes
     assert load_checkpoint(run / "last.pt").epoch == 2
