@@ -143,7 +143,7 @@ def test_the_physicists_loop(qtbot, journey, tmp_path):
 
     # 4. Train a few epochs from the panel; the live preview shows on the canvas and stores nothing.
     panel = window.train_panel
-    qtbot.waitUntil(lambda: panel.split_label.text() == "3 training / 1 validation images", timeout=10_000)
+    qtbot.waitUntil(lambda: panel.split_label.text() == "4 training / 0 validation images", timeout=10_000)
     panel.epochs_spin.setValue(3)
     panel.width_spin.setValue(8)
     window.view_toolbar.prediction_action.setChecked(True)

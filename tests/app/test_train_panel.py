@@ -56,7 +56,7 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, tra
     assert "fringe_features" not in panel.config_from_form().augment
     panel.fringe_check.setChecked(True)
     assert panel.config_from_form().augment["fringe_features"] is True
-    assert panel.split_label.text() == "6 training / 2 validation images"
+    assert panel.split_label.text() == "8 training / 0 validation images"  # 8 labelled frames: all of them train
     panel.val_spin.setValue(0.5)
     assert panel.split_label.text() == "4 training / 4 validation images"
     assert panel.model_description.text() == get_model_info("unet").description
@@ -229,13 +229,13 @@ def test_an_untouched_form_follows_the_labels_and_an_edited_one_stays(qtbot, tmp
     for record in state.images[:5]:  # the user labels five frames
         state.store.save_mask(record.id, mask)
         state.reload_record(record.id)
-    qtbot.waitUntil(lambda: panel.split_label.text() == "4 training / 1 validation images", timeout=10_000)
-    assert panel.val_spin.value() == default_config(state.store).val_fraction > 0 and panel.shows_defaults()
+    qtbot.waitUntil(lambda: panel.split_label.text() == "5 training / 0 validation images", timeout=10_000)
+    assert panel.batch_spin.value() == default_config(state.store).batch_size == 2 and panel.shows_defaults()
 
     panel.epochs_spin.setValue(7)  # the user's own choice from here on
     assert not panel.shows_defaults()
     state.store.save_mask(state.images[5].id, mask)
     state.reload_record(state.images[5].id)
-    qtbot.waitUntil(lambda: panel.split_label.text().startswith("5 training"), timeout=10_000)
+    qtbot.waitUntil(lambda: panel.split_label.text().startswith("6 training"), timeout=10_000)
     assert panel.epochs_spin.value() == 7
     state.close()

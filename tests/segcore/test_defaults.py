@@ -11,6 +11,7 @@ from segcore.data.classes import ClassTable
 from segcore.data.transforms import AugmentConfig
 from segcore.errors import ProjectError
 from segcore.project.defaults import (
+    MIN_IMAGES_FOR_VAL,
     Pretrained,
     default_config,
     ensure_mean_image,
@@ -26,9 +27,9 @@ from segcore.training.events import EpochMetrics, Finished
 BINARY = ClassTable.from_names(["background", "fringe defect"])
 
 
-def _add_labelled(store: ProjectStore, count: int, image_fn) -> None:
-    rng = np.random.default_rng(0)
-    for i in range(count):
+def _add_labelled(store: ProjectStore, count: int, image_fn, start: int = 0) -> None:
+    rng = np.random.default_rng(start)
+    for i in range(start, start + count):
         image = image_fn(rng)
         mask = np.zeros(image.shape[:2], np.uint8)
         mask[4:12, 6:14] = 1
@@ -68,8 +69,8 @@ def test_small_grayscale_project_trains_out_of_the_box(tmp_path):
         config = default_config(store, device="cpu")
         assert config.augment["crop"] == 32 and "resize" not in config.augment  # small: crops of the whole frame
         assert config.augment["intensity"] == "percentile" and config.augment["scale_range"] == [0.7, 1.4]
-        assert config.val_fraction == 0.2 and split_counts(store, config.val_fraction) == (6, 2)
-        assert config.batch_size == 3  # 6 training images: two full batches an epoch
+        assert config.val_fraction == 0.0 and split_counts(store, config.val_fraction) == (8, 0)  # few: all train
+        assert config.batch_size == 4  # 8 training images: two full batches an epoch
         config.epochs = 2  # the defaults themselves; only shorter
         events = list(train_project(store, config))
     assert isinstance(events[-1], Finished) and sum(isinstance(e, EpochMetrics) for e in events) == 2
@@ -125,7 +126,16 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
     assert config.pretrained_backbone is (pretrained_status("fcn_resnet18")[0] is Pretrained.CACHED)
     assert config.augment["resize"] == 0.512  # one factor for all sizes: the largest frame's long side -> 1024
     assert config.augment["crop"] == 32 and config.augment["scale_range"] == [0.5, 2.0]  # sizes differ: crop
-    assert config.batch_size == 4 and config.epochs == 100 and config.val_fraction == 0.2
+    assert config.batch_size == 4 and config.epochs == 100 and config.val_fraction == 0.0  # 12 labelled: all train
+
+
+def test_validation_holds_out_a_fifth_from_sixteen_labelled_images(tmp_path):
+    with ProjectStore.create(tmp_path / "p", BINARY) as store:
+        _add_labelled(store, MIN_IMAGES_FOR_VAL - 1, lambda rng: (rng.random((32, 32)) * 255).astype(np.uint8))
+        assert default_config(store, device="cpu").val_fraction == 0.0
+        _add_labelled(store, 1, lambda rng: (rng.random((32, 32)) * 255).astype(np.uint8), start=MIN_IMAGES_FOR_VAL)
+        config = default_config(store, device="cpu")
+        assert config.val_fraction == 0.2 and split_counts(store, config.val_fraction) == (13, 3)
 
 
 def test_pretrained_status_never_downloads():
