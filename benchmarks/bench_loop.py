@@ -1,7 +1,7 @@
 """The label-efficient loop, simulated: box K frames, train with the project's defaults, score frames never labelled.
 
     python benchmarks/bench_loop.py [--seeds 1 2] [--small 24] [--large 6] [--held-out 12 4]
-        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8]
+        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8] [--pseudo 8]
         [--generator varied|demo] [--out benchmarks/out/bench_loop.json]
 
 A project of generated interferograms with known truth (`segcore.demo.varied`: ellipses,
@@ -21,7 +21,9 @@ and scored against their truth: IoU mean, worst, per frame size, and the trainin
 
 `--plain K` adds a run on the same random K frames with the plain boxes (no refinement);
 `--peer K` adds a run with the earlier grayscale defaults (`one_factor`: every frame resized by
-one factor, flips only, intensities by bit depth), measured on the same frames and labels.
+one factor, flips only, intensities by bit depth), measured on the same frames and labels;
+`--pseudo K` one with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
+project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def label(store: ProjectStore, frames: list[Frame], refined: bool) -> None:
 
 def policy_config(store: ProjectStore, policy: str) -> TrainConfig:
     config = default_config(store)
+    config.pseudo_labels = policy == "pseudo_labels"
     if policy == "one_factor":
         profile = project_profile(store)
         config.augment = {"hflip": 0.5, "vflip": 0.5, "crop": 256}
@@ -160,7 +163,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                     rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
                                  **result})
                     _print_row(rows[-1])
-        extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor")]
+        extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"),
+                 (args.pseudo, "refined", "pseudo_labels")]
         for index, (k, labels, policy) in enumerate(extra, start=len(runs)):
             if not k:
                 continue
@@ -216,6 +220,7 @@ def main() -> int:
     parser.add_argument("--orders", default="random,label_next")
     parser.add_argument("--plain", type=int, default=8, help="K for a run on plain boxes (0: none)")
     parser.add_argument("--peer", type=int, default=8, help="K for a run with the one-factor peer policy (0: none)")
+    parser.add_argument("--pseudo", type=int, default=8, help="K for a run with pseudo-labels on (0: none)")
     parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
     args = parser.parse_args()

@@ -22,7 +22,7 @@ SCRIPTS = {
     "bench_predict.py": [],
     "bench_gui.py": [],
     "bench_loop.py": ["--seeds", "1", "7", "--small", "28", "--large", "6", "--held-out", "12", "4", "--curve", "2", "4",
-                      "8"],
+                      "8", "--pseudo", "8"],
     "bench_camvid.py": [],
 }
 QUICK = {
@@ -33,7 +33,7 @@ QUICK = {
     "bench_predict.py": ["--folder-images", "8", "--repeats", "3"],
     "bench_gui.py": ["--rounds", "2", "--moves", "20", "--epochs", "2"],
     "bench_loop.py": ["--seeds", "1", "--small", "5", "--large", "0", "--held-out", "2", "0", "--curve", "2",
-                      "--orders", "random", "--plain", "0", "--peer", "0"],
+                      "--orders", "random", "--plain", "0", "--peer", "0", "--pseudo", "2"],
     "bench_camvid.py": ["--set", '{"epochs": 1, "time_budget_s": null}'],
 }
 

@@ -248,6 +248,10 @@ class TrainPanel(QDockWidget):
         self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
                                      "phase (Fourier fringe analysis): samples stand out from far fewer labels. "
                                      "Grayscale frames only.")
+        self.pseudo_check = QCheckBox("Learn from unlabelled frames (pseudo-labels)")
+        self.pseudo_check.setToolTip("Half-way through the run the model labels the project's unlabelled frames; its "
+                                     "confident pixels train the rest of the run beside your labels. They are kept in "
+                                     "the run's folder and never change a label of the project.")
         self.mean_check = QCheckBox("Subtract the mean image",
                                     toolTip="Removes the fringe pattern common to all frames (images of one size); "
                                     "with CLAHE, frames and mean image are equalised alike before the subtraction")
@@ -290,6 +294,7 @@ class TrainPanel(QDockWidget):
         form.addRow(self.clahe_check)
         form.addRow(self.fringe_check)
         form.addRow(self.mean_check)
+        form.addRow(self.pseudo_check)
         form.addRow("Validation", self.val_spin)
         form.addRow(self.split_label)
 
@@ -323,6 +328,9 @@ class TrainPanel(QDockWidget):
         self.eta_label = QLabel()
         self.status_label = QLabel(wordWrap=True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes_label = QLabel(wordWrap=True)
+        """What the run said about its data (conversions, padding, pseudo-labels): kept after it ends."""
+        self.notes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.curves = TrainingCurves()
         self.iou_table = QTableWidget(0, 2)
         self.iou_table.setHorizontalHeaderLabels(["Class", "IoU"])
@@ -340,6 +348,7 @@ class TrainPanel(QDockWidget):
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.eta_label)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.notes_label)
         layout.addWidget(self.curves, stretch=3)
         layout.addWidget(self.iou_table, stretch=1)
         return monitor
@@ -379,6 +388,7 @@ class TrainPanel(QDockWidget):
         gray = self._state.is_open and all(record.channels == 1 for record in self._state.images)
         self.fringe_check.setEnabled(gray or self.fringe_check.isChecked())  # colour frames have no fringe analysis
         self.mean_check.setChecked(augment.get("mean_image") is not None)
+        self.pseudo_check.setChecked(config.pseudo_labels)
         self.val_spin.setValue(config.val_fraction)
         _select(self.device_combo, config.device)
         self._on_model_changed()
@@ -424,6 +434,7 @@ class TrainPanel(QDockWidget):
             batch_size=self.batch_spin.value(),
             augment=augment,
             val_fraction=self.val_spin.value(),
+            pseudo_labels=self.pseudo_check.isChecked(),
             device=self.device_combo.currentData(),
         )
 
@@ -563,6 +574,7 @@ class TrainPanel(QDockWidget):
         self._reset_iou_table()
         self.progress_bar.setValue(0)
         self.status_label.setText("Preparing the data…")
+        self.notes_label.clear()
         self.eta_label.clear()
         self.eta_label.setToolTip("")
 
@@ -626,7 +638,7 @@ class TrainPanel(QDockWidget):
         errors.show_error(message, parent=self)
 
     def _show_notice(self, text: str) -> None:
-        self.status_label.setText(f"{self.status_label.text()}\n{text}".strip())
+        self.notes_label.setText(f"{self.notes_label.text()}\n{text}".strip())
 
     def _reset_iou_table(self) -> None:
         names = self._state.class_table.names if self._state.is_open else []

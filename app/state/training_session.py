@@ -31,6 +31,7 @@ from segcore.training.events import (
     Event,
     Failed,
     Finished,
+    PseudoLabelled,
     RunStarted,
     SchedulePlanned,
 )
@@ -160,6 +161,8 @@ class TrainingSession(QObject):
                 self.notice.emit(note)
         elif isinstance(event, SchedulePlanned):
             self.planned.emit(event)
+        elif isinstance(event, PseudoLabelled):
+            self.notice.emit(event.message[0].upper() + event.message[1:])
         elif isinstance(event, BatchSizeReduced):
             self.notice.emit(f"Out of memory ({event.reason}): batch size reduced from {event.old} to {event.new}")
         elif isinstance(event, Finished):

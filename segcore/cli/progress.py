@@ -13,6 +13,7 @@ from segcore.training.events import (
     EpochMetrics,
     Event,
     Finished,
+    PseudoLabelled,
     RunStarted,
     SchedulePlanned,
 )
@@ -71,7 +72,7 @@ class ConsoleReporter:
             print(f"  best so far -> {event.path}")
         elif isinstance(event, BatchSizeReduced):
             print(f"  out of memory: batch size {event.old} -> {event.new}")
-        elif isinstance(event, SchedulePlanned):
+        elif isinstance(event, SchedulePlanned | PseudoLabelled):
             print(f"  {event.message}")
         elif isinstance(event, Finished) and event.reason:
             print(f"  {event.reason}")

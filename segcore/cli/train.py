@@ -42,6 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="stop once validation mIoU (training loss without validation) is no better for "
                        "--patience epochs")
     train.add_argument("--patience", type=int, default=5, metavar="EPOCHS", help="for --until-flat (default 5)")
+    train.add_argument("--pseudo-labels", action="store_true",
+                       help="--format project: half-way, the model labels the unlabelled images and their confident "
+                       "pixels train the rest of the run (kept in the run folder, never as the project's labels)")
+    train.add_argument("--pseudo-confidence", type=float, default=0.75, metavar="P",
+                       help="a pseudo-labelled pixel trains where its class probability is at least P (default 0.75)")
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--crop", type=parse_size, metavar="N|HxW",
                        help="random training crop: N square, or HxW (height x width); default: whole images")
@@ -183,6 +188,7 @@ def run_train(args: argparse.Namespace) -> int:
         grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
         sync_bn=args.sync_bn, keep_top_k=args.keep_top_k,
         time_budget_s=args.time, until_flat=args.until_flat, patience=args.patience,
+        pseudo_labels=args.pseudo_labels, pseudo_confidence=args.pseudo_confidence,
     )
     try:
         finished = _train_project(args, config) if args.format == "project" else _train(args, config)
@@ -197,6 +203,8 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> Finished:
 
     if args.out is None:
         raise ConfigError("--out RUN_DIR is needed (only --format project has a default)")
+    if config.pseudo_labels:
+        raise ConfigError("--pseudo-labels needs --format project: the unlabelled images are a project's")
     data = prepare(_open(args), config.val_fraction, config.seed)
     trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
     with ConsoleReporter(args.out, enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:

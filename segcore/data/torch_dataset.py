@@ -111,6 +111,16 @@ class SegmentationDataset(Dataset):
             self.load(index)
         log.info("cached %d samples (%.1f MiB)", len(self._cache), self.cached_bytes() / 2**20)
 
+    def extended(self, samples: Sequence[LabelledSample], *, cache: bool) -> SegmentationDataset:
+        """This dataset with `samples` appended: same transform, seed and checks; what is cached stays cached."""
+        grown = SegmentationDataset([*self.samples, *samples], self.transform, seed=self.seed,
+                                    class_table=self.class_table)
+        grown.epoch = self.epoch
+        if cache:
+            grown._cache = dict(self._cache)
+            grown.preload()
+        return grown
+
     def cached_bytes(self) -> int:
         return sum(image.nbytes + mask.nbytes for image, mask in self._cache.values())
 

@@ -12,16 +12,19 @@ after new labels (`init_from`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from segcore.errors import ProjectError
+from segcore.project.predict import select_images
 from segcore.project.store import ProjectStore, RunRecord
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
 from segcore.training.checkpoint import TopK
-from segcore.training.events import EpochMetrics, Event, Failed, Finished, SchedulePlanned
+from segcore.training.events import EpochMetrics, Event, Failed, Finished, PseudoLabelled, SchedulePlanned
+from segcore.training.pseudo import UnlabelledImage
 from segcore.training.tensorboard import TensorBoardLog
 from segcore.training.trainer import BEST
 
@@ -56,6 +59,8 @@ def train_project(
     """
     config.validate()
     data = prepare(project_dataset(store), config.val_fraction, config.seed)
+    if config.pseudo_labels:
+        data.unlabelled = unlabelled_images(store)
     if resume_run is not None:
         record = store.run(resume_run)
         config = TrainConfig.from_dict(record.config)
@@ -80,6 +85,9 @@ def train_project(
                 elif isinstance(event, SchedulePlanned):  # what a time budget chose, kept with the epoch it followed
                     store.log_metrics(run_id, event.after_epoch, {"planned_epochs": event.epochs,
                                                                    "planned_epoch_seconds": event.epoch_seconds})
+                elif isinstance(event, PseudoLabelled):
+                    store.log_metrics(run_id, event.after_epoch, {"pseudo_images": event.images,
+                                                                   "pseudo_confident": event.confident})
                 elif isinstance(event, Finished):
                     status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
                 elif isinstance(event, Failed):
@@ -90,6 +98,15 @@ def train_project(
         raise
     finally:
         store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+
+
+def unlabelled_images(store: ProjectStore) -> list[UnlabelledImage]:
+    """The images a run may pseudo-label: those without a user's label (predicted ones included).
+
+    The list is taken when the run starts; the pseudo-labels go to the run's folder, so a label the
+    user draws meanwhile is never overwritten, only not trained on by this run."""
+    ids = set(select_images(store, "unlabelled"))
+    return [UnlabelledImage(r.name, functools.partial(store.read_image, r.id)) for r in store.images() if r.id in ids]
 
 
 def _recorded_folder(store: ProjectStore, folder: Path) -> str:

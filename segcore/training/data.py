@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from segcore.data.transforms.channels import channel_count
 from segcore.errors import DatasetError
 from segcore.losses import class_pixel_counts
 from segcore.training.checkpoint import label_set_hash, mask_digest
+from segcore.training.pseudo import UnlabelledImage
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class TrainingData:
     """Whether the checked training images all share one size."""
     image_channels: tuple[int, ...] = ()
     """Channel counts of the checked training images (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA)."""
+    unlabelled: list[UnlabelledImage] = field(default_factory=list)
+    """Images without labels, for pseudo-labels (`TrainConfig.pseudo_labels`); never validated on."""
 
     def split_names(self) -> dict[str, list[str]]:
         """{"train": [...], "val": [...]} sample names: the split a run records, so `eval` can repeat it."""

@@ -68,6 +68,20 @@ class SchedulePlanned(Event):
 
 
 @dataclass(frozen=True)
+class PseudoLabelled(Event):
+    """The model labelled the unlabelled images; their confident pixels train from the next epoch on."""
+
+    after_epoch: int
+    images: int
+    confident: float
+    """Share of their pixels confident enough to train on."""
+    seconds: float
+    folder: str
+    """Where the pseudo-label masks are (the run's folder; never the project's labels)."""
+    message: str
+
+
+@dataclass(frozen=True)
 class CheckpointSaved(Event):
     path: str
     epoch: int

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
 from segcore.data.transforms import AugmentConfig
 from segcore.errors import SegcoreError
@@ -55,11 +55,13 @@ from segcore.training.events import (
     Event,
     Failed,
     Finished,
+    PseudoLabelled,
     RunStarted,
     SchedulePlanned,
 )
 from segcore.training.optim import build_optimizer, set_learning_rate
-from segcore.training.pipeline import DataPipeline, build_pipeline, loader_kwargs
+from segcore.training.pipeline import CACHE_BYTES, DataPipeline, build_pipeline, loader_kwargs
+from segcore.training.pseudo import PSEUDO_DIR, PseudoLabeller, epoch_indices
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,12 @@ class Trainer:
         self.plateau: Plateau | None = None
         self.ctx = DistContext()
         """Single process until the run joins the process group torchrun describes."""
+        self.pseudo = None
+        if config.pseudo_labels and data.unlabelled:
+            self.pseudo = PseudoLabeller(data.unlabelled, self.run_dir / PSEUDO_DIR, config.pseudo_confidence)
+        self._pseudo_done = False
+        self._pseudo_samples = 0
+        """Pseudo-labelled samples at the end of the training set (0 until pseudo-labelling)."""
 
     # -- public ----------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -166,6 +174,8 @@ class Trainer:
         start_epoch = 1
         if self.resume and (self.run_dir / LAST).is_file():
             start_epoch = self._restore(load_checkpoint(self.run_dir / LAST, map_location=device)) + 1
+            if self.pseudo is not None and (samples := self.pseudo.reload()):  # labelled before the interruption
+                self._use_pseudo_labels(samples)
         if self.ctx.is_main:
             cfg.save(self.run_dir / "config.json")
             atomic_write_bytes(self.run_dir / SPLIT, json.dumps(self.data.split_names(), indent=1).encode("utf-8"))
@@ -209,6 +219,8 @@ class Trainer:
             yield from self._save(epoch, metrics, best=improved or not self.data.val)
             barrier(self.ctx)
             self._save_seconds = time.perf_counter() - saving
+            if self._pseudo_due(epoch):
+                yield from self._pseudo_label(epoch)
             reason = self._stop_reason(epoch, time.perf_counter() - started - (self._paused_s - paused_before))
             if reason:
                 break
@@ -229,6 +241,46 @@ class Trainer:
         message = self.budget.describe(plan)
         log.info("%s", message)
         return SchedulePlanned(epoch, plan.epochs, plan.epoch_seconds, self.budget.budget_s, message)
+
+    # -- pseudo-labels ---------------------------------------------------------------------------------
+    def _pseudo_due(self, epoch: int) -> bool:
+        """Pseudo-label after this epoch? Once, when `pseudo_after` of the planned epochs are done."""
+        if self.pseudo is None or self._pseudo_done or epoch >= self.planned_epochs:
+            return False
+        return epoch >= max(1, math.ceil(self.planned_epochs * self.config.pseudo_after))
+
+    def _pseudo_label(self, epoch: int) -> Iterator[Event]:
+        """The model as it is now labels the unlabelled images (the main process writes, the others read)."""
+        assert self.pseudo is not None
+        self._pseudo_done = True
+        if self.ctx.is_main:
+            checkpoint = self._checkpoint(epoch, {}).without_training_state()
+            samples, summary = self.pseudo.label(checkpoint, str(self.setup.device))
+        barrier(self.ctx)
+        if not self.ctx.is_main:
+            samples = self.pseudo.reload()
+        if samples:
+            self._use_pseudo_labels(samples)
+        if self.ctx.is_main:
+            message = (f"pseudo-labels: the model labelled {summary.images} unlabelled images in {summary.seconds:.0f} s; "
+                       f"their {100 * summary.confident:.0f}% confident pixels train from epoch {epoch + 1} "
+                       f"(kept in {summary.folder}, never as the project's labels)")
+            log.info("%s", message)
+            yield PseudoLabelled(epoch, summary.images, summary.confident, summary.seconds, summary.folder, message)
+        if self.budget is not None and self.budget.epoch_seconds is not None:
+            # The labelling took time from the budget: fewer epochs fit, and the schedule should end with them.
+            plan = self.budget.plan(epoch, self._agreed(self._elapsed()), self.budget.epoch_seconds)
+            if plan.epochs != self.planned_epochs:
+                self.planned_epochs = plan.epochs
+                yield SchedulePlanned(epoch, plan.epochs, plan.epoch_seconds, self.budget.budget_s,
+                                      self.budget.describe(plan))
+
+    def _use_pseudo_labels(self, samples: list) -> None:
+        """Append the pseudo-labelled samples to the training set (each epoch then draws from both)."""
+        total = len(self.data.train) + len(self.data.val) + len(samples)
+        grown = self.pipeline.train_set.extended(samples, cache=self.data.image_bytes * total <= CACHE_BYTES)
+        self.pipeline = dataclasses.replace(self.pipeline, train_set=grown)
+        self._pseudo_samples, self._pseudo_done = len(samples), True
 
     def _stop_reason(self, epoch: int, epoch_s: float) -> str:
         """Why the run ends after `epoch` before its planned epochs ("" to go on)."""
@@ -347,6 +399,8 @@ class Trainer:
     def _train_loader(self, epoch: int) -> DataLoader:
         dataset = self.pipeline.train_set
         dataset.set_epoch(epoch)
+        if self._pseudo_samples:  # an epoch as long as before: some of the user's labels, some pseudo-labels
+            dataset = Subset(dataset, epoch_indices(len(self.data.train), self._pseudo_samples, self.config.seed, epoch))
         if self.ctx.enabled:
             sampler = DistributedSampler(dataset, self.ctx.world_size, self.ctx.rank, shuffle=True, seed=self.config.seed)
             sampler.set_epoch(epoch)

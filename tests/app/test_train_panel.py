@@ -85,6 +85,21 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, tra
     assert panel.config_from_form().model_kwargs == {}  # U-Net's width does not follow to another model
 
 
+def test_pseudo_label_option_runs_and_says_where_the_pseudo_labels_are(qtbot, train_setup):
+    panel, session, store = train_setup.panel, train_setup.session, train_setup.state.store
+    panel.set_form(tiny_config(pseudo_confidence=0.5))
+    assert not panel.pseudo_check.isChecked()
+    _click(panel.pseudo_check)
+    assert panel.config_from_form().pseudo_labels
+    before = {r.name: (r.status, store.load_mask(r.id) is None) for r in store.images()}
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS):
+        _click(panel.train_button)
+    text = panel.notes_label.text()  # still there once the run has finished
+    assert panel.status_label.text().startswith("Finished 2 epochs")
+    assert "Pseudo-labels: the model labelled 2 unlabelled images" in text and "never as the project's labels" in text
+    assert {r.name: (r.status, store.load_mask(r.id) is None) for r in store.images()} == before
+
+
 def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_setup):
     panel, session = train_setup.panel, train_setup.session
     panel.set_form(tiny_config())

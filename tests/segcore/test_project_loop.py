@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import square_frame
 
 from segcore.data.classes import ClassTable
 from segcore.errors import MaskError, ProjectError
@@ -19,15 +20,6 @@ from segcore.training.events import BatchProgress, EpochMetrics, Finished, RunSt
 TABLE = ClassTable.from_names(["background", "square"])
 
 
-def _frame(rng: np.random.Generator, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    image = (rng.random((size, size)) * 60).astype(np.uint8)
-    mask = np.zeros((size, size), np.uint8)
-    y, x = rng.integers(2, size // 2 + 2, 2)
-    mask[y : y + size // 3, x : x + size // 3 + 2] = 1
-    image[mask == 1] += 150
-    return image, mask
-
-
 @pytest.fixture()
 def project(tmp_path: Path):
     """18 labelled frames (4 through the edit journal only) and 4 unlabelled ones."""
@@ -35,7 +27,7 @@ def project(tmp_path: Path):
     with ProjectStore.create(tmp_path / "proj", TABLE) as store:
         truths = {}
         for i in range(22):
-            image, mask = _frame(rng)
+            image, mask = square_frame(rng)
             record = store.add_image_array(f"f{i:02d}", image)
             truths[record.id] = mask
             if i < 14:
