@@ -1,7 +1,7 @@
 """The label-efficient loop, simulated: box K frames, train with the project's defaults, score frames never labelled.
 
     python benchmarks/bench_loop.py [--seeds 1 2] [--small 24] [--large 6] [--held-out 12 4]
-        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8] [--pseudo 8]
+        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8] [--pseudo 2 8]
         [--generator varied|demo] [--out benchmarks/out/bench_loop.json]
 
 A project of generated interferograms with known truth (`segcore.demo.varied`: ellipses,
@@ -22,7 +22,7 @@ and scored against their truth: IoU mean, worst, per frame size, and the trainin
 `--plain K` adds a run on the same random K frames with the plain boxes (no refinement);
 `--peer K` adds a run with the earlier grayscale defaults (`one_factor`: every frame resized by
 one factor, flips only, intensities by bit depth), measured on the same frames and labels;
-`--pseudo K` one with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
+`--pseudo K...` runs with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
 project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
 """
 
@@ -164,7 +164,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                                  **result})
                     _print_row(rows[-1])
         extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"),
-                 (args.pseudo, "refined", "pseudo_labels")]
+                 *((k, "refined", "pseudo_labels") for k in args.pseudo)]
         for index, (k, labels, policy) in enumerate(extra, start=len(runs)):
             if not k:
                 continue
@@ -220,7 +220,7 @@ def main() -> int:
     parser.add_argument("--orders", default="random,label_next")
     parser.add_argument("--plain", type=int, default=8, help="K for a run on plain boxes (0: none)")
     parser.add_argument("--peer", type=int, default=8, help="K for a run with the one-factor peer policy (0: none)")
-    parser.add_argument("--pseudo", type=int, default=8, help="K for a run with pseudo-labels on (0: none)")
+    parser.add_argument("--pseudo", type=int, nargs="*", default=[8], help="K of runs with pseudo-labels on (none: none)")
     parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
     args = parser.parse_args()

@@ -60,7 +60,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
     assert config.augment["intensity"] == "percentile"
     assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
-    assert config.epochs == 100  # few images: many short epochs
+    assert config.epochs == 400 and config.time_budget_s == 240  # few images: short epochs, the budget ends the run
 
 
 def test_small_grayscale_project_trains_out_of_the_box(tmp_path):
@@ -126,7 +126,7 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
     assert config.pretrained_backbone is (pretrained_status("fcn_resnet18")[0] is Pretrained.CACHED)
     assert config.augment["resize"] == 0.512  # one factor for all sizes: the largest frame's long side -> 1024
     assert config.augment["crop"] == 32 and config.augment["scale_range"] == [0.5, 2.0]  # sizes differ: crop
-    assert config.batch_size == 4 and config.epochs == 100 and config.val_fraction == 0.0  # 12 labelled: all train
+    assert config.batch_size == 4 and config.epochs == 400 and config.val_fraction == 0.0  # 12 labelled: all train
 
 
 def test_validation_holds_out_a_fifth_from_sixteen_labelled_images(tmp_path):
