@@ -623,13 +623,15 @@ class TrainPanel(QDockWidget):
             self.iou_table.setItem(row, 1, QTableWidgetItem("—" if iou is None else f"{iou:.3f}"))
 
     def _on_finished(self, event: Finished) -> None:
-        best = "—" if event.best_miou is None else f"{event.best_miou:.3f}"
+        # Few labels all train (no validation): say so rather than show an empty score.
+        best = ("no validation images, so no mIoU (review the predictions)" if event.best_miou is None
+                else f"best validation mIoU {event.best_miou:.3f}")
         if event.cancelled:
-            self.status_label.setText(f"Cancelled after epoch {event.epochs}; best validation mIoU {best}")
+            self.status_label.setText(f"Cancelled after epoch {event.epochs}; {best}")
         else:
             self.progress_bar.setValue(PROGRESS_STEPS)
             reason = f" ({event.reason})" if event.reason else ""
-            self.status_label.setText(f"Finished {event.epochs} epochs{reason}; best validation mIoU {best}")
+            self.status_label.setText(f"Finished {event.epochs} epochs{reason}; {best}")
         self.eta_label.clear()
 
     def _on_failed(self, message: str) -> None:

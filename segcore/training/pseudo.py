@@ -54,11 +54,24 @@ class UnlabelledImage:
 @dataclass(frozen=True)
 class PseudoSummary:
     images: int
-    """Unlabelled images labelled by the model."""
+    """Unlabelled images with at least one confident pixel: those that train."""
+    tried: int
+    """Unlabelled images the model predicted."""
     confident: float
-    """Share of their pixels confident enough to train on."""
+    """Share of the predicted pixels confident enough to train on."""
+    confidence: float
     seconds: float
     folder: str
+
+    def message(self, next_epoch: int) -> str:
+        """What the run tells the user (a log line, the train panel's notes)."""
+        if not self.images:
+            return (f"pseudo-labels: the model is not yet sure of any pixel of the {self.tried} unlabelled images "
+                    f"(none reaches {self.confidence:g}): the run goes on with your labels only")
+        return (f"pseudo-labels: the model labelled {self.images} of {self.tried} unlabelled images in "
+                f"{self.seconds:.0f} s; {100 * self.confident:.0f}% of their pixels are sure enough "
+                f"(>= {self.confidence:g}) to train from epoch {next_epoch} on (kept in {self.folder}, never as the "
+                f"project's labels)")
 
 
 class PseudoLabeller:
@@ -70,32 +83,36 @@ class PseudoLabeller:
         self.folder = Path(folder)
         self.confidence = float(confidence)
 
-    def label(self, checkpoint: Checkpoint, device: str) -> tuple[list[LabelledSample], PseudoSummary]:
-        """Predict every image with `checkpoint`; write its confident pixels as a mask; the samples to train on."""
+    def label(self, checkpoint: Checkpoint, device: str, between: Callable[[], None] = lambda: None,
+              ) -> tuple[list[LabelledSample], PseudoSummary]:
+        """Predict every image with `checkpoint`; write its confident pixels as a mask; the samples to train on.
+
+        `between` is called before each image (the trainer's pause and cancel check)."""
         from segcore.inference.predictor import Predictor  # inference builds on training, not the other way
 
         started = time.perf_counter()
         predictor = Predictor(checkpoint, device=device, keep_probabilities=True, uncertainty=False)
         self.folder.mkdir(parents=True, exist_ok=True)
         files: dict[str, str] = {}
-        confident = total = 0
+        confident = total = tried = 0
         for index, image in enumerate(self.images):
+            between()
             try:
                 pixels = image.load_image()
             except SegcoreError as exc:  # an unreadable frame is left out, the run goes on
                 log.warning("no pseudo-label for %s: %s", image.name, exc)
                 continue
             mask = confident_mask(predictor.predict(pixels).probabilities, self.confidence)
-            file = f"{index:04d}_{_safe(image.name)}.png"
-            write_image(self.folder / file, mask)
-            files[image.name] = file
-            confident += int((mask != IGNORE_INDEX).sum())
-            total += mask.size
+            sure = int((mask != IGNORE_INDEX).sum())
+            confident, total, tried = confident + sure, total + mask.size, tried + 1
+            if sure:  # a mask of nothing but IGNORE_INDEX would only take an epoch's place
+                file = f"{index:04d}_{_safe(image.name)}.png"
+                write_image(self.folder / file, mask)
+                files[image.name] = file
         atomic_write_bytes(self.folder / MANIFEST, json.dumps({"confidence": self.confidence, "masks": files},
                                                                indent=1).encode("utf-8"))
-        summary = PseudoSummary(len(files), confident / max(total, 1), time.perf_counter() - started, str(self.folder))
-        log.info("pseudo-labelled %d unlabelled images in %.1f s (%.0f%% of their pixels confident)",
-                 summary.images, summary.seconds, 100 * summary.confident)
+        summary = PseudoSummary(len(files), tried, confident / max(total, 1), self.confidence,
+                                time.perf_counter() - started, str(self.folder))
         return self._samples(files), summary
 
     def reload(self) -> list[LabelledSample]:

@@ -255,16 +255,14 @@ class Trainer:
         self._pseudo_done = True
         if self.ctx.is_main:
             checkpoint = self._checkpoint(epoch, {}).without_training_state()
-            samples, summary = self.pseudo.label(checkpoint, str(self.setup.device))
+            samples, summary = self.pseudo.label(checkpoint, str(self.setup.device), between=self._check_control)
         barrier(self.ctx)
         if not self.ctx.is_main:
             samples = self.pseudo.reload()
         if samples:
             self._use_pseudo_labels(samples)
         if self.ctx.is_main:
-            message = (f"pseudo-labels: the model labelled {summary.images} unlabelled images in {summary.seconds:.0f} s; "
-                       f"their {100 * summary.confident:.0f}% confident pixels train from epoch {epoch + 1} "
-                       f"(kept in {summary.folder}, never as the project's labels)")
+            message = summary.message(epoch + 1)
             log.info("%s", message)
             yield PseudoLabelled(epoch, summary.images, summary.confident, summary.seconds, summary.folder, message)
         if self.budget is not None and self.budget.epoch_seconds is not None:

@@ -96,7 +96,7 @@ def test_pseudo_label_option_runs_and_says_where_the_pseudo_labels_are(qtbot, tr
         _click(panel.train_button)
     text = panel.notes_label.text()  # still there once the run has finished
     assert panel.status_label.text().startswith("Finished 2 epochs")
-    assert "Pseudo-labels: the model labelled 2 unlabelled images" in text and "never as the project's labels" in text
+    assert "Pseudo-labels: the model labelled 2 of 2 unlabelled images" in text and "never as the project's labels" in text
     assert {r.name: (r.status, store.load_mask(r.id) is None) for r in store.images()} == before
 
 

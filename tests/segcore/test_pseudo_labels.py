@@ -3,6 +3,7 @@ in the run's folder only. A user's label is never overwritten, not even one draw
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -14,11 +15,19 @@ from synthetic import square_frame
 from segcore.cli import main
 from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.io.images import read_image
+from segcore.models import get_model
 from segcore.project.runs import run_dir, train_project
 from segcore.project.store import ImageStatus, ProjectStore
-from segcore.training import ConfigError, TrainConfig, TrainingControl, load_checkpoint
-from segcore.training.events import BatchProgress, Finished, PseudoLabelled, RunStarted
-from segcore.training.pseudo import MANIFEST, PSEUDO_DIR, confident_mask, epoch_indices
+from segcore.training import Checkpoint, ConfigError, TrainConfig, TrainingControl, load_checkpoint
+from segcore.training.events import BatchProgress, EpochMetrics, Finished, PseudoLabelled, RunStarted
+from segcore.training.pseudo import (
+    MANIFEST,
+    PSEUDO_DIR,
+    PseudoLabeller,
+    UnlabelledImage,
+    confident_mask,
+    epoch_indices,
+)
 
 TABLE = ClassTable.from_names(["background", "sample"])
 
@@ -125,6 +134,33 @@ def test_a_resumed_run_trains_on_the_same_pseudo_labels(project):
         assert torch.equal(value, again.state_dict[key]), key
 
 
+def test_cancel_is_honoured_while_pseudo_labelling(project):
+    control = TrainingControl()
+    events = []
+    for event in train_project(project, tiny_config(), control=control):
+        events.append(event)
+        if isinstance(event, EpochMetrics) and event.epoch == 3:  # pseudo-labelling comes right after this epoch
+            control.cancel()
+    assert isinstance(events[-1], Finished) and events[-1].cancelled and events[-1].epochs == 3
+    assert not any(isinstance(e, PseudoLabelled) for e in events)
+    assert not (run_dir(project, project.runs()[-1]) / PSEUDO_DIR / MANIFEST).exists()
+
+
+def test_images_without_a_sure_pixel_are_left_out(project, tmp_path):
+    """An untrained model is sure of nothing: no mask of nothing but 'ignore' takes an epoch's place."""
+    model = get_model("unet", num_classes=2, in_channels=1, base_channels=8)
+    checkpoint = Checkpoint("unet", {"base_channels": 8}, 2, 1, TABLE, {"mean": [0.2], "std": [0.2]},
+                            model.state_dict())
+    images = [UnlabelledImage(r.name, functools.partial(project.read_image, r.id)) for r in project.images()[8:]]
+    samples, summary = PseudoLabeller(images, tmp_path / "pseudo", confidence=1.0).label(checkpoint, "cpu")
+    assert samples == [] and (summary.images, summary.tried, summary.confident) == (0, 4, 0.0)
+    assert "not yet sure of any pixel of the 4 unlabelled images" in summary.message(3)
+    assert json.loads((tmp_path / "pseudo" / MANIFEST).read_text())["masks"] == {}
+    samples, summary = PseudoLabeller(images, tmp_path / "pseudo", confidence=0.5).label(checkpoint, "cpu")
+    assert len(samples) == 4 and summary.confident == 1.0  # two classes: one of them always reaches 0.5
+    assert "labelled 4 of 4 unlabelled images" in summary.message(3)
+
+
 def test_confident_mask_keeps_only_sure_pixels():
     probabilities = np.array([[[0.95, 0.55], [0.2, 0.05]], [[0.05, 0.45], [0.8, 0.95]]], np.float32)
     assert confident_mask(probabilities, 0.9).tolist() == [[0, IGNORE_INDEX], [IGNORE_INDEX, 1]]
@@ -155,7 +191,7 @@ def test_cli_trains_a_project_with_pseudo_labels(project, tmp_path, capsys):
             "--epochs", "2", "--batch-size", "2", "--workers", "0", "--pseudo-labels", "--pseudo-confidence", "0.6"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "pseudo-labels: the model labelled 4 unlabelled images" in out
+    assert "pseudo-labels: the model labelled 4 of 4 unlabelled images" in out
     run = project.runs()[-1]
     assert TrainConfig.from_dict(run.config).pseudo_labels and (run_dir(project, run) / PSEUDO_DIR / MANIFEST).is_file()
     assert main(["train", "--data", str(root), "--format", "folder", "--out", str(tmp_path / "r"), "--pseudo-labels"]) == 2
