@@ -94,9 +94,11 @@ def prepare(dataset: LabelledDataset, val_fraction: float, seed: int) -> Trainin
     )
 
 
-def spread(samples: list[LabelledSample], n: int) -> list[LabelledSample]:
-    """At most `n` samples spread evenly over the list (all of them when there are few)."""
-    return samples[:: max(1, len(samples) // n)][:n]
+def spread(samples: Sequence, n: int) -> list:
+    """At most `n` items spread evenly over the list, first and last included (all of them when there are few)."""
+    if len(samples) <= n:
+        return list(samples)
+    return [samples[int(i)] for i in np.linspace(0, len(samples) - 1, n).round()]
 
 
 def choose_channels(counts: Sequence[int]) -> int:

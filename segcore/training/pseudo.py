@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PSEUDO_DIR = "pseudo_labels"
 MANIFEST = "manifest.json"
 MAX_IMAGES = 64
-"""At most this many unlabelled images (spread over the project) are pseudo-labelled: more would
+"""At most this many unlabelled images (spread over the project, `training.data.spread`) are pseudo-labelled: more would
 cost the run more prediction time than its training gains, and disk beside it."""
 PSEUDO_SHARE = 0.5
 """Once pseudo-labels train, this share of each epoch's samples is pseudo-labelled, the rest the user's."""
@@ -78,8 +78,7 @@ class PseudoLabeller:
     """Labels a fixed list of unlabelled images with a checkpoint and keeps the masks in `folder`."""
 
     def __init__(self, images: Sequence[UnlabelledImage], folder: str | Path, confidence: float):
-        step = max(1, -(-len(images) // MAX_IMAGES))
-        self.images = list(images)[::step][:MAX_IMAGES]
+        self.images = list(images)
         self.folder = Path(folder)
         self.confidence = float(confidence)
 

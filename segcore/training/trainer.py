@@ -38,7 +38,7 @@ from segcore.training.checkpoint import (
 )
 from segcore.training.config import ConfigError, TrainConfig
 from segcore.training.control import TrainingCancelled, TrainingControl
-from segcore.training.data import TrainingData
+from segcore.training.data import TrainingData, spread
 from segcore.training.device import setup_device
 from segcore.training.distributed import (
     DistContext,
@@ -61,7 +61,7 @@ from segcore.training.events import (
 )
 from segcore.training.optim import build_optimizer, set_learning_rate
 from segcore.training.pipeline import CACHE_BYTES, DataPipeline, build_pipeline, loader_kwargs
-from segcore.training.pseudo import PSEUDO_DIR, PseudoLabeller, epoch_indices
+from segcore.training.pseudo import MAX_IMAGES, PSEUDO_DIR, PseudoLabeller, epoch_indices
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ class Trainer:
         """Single process until the run joins the process group torchrun describes."""
         self.pseudo = None
         if config.pseudo_labels and data.unlabelled:
-            self.pseudo = PseudoLabeller(data.unlabelled, self.run_dir / PSEUDO_DIR, config.pseudo_confidence)
+            self.pseudo = PseudoLabeller(spread(data.unlabelled, MAX_IMAGES), self.run_dir / PSEUDO_DIR,
+                                         config.pseudo_confidence)
         self._pseudo_done = False
         self._pseudo_samples = 0
         """Pseudo-labelled samples at the end of the training set (0 until pseudo-labelling)."""

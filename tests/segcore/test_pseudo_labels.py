@@ -19,9 +19,11 @@ from segcore.models import get_model
 from segcore.project.runs import run_dir, train_project
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.training import Checkpoint, ConfigError, TrainConfig, TrainingControl, load_checkpoint
+from segcore.training.data import spread
 from segcore.training.events import BatchProgress, EpochMetrics, Finished, PseudoLabelled, RunStarted
 from segcore.training.pseudo import (
     MANIFEST,
+    MAX_IMAGES,
     PSEUDO_DIR,
     PseudoLabeller,
     UnlabelledImage,
@@ -196,3 +198,9 @@ def test_cli_trains_a_project_with_pseudo_labels(project, tmp_path, capsys):
     assert TrainConfig.from_dict(run.config).pseudo_labels and (run_dir(project, run) / PSEUDO_DIR / MANIFEST).is_file()
     assert main(["train", "--data", str(root), "--format", "folder", "--out", str(tmp_path / "r"), "--pseudo-labels"]) == 2
     assert "--pseudo-labels needs --format project" in capsys.readouterr().err
+
+
+def test_many_unlabelled_images_are_sampled_over_the_whole_project():
+    chosen = spread(list(range(100)), MAX_IMAGES)  # what the trainer hands the labeller
+    assert len(chosen) == len(set(chosen)) == MAX_IMAGES and (chosen[0], chosen[-1]) == (0, 99)
+    assert spread(list(range(5)), MAX_IMAGES) == [0, 1, 2, 3, 4]
