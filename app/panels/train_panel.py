@@ -41,7 +41,13 @@ from app.workers import Worker, WorkerGroup
 from segcore.data.readers.base import LabelledSample
 from segcore.errors import SegcoreError
 from segcore.models import get_model_info, list_models
-from segcore.project.defaults import Pretrained, default_config, mean_image_path, pretrained_status
+from segcore.project.defaults import (
+    FRINGE_BACKGROUND,
+    Pretrained,
+    default_config,
+    mean_image_path,
+    pretrained_status,
+)
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig
@@ -60,7 +66,8 @@ LOSSES = (
 CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"))
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
-FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image", "fringe_features")
+FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image", "fringe_features",
+                     "fringe_background")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
@@ -246,8 +253,8 @@ class TrainPanel(QDockWidget):
         self.clahe_check = QCheckBox("CLAHE (local contrast)")
         self.fringe_check = QCheckBox("Fringe analysis channels (interferograms)")
         self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
-                                     "phase (Fourier fringe analysis): samples stand out from far fewer labels. "
-                                     "Grayscale frames only.")
+                                     "phase (Fourier fringe analysis, less the frame's tilt, defocus and "
+                                     "astigmatism): samples stand out from far fewer labels. Grayscale frames only.")
         self.pseudo_check = QCheckBox("Learn from unlabelled frames (pseudo-labels)")
         self.pseudo_check.setToolTip("Half-way through the run the model labels the project's unlabelled frames; its "
                                      "confident pixels train the rest of the run beside your labels. They are kept in "
@@ -414,6 +421,7 @@ class TrainPanel(QDockWidget):
                 augment[key] = base.augment[key]
         if self.fringe_check.isChecked():
             augment["fringe_features"] = True
+            augment["fringe_background"] = base.augment.get("fringe_background", FRINGE_BACKGROUND)
         if self.clahe_check.isChecked():
             augment["clahe"] = base.augment.get("clahe") or DEFAULT_CLAHE_CLIP
         if self.mean_check.isChecked() and self._state.is_open:

@@ -55,7 +55,8 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, tra
     panel.fringe_check.setChecked(False)
     assert "fringe_features" not in panel.config_from_form().augment
     panel.fringe_check.setChecked(True)
-    assert panel.config_from_form().augment["fringe_features"] is True
+    augment = panel.config_from_form().augment
+    assert augment["fringe_features"] is True and augment["fringe_background"] == "quadratic"
     assert panel.split_label.text() == "8 training / 0 validation images"  # 8 labelled frames: all of them train
     panel.val_spin.setValue(0.5)
     assert panel.split_label.text() == "4 training / 4 validation images"

@@ -19,12 +19,27 @@ from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
 SIDE = 128
 
 
-def _fringes(ky: int, kx: int, step_inside: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Carrier fringes of (ky, kx) cycles per frame, and a disc whose phase is shifted by `step_inside`."""
+def _fringes(ky: int, kx: int, step_inside: float = 0.0, optics: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Carrier fringes of (ky, kx) cycles per frame, and a disc whose phase is shifted by `step_inside`.
+
+    `optics`: radians of defocus and astigmatism at the frame's corners, as a real interferometer adds.
+    """
     yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64)
     disc = np.hypot(yy - 64, xx - 64) < 24
-    phase = 2 * math.pi * (ky * yy + kx * xx) / SIDE + step_inside * disc
+    u, v = (xx - SIDE / 2) / (SIDE / 2), (yy - SIDE / 2) / (SIDE / 2)
+    curvature = optics * (0.6 * (u**2 + v**2) + 0.4 * u * v) / 1.6
+    phase = 2 * math.pi * (ky * yy + kx * xx) / SIDE + curvature + step_inside * disc
     return (0.5 + 0.4 * np.cos(phase)).astype(np.float32), disc
+
+
+def _background_and_step(features: np.ndarray) -> tuple[float, float]:
+    """Spread of the demodulated phase over a ring around the disc, and the disc's step against the ring."""
+    phase = np.arctan2(features[..., 5], features[..., 4])
+    radius = np.hypot(*np.mgrid[-64:64, -64:64])
+    outside, inside = phase[(radius > 34) & (radius < 60)], phase[radius < 14]
+    reference = np.angle(np.mean(np.exp(1j * outside)))
+    spread = float(np.std(np.angle(np.exp(1j * (outside - reference)))))
+    return spread, float(np.angle(np.exp(1j * (np.median(inside) - reference))))
 
 
 @pytest.mark.parametrize("ky, kx", [(0, 12), (9, 5), (14, -7)])
@@ -37,14 +52,31 @@ def test_the_demodulated_phase_is_flat_outside_a_sample_and_steps_inside_it():
     image, disc = _fringes(6, 10, step_inside=2.0)
     features = fringe_features(image)
     assert features.shape == (SIDE, SIDE, FRINGE_CHANNELS) and features.dtype == np.float32
-    phase = np.arctan2(features[..., 5], features[..., 4])
-    ring = (np.hypot(*np.mgrid[-64:64, -64:64]) > 34) & (np.hypot(*np.mgrid[-64:64, -64:64]) < 50)
-    core = np.hypot(*np.mgrid[-64:64, -64:64]) < 14
-    outside, inside = np.angle(np.exp(1j * phase[ring])), np.angle(np.exp(1j * phase[core]))
-    assert np.std(outside) < 0.2  # the carrier is gone: the background's phase is one value
-    step = np.angle(np.exp(1j * (np.median(inside) - np.median(outside))))
+    spread, step = _background_and_step(features)
+    assert spread < 0.2  # the carrier is gone: the background's phase is one value
     assert abs(step - 2.0) < 0.3  # the sample's phase step is read back
     np.testing.assert_array_equal(features[..., 0], image)  # the gray level itself is kept
+
+
+def test_the_quadratic_background_takes_the_optics_curvature_away_and_keeps_the_sample():
+    image, _ = _fringes(6, 10, step_inside=2.0, optics=12.0)
+    carrier_spread, _ = _background_and_step(fringe_features(image, "carrier"))
+    features = fringe_features(image, "quadratic")
+    spread, step = _background_and_step(features)
+    assert carrier_spread > 1.0  # the carrier alone leaves the defocus rings a network takes for samples
+    assert spread < 0.2 and abs(step - 2.0) < 0.3  # flat background, the sample's step still read back
+    phase = np.arctan2(features[..., 5], features[..., 4])
+    assert abs(float(np.median(phase[np.hypot(*np.mgrid[-64:64, -64:64]) > 34]))) < 0.2  # background at zero phase
+
+
+def test_runs_saved_before_the_background_option_keep_their_carrier_analysis():
+    image, _ = _fringes(6, 10, step_inside=2.0, optics=12.0)
+    saved = AugmentConfig.from_dict({"fringe_features": True})  # a config.json written before the option
+    assert saved.fringe_background == "carrier"
+    np.testing.assert_array_equal(saved.build(train=False)(image, None)[0].numpy(),
+                                  fringe_features(image, "carrier").transpose(2, 0, 1))
+    with pytest.raises(ValueError, match="fringe background must be one of carrier, quadratic"):
+        AugmentConfig(fringe_features=True, fringe_background="zernike")
 
 
 def test_fringe_features_take_grayscale_frames_only():

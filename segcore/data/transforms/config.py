@@ -55,6 +55,8 @@ class AugmentConfig:
         ignored by the loss (`IgnoreBoundary`, after the resize, so in pixels the network sees); 0: off.
     fringe_features: grayscale frames become six fringe-analysis channels (`FringeFeatures`: gray
         level, local mean and contrast, fringe amplitude, the demodulated phase) for the network.
+    fringe_background: the phase fringe analysis removes (`fringes.BACKGROUNDS`): "carrier" (what runs
+        saved before the option existed used) or "quadratic" (tilt, defocus and astigmatism too).
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     """
 
@@ -75,6 +77,7 @@ class AugmentConfig:
     channels: int | None = None
     ignore_boundary: int = 0
     fringe_features: bool = False
+    fringe_background: str = "carrier"
     noise: float = 0.0
 
     def model_channels(self, image_channels: int) -> int:
@@ -126,6 +129,7 @@ def build_transforms(
     channels: int | None = None,
     ignore_boundary: int = 0,
     fringe_features: bool = False,
+    fringe_background: str = "carrier",
     noise: float = 0.0,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
@@ -173,7 +177,7 @@ def build_transforms(
     if intensity == "percentile":
         steps.append(PercentileScale())
     if fringe_features:
-        steps.append(FringeFeatures())
+        steps.append(FringeFeatures(fringe_background))
     if train:
         if scale_range is not None:
             steps.append(RandomScale(*scale_range))
