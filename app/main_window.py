@@ -211,7 +211,8 @@ class MainWindow(QMainWindow):
             dialog.checkpoint.setText(str(checkpoint))
         if dialog.exec():
             choice = dialog.values()
-            self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta)
+            self.predictions.predict(choice.checkpoint, choice.which, tile=choice.tile, tta=choice.tta,
+                                     one_region=choice.one_region)
         self.view.setFocus()
 
     def _predict_for_review(self, checkpoint: str, ids: list[int]) -> None:

@@ -43,8 +43,10 @@ class PredictionController(QObject):
     def is_running(self) -> bool:
         return self._worker is not None
 
-    def predict(self, checkpoint_path: str | Path, which: str, *, tile: int | None = None, tta: bool = False) -> Worker:
-        """Start predicting the `which` images ('selected', 'unlabelled', 'all'); tiles of `tile` px, else automatic."""
+    def predict(self, checkpoint_path: str | Path, which: str, *, tile: int | None = None, tta: bool = False,
+                one_region: bool = False) -> Worker:
+        """Start predicting the `which` images ('selected', 'unlabelled', 'all'); tiles of `tile` px, else automatic;
+        `one_region`: each class keeps its largest region, holes filled (`Predictor`)."""
         if which not in WHICH:
             raise ValueError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
         if which == "selected":
@@ -53,15 +55,15 @@ class PredictionController(QObject):
             ids = [self._state.current_id]
         else:
             ids = select_images(self._state.store, which)
-        return self.predict_images(checkpoint_path, ids, tile=tile, tta=tta)
+        return self.predict_images(checkpoint_path, ids, tile=tile, tta=tta, one_region=one_region)
 
     def predict_images(self, checkpoint_path: str | Path, ids: list[int], *, tile: int | None = None,
-                       tta: bool = False) -> Worker:
+                       tta: bool = False, one_region: bool = False) -> Worker:
         """Start predicting the images `ids` (e.g. those the review queue lacks a current prediction for)."""
         if self._worker is not None:
             raise RuntimeError("a prediction is already running")
         store = self._state.store
-        options: dict = {"tta": tta}
+        options: dict = {"tta": tta, "one_region": one_region}
         if tile is not None:
             options.update(mode="tile", tile=tile)
         checkpoint = Path(checkpoint_path)

@@ -1,7 +1,7 @@
 """The label-efficient loop, simulated: box K frames, train with the project's defaults, score frames never labelled.
 
     python benchmarks/bench_loop.py [--seeds 1 2] [--small 24] [--large 6] [--held-out 12 4]
-        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8] [--pseudo 2 8]
+        [--curve 2 4 8 16] [--orders random,label_next] [--plain 8] [--peer 8] [--carrier 8] [--pseudo 2 8]
         [--generator varied|demo] [--out benchmarks/out/bench_loop.json]
 
 A project of generated interferograms with known truth (`segcore.demo.varied`: ellipses,
@@ -22,8 +22,12 @@ and scored against their truth: IoU mean, worst, per frame size, and the trainin
 `--plain K` adds a run on the same random K frames with the plain boxes (no refinement);
 `--peer K` adds a run with the earlier grayscale defaults (`one_factor`: every frame resized by
 one factor, flips only, intensities by bit depth), measured on the same frames and labels;
+`--carrier K` adds a run whose fringe analysis removes the carrier only (`fringe_background`, the
+analysis before the quadratic background became the default);
 `--pseudo K...` runs with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
 project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
+Every run also scores its predictions tidied to one region per class, holes filled
+(`segcore.inference.regions.keep_one_region`, the *One region per class* option of Predict).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from segcore.data.classes import ClassTable  # noqa: E402
 from segcore.data.refine import refine_box  # noqa: E402
 from segcore.demo import demo_samples  # noqa: E402
 from segcore.demo.varied import varied_samples  # noqa: E402
+from segcore.inference.regions import keep_one_region  # noqa: E402
 from segcore.project.defaults import default_config, project_profile  # noqa: E402
 from segcore.project.predict import predict_project  # noqa: E402
 from segcore.project.runs import train_project  # noqa: E402
@@ -98,6 +103,8 @@ def label(store: ProjectStore, frames: list[Frame], refined: bool) -> None:
 def policy_config(store: ProjectStore, policy: str) -> TrainConfig:
     config = default_config(store)
     config.pseudo_labels = policy == "pseudo_labels"
+    if policy == "carrier":
+        config.augment["fringe_background"] = "carrier"
     if policy == "one_factor":
         profile = project_profile(store)
         config.augment = {"hflip": 0.5, "vflip": 0.5, "crop": 256}
@@ -113,7 +120,9 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
     train_s = time.perf_counter() - start
     checkpoint = Path(finished.best_checkpoint)
     list(predict_project(store, checkpoint, [f.image_id for f in evaluation]))
-    scores = {f.name: iou(store.load_prediction(f.image_id).labels, f.truth) for f in evaluation}
+    predicted = {f.name: store.load_prediction(f.image_id).labels for f in evaluation}
+    scores = {f.name: iou(predicted[f.name], f.truth) for f in evaluation}
+    tidied = [iou(keep_one_region(predicted[f.name]), f.truth) for f in evaluation]
     by_size: dict[str, list[float]] = {}
     for frame in evaluation:
         by_size.setdefault(str(frame.size), []).append(scores[frame.name])
@@ -122,6 +131,7 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
         "mean_iou": statistics.fmean(scores.values()), "worst_iou": min(scores.values()),
         "by_size": {size: {"mean": statistics.fmean(v), "worst": min(v), "n": len(v)} for size, v in by_size.items()},
         "per_frame": scores,
+        "one_region": {"mean": statistics.fmean(tidied), "worst": min(tidied)},
     }
 
 
@@ -163,7 +173,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                     rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
                                  **result})
                     _print_row(rows[-1])
-        extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"),
+        extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"), (args.carrier, "refined", "carrier"),
                  *((k, "refined", "pseudo_labels") for k in args.pseudo)]
         for index, (k, labels, policy) in enumerate(extra, start=len(runs)):
             if not k:
@@ -187,7 +197,8 @@ def _print_row(row: dict) -> None:
     sizes = " ".join(f"{s}: {v['mean']:.3f} (worst {v['worst']:.3f})" for s, v in sorted(row["by_size"].items()))
     print(f"seed {row['seed']} {row['order']:<10} K={row['k']:<3} {row['labels']:<7} {row['policy']:<10} "
           f"train {row['train_s']:>6.0f} s ({row['epochs']} ep)  mean IoU {row['mean_iou']:.3f}  "
-          f"worst {row['worst_iou']:.3f}  {sizes}", flush=True)
+          f"worst {row['worst_iou']:.3f}  {sizes}  one region: {row['one_region']['mean']:.3f} "
+          f"(worst {row['one_region']['worst']:.3f})", flush=True)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -203,6 +214,7 @@ def summarise(rows: list[dict]) -> dict:
             "mean_iou": statistics.fmean(r["mean_iou"] for r in group),
             "worst_iou": min(r["worst_iou"] for r in group),
             "train_s": statistics.fmean(r["train_s"] for r in group),
+            "one_region_iou": statistics.fmean(r["one_region"]["mean"] for r in group),
             **{f"{s}_mean": statistics.fmean(r["by_size"][s]["mean"] for r in group if s in r["by_size"]) for s in sizes},
         }
         print(f"{key:<32} " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
@@ -220,6 +232,7 @@ def main() -> int:
     parser.add_argument("--orders", default="random,label_next")
     parser.add_argument("--plain", type=int, default=8, help="K for a run on plain boxes (0: none)")
     parser.add_argument("--peer", type=int, default=8, help="K for a run with the one-factor peer policy (0: none)")
+    parser.add_argument("--carrier", type=int, default=8, help="K for a run with the carrier-only fringe analysis (0: none)")
     parser.add_argument("--pseudo", type=int, nargs="*", default=[8], help="K of runs with pseudo-labels on (none: none)")
     parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")

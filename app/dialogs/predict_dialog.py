@@ -36,6 +36,8 @@ class PredictChoice:
     tile: int | None
     """Tile size in pixels, or None for automatic (whole image, tiled only when it is too big)."""
     tta: bool
+    one_region: bool = False
+    """Each class keeps its largest region, holes filled (frames holding one object per class)."""
 
 
 class PredictDialog(QDialog):
@@ -58,6 +60,10 @@ class PredictDialog(QDialog):
         self.fixed_tile.setToolTip("Unchecked: each image is predicted whole, tiled only when it does not fit in memory.")
         self.tile = QSpinBox(minimum=64, maximum=8192, singleStep=64, value=512, suffix=" px", enabled=False)
         self.tta = QCheckBox("Flip test-time augmentation (slower, often a little better)")
+        self.one_region = QCheckBox("One region per class, holes filled")
+        self.one_region.setToolTip("For frames that hold one object of each class (a sample in an interferogram): "
+                                   "each class but background keeps only its largest region, and the holes in it "
+                                   "are filled. Do not use it for scenes with many objects of a class.")
         self.problem = problem_label()
         self.buttons, self.ok_button = ok_cancel_buttons(self, "Predict")
 
@@ -73,6 +79,7 @@ class PredictDialog(QDialog):
         form.addRow("Images", which_box)
         form.addRow("Tiling", tile_row)
         form.addRow("", self.tta)
+        form.addRow("", self.one_region)
         form.addRow(self.problem)
         form.addRow(self.buttons)
         self.resize(520, 0)
@@ -93,6 +100,7 @@ class PredictDialog(QDialog):
             which=self.which.checkedButton().objectName(),
             tile=self.tile.value() if self.fixed_tile.isChecked() else None,
             tta=self.tta.isChecked(),
+            one_region=self.one_region.isChecked(),
         )
 
     def _validate(self) -> None:

@@ -22,6 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--whole", action="store_true", help="whole image in one forward")
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--one-region", action="store_true",
+                        help="each class but the first (background) keeps its largest region, holes filled: "
+                        "for frames holding one object per class")
     parser.add_argument("--export", default="palette", help="comma list of palette, color, overlay, binary, "
                         "labelme, rle, probs (default palette)")
     parser.add_argument("--sequence-mean", action="store_true",
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         resize = float(args.resize) if "." in args.resize else int(args.resize)
     mode = "tile" if args.tile else "resize" if resize else "whole" if args.whole else "auto"
     predictor = Predictor(args.checkpoint, device=args.device, mode=mode, tile=args.tile, overlap=args.overlap,
-                          resize=resize, tta=args.tta, precision=args.precision, compile=args.compile,
+                          resize=resize, tta=args.tta, one_region=args.one_region, precision=args.precision,
+                          compile=args.compile,
                           keep_probabilities="probs" in formats, uncertainty=not args.no_uncertainty,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)

@@ -22,6 +22,7 @@ from torch import nn
 from segcore.data.transforms import build_transforms
 from segcore.inference.fold import fold_batchnorm
 from segcore.inference.memory import choose_tiling
+from segcore.inference.regions import keep_one_region
 from segcore.inference.tiling import blend_window, padded_size, tile_grid
 from segcore.models import get_model_info
 from segcore.training.checkpoint import Checkpoint, load_checkpoint
@@ -70,8 +71,13 @@ class Predictor:
         keep_probabilities: bool = False,
         mean_image: np.ndarray | None = None,
         uncertainty: bool = True,
+        one_region: bool = False,
     ):
-        """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own."""
+        """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own.
+
+        one_region: each class keeps only its largest region, holes filled (`regions.keep_one_region`), for
+        frames that hold one object per class; the uncertainty and probabilities stay the network's.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if precision not in PRECISIONS:
@@ -80,7 +86,7 @@ class Predictor:
         self.class_table = self.checkpoint.class_table
         self.device = pick_device(device)
         self.mode, self.overlap, self.tta, self.keep_probabilities = mode, overlap, tta, keep_probabilities
-        self.with_uncertainty = uncertainty
+        self.with_uncertainty, self.one_region = uncertainty, one_region
         self.divisor = int(self.checkpoint.extra.get("divisor") or get_model_info(self.checkpoint.model_name).divisor)
         self.transform = self._transform(resize, mean_image)
         self.model = self._prepare_model(fold_bn, compile)
@@ -230,8 +236,9 @@ class Predictor:
                     torch.zeros(hwc.shape[:2], device=hwc.device)
             if self.keep_probabilities:
                 probabilities = log_probs.exp().permute(2, 0, 1).cpu().numpy()
+        labels = labels.cpu().numpy()
         return Prediction(
-            labels=labels.cpu().numpy(),
+            labels=keep_one_region(labels) if self.one_region else labels,
             uncertainty=None if uncertainty is None else uncertainty.float().cpu().numpy(),
             score=None if uncertainty is None else float(uncertainty.mean()),
             probabilities=probabilities,

@@ -15,7 +15,8 @@ from app.dialogs.predict_dialog import PredictChoice, PredictDialog
 from app.predictions import PredictionController
 from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
-from segcore.project.predict import predict_project
+from segcore.inference.regions import keep_one_region
+from segcore.project.predict import predict_image, predict_project
 from segcore.project.runs import run_checkpoints, train_project
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.training import TrainConfig
@@ -108,14 +109,20 @@ def test_cancel_stops_after_the_image_in_progress(qtbot, state, monkeypatch):
     assert len(state.store.prediction_scores()) == 2 < LABELLED + UNLABELLED
 
 
-def test_predict_the_current_image_tiled_with_flips(qtbot, state):
+def test_predict_the_current_image_tiled_with_flips_one_region_per_class(qtbot, state):
     controller = PredictionController(state)
-    target = state.images[-1].id
+    scene = (np.random.default_rng(7).random((48, 64)) * 60).astype(np.uint8)
+    for y, x in ((4, 4), (26, 40), (30, 6)):  # three bright squares: three regions of the one class
+        scene[y : y + 12, x : x + 12] += 150
+    target = state.store.add_image_array("three squares", scene).id
+    state.refresh()
     state.select(target)
     with qtbot.waitSignal(controller.finished, timeout=60_000) as finished:
-        controller.predict(_best(state), "selected", tile=16, tta=True)
+        controller.predict(_best(state), "selected", tile=16, tta=True, one_region=True)
     assert finished.args == [1, []]
     assert set(state.store.prediction_scores()) == {target}
+    plain = predict_image(state.store, _best(state), target, mode="tile", tile=16, tta=True).labels
+    np.testing.assert_array_equal(state.store.load_prediction(target).labels, keep_one_region(plain))
     with pytest.raises(ValueError, match="which"):
         controller.predict(_best(state), "labelled")
 
@@ -148,6 +155,8 @@ def test_predict_dialog_offers_the_latest_best_checkpoint(qtbot, state):
     QTest.keyClicks(dialog.tile, "1024")
     _click(dialog.tta)
     assert dialog.values() == PredictChoice(_best(state), "all", 1024, True)
+    _click(dialog.one_region)
+    assert dialog.values() == PredictChoice(_best(state), "all", 1024, True, one_region=True)
 
     _click(dialog.selected)
     assert dialog.values().which == "selected"

@@ -1,0 +1,72 @@
+"""One region per class, holes filled: what is dropped, what is filled, what is never touched."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from test_predictor import _scene, checkpoint  # noqa: F401 - the module's trained tiny model, as a fixture
+
+from segcore.inference.predictor import Predictor
+from segcore.inference.regions import keep_one_region
+from segcore.io.images import write_image
+
+
+def test_each_class_keeps_its_largest_region_with_its_holes_filled():
+    labels = np.zeros((40, 60), np.uint8)
+    labels[5:25, 5:30] = 1  # the sample, with a hole in it and a speck of class 2 inside the hole
+    labels[12:16, 12:18] = 0
+    labels[14, 14] = 2
+    labels[30:33, 50:53] = 1  # a speck of class 1 elsewhere
+    labels[0:40, 58:60] = 1  # a strip along the frame's edge
+    labels[28:38, 35:45] = 2  # class 2's own region, with a notch open to the outside (not a hole)
+    labels[28:33, 39:41] = 0
+    before = labels.copy()
+    tidy = keep_one_region(labels)
+    expected = labels.copy()
+    expected[12:16, 12:18] = 1  # the hole, class 2's speck in it dropped first, is filled
+    expected[30:33, 50:53] = 0
+    expected[0:40, 58:60] = 0
+    np.testing.assert_array_equal(tidy, expected)  # class 2's notch reaches the background: it stays open
+    np.testing.assert_array_equal(labels, before)  # a copy: the input is left as it was
+
+
+def test_another_class_inside_a_hole_stays_and_the_rest_of_the_hole_fills():
+    labels = np.zeros((30, 30), np.uint8)
+    labels[5:25, 5:25] = 1
+    labels[10:20, 10:20] = 0
+    labels[13:17, 13:17] = 2  # class 2's only region
+    tidy = keep_one_region(labels)
+    assert (tidy[13:17, 13:17] == 2).all() and (tidy[5:25, 5:25] != 0).all()
+
+
+def test_a_class_absent_or_in_one_region_is_left_as_it_was():
+    labels = np.zeros((20, 20), np.uint8)
+    np.testing.assert_array_equal(keep_one_region(labels), labels)
+    labels[3:9, 3:9] = 1
+    np.testing.assert_array_equal(keep_one_region(labels), labels)
+
+
+def test_the_predictor_tidies_the_labels_and_keeps_the_networks_uncertainty(checkpoint):  # noqa: F811
+    image, _ = _scene(120, 150, seed=5)  # six bright squares: six regions of class 1
+    plain = Predictor(checkpoint, mode="whole", precision="fp32").predict(image)
+    tidy = Predictor(checkpoint, mode="whole", precision="fp32", one_region=True).predict(image)
+    np.testing.assert_array_equal(tidy.labels, keep_one_region(plain.labels))
+    assert (plain.labels == 1).sum() > (tidy.labels == 1).sum() > 0  # the other squares are gone
+    np.testing.assert_array_equal(tidy.uncertainty, plain.uncertainty)
+
+
+def test_predict_cli_one_region_writes_one_square_of_six(checkpoint, tmp_path):  # noqa: F811
+    from segcore.cli import main
+    from segcore.data.masks import read_index_mask
+    from segcore.training import save_checkpoint
+
+    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    write_image(tmp_path / "in" / "six.png", _scene(120, 150, seed=5)[0])
+    for flag, out in (([], "plain"), (["--one-region"], "tidy")):
+        assert main(["predict", "--checkpoint", str(tmp_path / "model.pt"), "--input", str(tmp_path / "in"),
+                     "--out", str(tmp_path / out), "--whole", "--workers", "0", "--precision", "fp32", *flag]) == 0
+    plain = read_index_mask(tmp_path / "plain" / "palette" / "six.png")
+    tidy = read_index_mask(tmp_path / "tidy" / "palette" / "six.png")
+    assert cv2.connectedComponents((plain == 1).astype(np.uint8))[0] - 1 > 1  # background counts as one
+    assert cv2.connectedComponents((tidy == 1).astype(np.uint8))[0] - 1 == 1
+    np.testing.assert_array_equal(tidy, keep_one_region(plain))
