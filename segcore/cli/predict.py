@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     mode = "tile" if args.tile else "resize" if resize else "whole" if args.whole else "auto"
     predictor = Predictor(args.checkpoint, device=args.device, mode=mode, tile=args.tile, overlap=args.overlap,
                           resize=resize, tta=args.tta, one_region=args.one_region, precision=args.precision,
-                          compile=args.compile,
-                          keep_probabilities="probs" in formats, uncertainty=not args.no_uncertainty,
+                          compile=args.compile, keep_probabilities="probs" in formats,
+                          uncertainty=not args.no_uncertainty,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
     scores, predicted, failed = {}, 0, 0

@@ -29,3 +29,14 @@ def write_squares_dataset(root: Path, n: int = 16, size: int = 32, seed: int = 0
         write_image(root / "masks" / f"f{i:02d}.png", mask)
     ClassTable.from_names(["background", "square"]).write(root / "classes.txt")
     return root
+
+
+def squares_scene(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An 8-bit frame of six bright 16 x 18 rectangles (class 1, may overlap) on dark noise, and its 0/1 truth."""
+    rng = np.random.default_rng(seed)
+    image = (rng.random((h, w)) * 60).astype(np.uint8)
+    truth = np.zeros((h, w), np.uint8)
+    for y, x in rng.integers(0, [h - 20, w - 20], (6, 2)):
+        truth[y : y + 16, x : x + 18] = 1
+    image[truth == 1] += 150
+    return image, truth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from synthetic import write_squares_dataset
+from synthetic import squares_scene, write_squares_dataset
 
 import segcore.inference.predictor as predictor_module
 from segcore.data.readers import open_dataset
@@ -18,27 +18,6 @@ from segcore.models import get_model
 from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A U-Net trained for a few seconds on bright squares (class 1) on dark noise (class 0)."""
-    root = write_squares_dataset(tmp_path_factory.mktemp("data") / "squares", n=24, size=48)
-    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=20, batch_size=4, lr=1e-2)
-    run = tmp_path_factory.mktemp("run")
-    finished = Trainer(config, prepare(open_dataset("folder", root), 0.2, 0), run).fit()
-    assert finished.best_miou > 0.9
-    return load_checkpoint(run / "best.pt")
-
-
-def _scene(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    image = (rng.random((h, w)) * 60).astype(np.uint8)
-    truth = np.zeros((h, w), np.uint8)
-    for y, x in rng.integers(0, [h - 20, w - 20], (6, 2)):
-        truth[y : y + 16, x : x + 18] = 1
-    image[truth == 1] += 150
-    return image, truth
-
-
 def test_tiles_cover_the_image_and_blend_weights_are_smooth():
     tiles = tile_grid(300, 260, 128, 0.25)
     covered = np.zeros((300, 260), int)
@@ -49,11 +28,11 @@ def test_tiles_cover_the_image_and_blend_weights_are_smooth():
     assert window[64, 64] == 1 and 0 < window[0, 0] < 0.01 and torch.all(window[64, :64].diff() >= 0)
 
 
-def test_whole_tiled_and_resized_predictions(checkpoint):
-    image, truth = _scene(203, 317)
-    whole = Predictor(checkpoint, mode="whole", precision="fp32").predict(image)
-    tiled = Predictor(checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32").predict(image)
-    small = Predictor(checkpoint, resize=0.5, precision="fp32").predict(image)
+def test_whole_tiled_and_resized_predictions(squares_checkpoint):
+    image, truth = squares_scene(203, 317)
+    whole = Predictor(squares_checkpoint, mode="whole", precision="fp32").predict(image)
+    tiled = Predictor(squares_checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32").predict(image)
+    small = Predictor(squares_checkpoint, resize=0.5, precision="fp32").predict(image)
     for result in (whole, tiled, small):
         assert result.labels.shape == truth.shape and result.labels.dtype == np.uint8
         iou = ((result.labels == 1) & (truth == 1)).sum() / ((result.labels == 1) | (truth == 1)).sum()
@@ -63,10 +42,10 @@ def test_whole_tiled_and_resized_predictions(checkpoint):
     assert (whole.labels == tiled.labels).mean() > 0.99
 
 
-def test_no_seam_on_an_image_of_one_class(checkpoint):
+def test_no_seam_on_an_image_of_one_class(squares_checkpoint):
     image = np.full((260, 390), 30, np.uint8)  # all background
-    whole = Predictor(checkpoint, mode="whole", precision="fp32", keep_probabilities=True).predict(image)
-    tiled = Predictor(checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32",
+    whole = Predictor(squares_checkpoint, mode="whole", precision="fp32", keep_probabilities=True).predict(image)
+    tiled = Predictor(squares_checkpoint, mode="tile", tile=64, overlap=0.25, precision="fp32",
                       keep_probabilities=True).predict(image)
     assert (whole.labels == 0).all()
     np.testing.assert_array_equal(tiled.labels, whole.labels)
@@ -74,10 +53,10 @@ def test_no_seam_on_an_image_of_one_class(checkpoint):
     assert np.abs(tiled.probabilities - whole.probabilities).max() < 0.05
 
 
-def test_16_bit_input_and_tta_and_probabilities(checkpoint):
-    image, truth = _scene(150, 170, seed=3)
+def test_16_bit_input_and_tta_and_probabilities(squares_checkpoint):
+    image, truth = squares_scene(150, 170, seed=3)
     image16 = image.astype(np.uint16) * 257  # the same scene on the 16-bit scale
-    predictor = Predictor(checkpoint, mode="whole", precision="fp32", tta=True, keep_probabilities=True)
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="fp32", tta=True, keep_probabilities=True)
     result = predictor.predict(image16)
     assert result.probabilities.shape == (2, 150, 170)
     np.testing.assert_allclose(result.probabilities.sum(0), 1, atol=1e-5)
@@ -86,17 +65,17 @@ def test_16_bit_input_and_tta_and_probabilities(checkpoint):
 
 
 @pytest.mark.parametrize(("threshold", "kept"), [(0.0, True), (1.01, False)])
-def test_bf16_is_kept_only_when_it_agrees_with_fp32(checkpoint, monkeypatch, threshold, kept):
+def test_bf16_is_kept_only_when_it_agrees_with_fp32(squares_checkpoint, monkeypatch, threshold, kept):
     monkeypatch.setattr(predictor_module, "BF16_AGREEMENT", threshold)
-    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="auto")
     predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True  # as on a bf16-capable CPU
-    predictor.predict(_scene(64, 64)[0])
+    predictor.predict(squares_scene(64, 64)[0])
     assert (predictor.amp_dtype == torch.bfloat16) is kept
     assert 0.9 < predictor.bf16_agreement <= 1
 
 
-def test_bf16_is_checked_on_several_images_and_dropped_when_a_later_one_disagrees(checkpoint, monkeypatch):
-    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+def test_bf16_is_checked_on_several_images_and_dropped_when_a_later_one_disagrees(squares_checkpoint, monkeypatch):
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="auto")
     predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True  # as on a bf16-capable CPU
     real, calls = predictor._logits, []
 
@@ -106,23 +85,23 @@ def test_bf16_is_checked_on_several_images_and_dropped_when_a_later_one_disagree
         return -out if predictor.amp_dtype is not None and predictor._images_done == 2 else out
 
     monkeypatch.setattr(predictor, "_logits", logits)
-    images = [_scene(48, 48, seed=i)[0] for i in range(3)]
+    images = [squares_scene(48, 48, seed=i)[0] for i in range(3)]
     for image in images[:2]:
         predictor.predict(image)
     assert predictor.amp_dtype == torch.bfloat16 and len(calls) == 4  # both checked: one extra forward each
     labels = predictor.predict(images[2]).labels
     assert predictor.amp_dtype is None and predictor.bf16_agreement < 0.5  # fp32 from here on
-    fp32 = Predictor(checkpoint, mode="whole", precision="fp32")
+    fp32 = Predictor(squares_checkpoint, mode="whole", precision="fp32")
     np.testing.assert_array_equal(labels, fp32.predict(images[2]).labels)
 
 
-def test_bf16_checks_stay_cheap_after_the_first_images(checkpoint, monkeypatch):
+def test_bf16_checks_stay_cheap_after_the_first_images(squares_checkpoint, monkeypatch):
     monkeypatch.setattr(predictor_module, "BF16_AGREEMENT", 0.0)
-    predictor = Predictor(checkpoint, mode="whole", precision="auto")
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="auto")
     predictor.amp_dtype, predictor._watch_bf16 = torch.bfloat16, True
     real, calls = predictor._logits, []
     monkeypatch.setattr(predictor, "_logits", lambda x, mode: calls.append(1) or real(x, mode))
-    image = _scene(32, 32)[0]
+    image = squares_scene(32, 32)[0]
     for _ in range(3 + predictor_module.BF16_CHECK_EVERY):
         predictor.predict(image)
     assert len(calls) == 3 + predictor_module.BF16_CHECK_EVERY + 4  # checks on images 1, 2, 3 and 28
@@ -149,14 +128,14 @@ def test_tiling_is_chosen_from_memory():
     assert tile % 16 == 0 and 256 <= tile <= 2048 and batch == 1
 
 
-def test_predict_folder_in_order_with_a_bad_file(checkpoint, tmp_path):
+def test_predict_folder_in_order_with_a_bad_file(squares_checkpoint, tmp_path):
     from segcore.inference.folder import list_images, predict_folder
 
     for i in range(4):
-        write_image(tmp_path / "in" / f"frame_{i}.png", _scene(96, 80, seed=i)[0])
+        write_image(tmp_path / "in" / f"frame_{i}.png", squares_scene(96, 80, seed=i)[0])
     (tmp_path / "in" / "frame_9.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     paths = list_images(tmp_path / "in")
-    predictor = Predictor(checkpoint, mode="whole", precision="fp32")
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="fp32")
     results = list(predict_folder(predictor, paths, tmp_path / "out", ["palette"], batch_size=2, workers=0))
     assert [r.path.name for r in results] == [p.name for p in paths]
     assert [r.error is not None for r in results] == [False] * 4 + [True]
@@ -165,16 +144,16 @@ def test_predict_folder_in_order_with_a_bad_file(checkpoint, tmp_path):
         assert r.files and all(f.is_file() for f in r.files)
 
 
-def test_predict_cli_exports_and_scores(checkpoint, tmp_path, capsys):
+def test_predict_cli_exports_and_scores(squares_checkpoint, tmp_path, capsys):
     import json
 
     from segcore.cli import main
     from segcore.data.masks import read_index_mask
     from segcore.training import save_checkpoint
 
-    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    save_checkpoint(tmp_path / "model.pt", squares_checkpoint)
     for i in range(3):
-        write_image(tmp_path / "seq" / f"t{i}.png", _scene(120, 90, seed=i)[0])
+        write_image(tmp_path / "seq" / f"t{i}.png", squares_scene(120, 90, seed=i)[0])
     rc = main(["predict", "--checkpoint", str(tmp_path / "model.pt"), "--input", str(tmp_path / "seq"),
                "--out", str(tmp_path / "out"), "--tile", "64", "--tta", "--sequence-mean", "--workers", "0",
                "--export", "palette,color,overlay,labelme,probs"])
@@ -196,7 +175,7 @@ def test_a_frame_three_times_larger_and_16_bit_is_predicted_at_the_trained_scale
     finished = Trainer(config, prepare(open_dataset("folder", root), 0.2, 0), tmp_path / "run").fit()
     assert finished.best_miou > 0.9
     predictor = Predictor(load_checkpoint(tmp_path / "run" / "best.pt"), precision="fp32")
-    image, truth = _scene(48, 48, seed=3)
+    image, truth = squares_scene(48, 48, seed=3)
     big = np.kron(image.astype(np.uint16) * 200, np.ones((3, 3), np.uint16))  # 3x the pixels, 16-bit
     big_truth = np.kron(truth, np.ones((3, 3), np.uint8))
     assert tuple(predictor.preprocess(big).shape) == (1, 48, 48)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from test_predictor import _scene, checkpoint  # noqa: F401 - the module's trained tiny model, as a fixture
+from synthetic import squares_scene
 
 from segcore.inference.predictor import Predictor
 from segcore.inference.regions import keep_one_region
@@ -46,22 +46,22 @@ def test_a_class_absent_or_in_one_region_is_left_as_it_was():
     np.testing.assert_array_equal(keep_one_region(labels), labels)
 
 
-def test_the_predictor_tidies_the_labels_and_keeps_the_networks_uncertainty(checkpoint):  # noqa: F811
-    image, _ = _scene(120, 150, seed=5)  # six bright squares: six regions of class 1
-    plain = Predictor(checkpoint, mode="whole", precision="fp32").predict(image)
-    tidy = Predictor(checkpoint, mode="whole", precision="fp32", one_region=True).predict(image)
+def test_the_predictor_tidies_the_labels_and_keeps_the_networks_uncertainty(squares_checkpoint):
+    image, _ = squares_scene(120, 150, seed=5)  # six bright squares: six regions of class 1
+    plain = Predictor(squares_checkpoint, mode="whole", precision="fp32").predict(image)
+    tidy = Predictor(squares_checkpoint, mode="whole", precision="fp32", one_region=True).predict(image)
     np.testing.assert_array_equal(tidy.labels, keep_one_region(plain.labels))
     assert (plain.labels == 1).sum() > (tidy.labels == 1).sum() > 0  # the other squares are gone
     np.testing.assert_array_equal(tidy.uncertainty, plain.uncertainty)
 
 
-def test_predict_cli_one_region_writes_one_square_of_six(checkpoint, tmp_path):  # noqa: F811
+def test_predict_cli_one_region_writes_one_square_of_six(squares_checkpoint, tmp_path):
     from segcore.cli import main
     from segcore.data.masks import read_index_mask
     from segcore.training import save_checkpoint
 
-    save_checkpoint(tmp_path / "model.pt", checkpoint)
-    write_image(tmp_path / "in" / "six.png", _scene(120, 150, seed=5)[0])
+    save_checkpoint(tmp_path / "model.pt", squares_checkpoint)
+    write_image(tmp_path / "in" / "six.png", squares_scene(120, 150, seed=5)[0])
     for flag, out in (([], "plain"), (["--one-region"], "tidy")):
         assert main(["predict", "--checkpoint", str(tmp_path / "model.pt"), "--input", str(tmp_path / "in"),
                      "--out", str(tmp_path / out), "--whole", "--workers", "0", "--precision", "fp32", *flag]) == 0
