@@ -63,7 +63,8 @@ LOSSES = (
     ("Focal", "focal"),
     ("Asymmetric (ASL)", "asl"),
 )
-CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"))
+CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"),
+                 ("Median frequency, square root", "sqrt_median_freq"))
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
 FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image", "fringe_features",
@@ -229,7 +230,9 @@ class TrainPanel(QDockWidget):
 
         self.loss_combo = _combo(LOSSES)
         self.weights_combo = _combo(CLASS_WEIGHTS)
-        self.weights_combo.setToolTip("Median frequency weighs rare classes up (strong class imbalance)")
+        self.weights_combo.setToolTip("Median frequency weighs rare classes up (strong class imbalance); its square root "
+                                      "lifts them less, so they are less often predicted where they are not "
+                                      "(the default for scenes: docs/results.md)")
         self.optimizer_combo = _combo([(name, name) for name in OPTIMIZERS])
         self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1.0, singleStep=1e-4)
         self.schedule_combo = _combo([(name, name) for name in SCHEDULES])

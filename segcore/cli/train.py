@@ -54,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--weight-decay", type=float, default=1e-4)
     train.add_argument("--loss", default="ce", help="ce, asl, dice, focal, or a sum like ce+dice")
-    train.add_argument("--class-weights", choices=("none", "median_freq"), default="none")
+    train.add_argument("--class-weights", choices=("none", "median_freq", "sqrt_median_freq"), default="none",
+                       help="median_freq weighs rare classes up; sqrt_median_freq by the square root (less over-predicted)")
     train.add_argument("--aux-weight", type=float, default=0.4)
     train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adamw")
     train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")

@@ -12,7 +12,7 @@ from segcore.io.atomic import atomic_write_bytes
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("poly", "step", "cosine", "constant")
-CLASS_WEIGHTS = ("none", "median_freq")
+CLASS_WEIGHTS = ("none", "median_freq", "sqrt_median_freq")
 
 
 class ConfigError(SegcoreError):
@@ -27,7 +27,8 @@ class TrainConfig:
     loss: str = "ce"
     loss_kwargs: dict = field(default_factory=dict)
     class_weights: str = "none"
-    """'none' or 'median_freq' (weights from the training labels' class frequencies)."""
+    """'none', 'median_freq' (weights from the training labels' class frequencies) or 'sqrt_median_freq'
+    (their square roots: rare classes still lifted, but less often predicted where they are not)."""
     aux_weight: float = 0.4
     optimizer: str = "adamw"
     lr: float = 1e-3

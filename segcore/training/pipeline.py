@@ -67,9 +67,11 @@ def normalization_for(
 
 def build_loss(config: TrainConfig, data: TrainingData) -> SegmentationLoss:
     kwargs = dict(config.loss_kwargs)
-    if config.class_weights == "median_freq":
+    if config.class_weights != "none":
         weights = median_frequency_weights(data.class_pixel_counts, data.class_image_pixels)
-        log.info("median-frequency class weights: %s", [round(float(w), 3) for w in weights])
+        if config.class_weights == "sqrt_median_freq":
+            weights = weights.sqrt()
+        log.info("%s class weights: %s", config.class_weights, [round(float(w), 3) for w in weights])
         kwargs["weight"] = weights
     try:
         base = get_loss(config.loss, **kwargs)

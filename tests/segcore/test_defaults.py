@@ -121,7 +121,7 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
         _add_labelled(store, 12, lambda rng: (rng.random((48, 64, 3)) * 255).astype(np.uint8))
         store.add_image_array("bigger", np.zeros((1500, 2000, 3), np.uint8))
         config = default_config(store, device="cpu")
-    assert config.model == "fcn_resnet18" and config.loss == "ce" and config.class_weights == "median_freq"
+    assert config.model == "fcn_resnet18" and config.loss == "ce" and config.class_weights == "sqrt_median_freq"
     assert config.cpu_bf16  # used only where the CPU computes bf16 natively
     assert config.pretrained_backbone is (pretrained_status("fcn_resnet18")[0] is Pretrained.CACHED)
     assert config.augment["resize"] == 0.512  # one factor for all sizes: the largest frame's long side -> 1024

@@ -214,6 +214,17 @@ def test_weighted_loss_and_continuing_from_a_checkpoint(squares, tmp_path):
     assert any("initialised from" in note for note in started.notes)
 
 
+def test_square_root_class_weights_lift_rare_classes_less(squares):
+    from segcore.training.pipeline import build_loss
+
+    data = data_for(squares, tiny_config())
+    full = build_loss(tiny_config(class_weights="median_freq"), data).loss.weight
+    root = build_loss(tiny_config(class_weights="sqrt_median_freq"), data).loss.weight
+    assert full.shape == root.shape == (2,) and full.max() > full.min()  # the squares: unbalanced classes
+    torch.testing.assert_close(root, full.sqrt())
+    assert root.max() / root.min() < full.max() / full.min()
+
+
 def test_average_of_checkpoints(squares, tmp_path):
     paths = []
     for seed in (0, 1):
