@@ -103,6 +103,11 @@ class Predictor:
         self.bf16_agreement: float | None = None
         """The lowest bf16-vs-fp32 label agreement of the images checked so far."""
 
+    @property
+    def method(self) -> tuple[str, ...]:
+        """What this predictor adds to the network's own output: "flips" (TTA), "one region" (the tidy-up)."""
+        return tuple(name for name, used in (("flips", self.tta), ("one region", self.one_region)) if used)
+
     # -- setup ---------------------------------------------------------------------------------------
     def _transform(self, resize: int | float | None, mean_image: np.ndarray | None):
         options = self.checkpoint.preprocessing_options()

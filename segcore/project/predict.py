@@ -79,7 +79,7 @@ def predict_project(
         try:
             result = predictor.predict(store.read_image(image_id))
             store.save_prediction(image_id, result.labels, result.uncertainty, score=result.score,
-                                  checkpoint=source, run_id=run_id)
+                                  checkpoint=source, run_id=run_id, method=predictor.method)
         except SegcoreError as exc:
             log.warning("image %d not predicted: %s", image_id, exc)
             yield PredictProgress(done, len(ids), image_id, None, str(exc))

@@ -58,6 +58,8 @@ class StoredPrediction:
     checkpoint: str
     run_id: int | None
     created_at: str
+    method: tuple[str, ...] | None = ()
+    """What the predictor added to the network ("flips", "one region"); None: made before this was recorded."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class PredictionRecord:
     checkpoint: str
     run_id: int | None
     created_at: str
+    method: tuple[str, ...] | None = ()
+    """As `StoredPrediction.method`."""
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,15 @@ class PredictionOrigin:
     created_at: str
     stale: bool
     """True when the prediction is older than the newest finished run: that run has not predicted it."""
+    method: tuple[str, ...] | None = ()
+    """What the predictor added to the network (`StoredPrediction.method`); None: not recorded."""
 
     def describe(self) -> str:
-        """'run 3 · best.pt · 2026-11-30 20:41', with '(older than the newest run)' when stale."""
+        """'run 3 · best.pt · flips, one region · 2026-11-30 20:41', '(older than the newest run)' when stale."""
         made_by = f"run {self.run_id}" if self.run_id is not None else "checkpoint"
         when = self.created_at[:16].replace("T", " ")
-        text = f"{made_by} · {PurePath(self.checkpoint).name} · {when}"
+        parts = [made_by, PurePath(self.checkpoint).name, *([", ".join(self.method)] if self.method else []), when]
+        text = " · ".join(parts)
         return f"{text} (older than the newest run)" if self.stale else text
 
 
@@ -69,7 +72,7 @@ def prediction_origins(store: ProjectStore) -> dict[int, PredictionOrigin]:
     cutoff = newest.finished_at if newest is not None else None
     return {
         image_id: PredictionOrigin(record.run_id, record.checkpoint, record.created_at,
-                                   stale=cutoff is not None and record.created_at < cutoff)
+                                   stale=cutoff is not None and record.created_at < cutoff, method=record.method)
         for image_id, record in store.prediction_records().items()
     }
 

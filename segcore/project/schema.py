@@ -95,6 +95,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """ALTER TABLE runs ADD COLUMN split TEXT""",
     ),
+    # v7: how each prediction was made beyond its checkpoint, a JSON list like ["flips", "one region"] (NULL: not recorded)
+    (
+        """ALTER TABLE predictions ADD COLUMN method TEXT""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

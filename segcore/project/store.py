@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -613,9 +613,11 @@ class ProjectStore:
         score: float | None = None,
         checkpoint: str,
         run_id: int | None = None,
+        method: Sequence[str] = (),
     ) -> None:
         """Keep `labels` (and the per-pixel uncertainty) as the image's latest prediction.
 
+        `method`: what the predictor added to the network (`Predictor.method`), shown where the prediction is.
         An unlabelled image becomes 'predicted'; labelled and reviewed ones keep their status.
         """
         record = self.image(image_id)
@@ -637,9 +639,9 @@ class ProjectStore:
             old = conn.execute("SELECT labels_file, uncertainty_file FROM predictions WHERE image_id = ?",
                                (image_id,)).fetchall()
             conn.execute(
-                "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id),
+                "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id, "
+                "method) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id, json.dumps(list(method))),
             )
             if record.status is ImageStatus.UNLABELLED:
                 conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus.PREDICTED.value, image_id))
@@ -662,7 +664,7 @@ class ProjectStore:
         except SegcoreError as exc:
             raise ProjectError(f"the stored prediction of image {image_id} cannot be read: {exc}") from exc
         return StoredPrediction(image_id, labels, uncertainty, row["score"], row["checkpoint"], row["run_id"],
-                                row["created_at"])
+                                row["created_at"], _method(row["method"]))
 
     def prediction_scores(self) -> dict[int, float | None]:
         """{image id: mean uncertainty} of every image that has a prediction."""
@@ -670,8 +672,9 @@ class ProjectStore:
 
     def prediction_records(self) -> dict[int, PredictionRecord]:
         """{image id: where its prediction came from} of every image that has a prediction."""
-        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at FROM predictions")
-        return {r["image_id"]: PredictionRecord(r["image_id"], r["score"], r["checkpoint"], r["run_id"], r["created_at"])
+        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at, method FROM predictions")
+        return {r["image_id"]: PredictionRecord(r["image_id"], r["score"], r["checkpoint"], r["run_id"], r["created_at"],
+                                                _method(r["method"]))
                 for r in rows}
 
     # -- training runs -----------------------------------------------------------------------------
@@ -755,6 +758,11 @@ def content_hash(image: np.ndarray) -> str:
     digest = hashlib.sha256(f"{image.shape}{image.dtype.str}".encode())
     digest.update(np.ascontiguousarray(image).data)
     return digest.hexdigest()
+
+
+def _method(stored: str | None) -> tuple[str, ...] | None:
+    """A prediction's recorded method (a JSON list); None for predictions made before it was recorded."""
+    return None if stored is None else tuple(json.loads(stored))
 
 
 def _pixels_hash(path: Path) -> str | None:

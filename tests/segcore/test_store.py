@@ -10,9 +10,11 @@ import pytest
 
 from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
+from segcore.data.masks import write_palette_png
 from segcore.errors import DuplicateImageError, ImageReadError, MaskError, ProjectError
 from segcore.io.images import write_image
 from segcore.project import schema
+from segcore.project.review import prediction_origins
 from segcore.project.store import DB_NAME, ImageStatus, ProjectStore
 
 TABLE = ClassTable.from_names(["background", "sample", "dust"])
@@ -186,6 +188,28 @@ def test_old_schema_is_migrated_with_data_intact(tmp_path):
         # Images from before content hashes are hashed when needed: the same picture is still refused.
         with pytest.raises(DuplicateImageError):
             s.add_image_array("f again", np.full((4, 4), 5, np.uint8))
+
+
+def test_a_prediction_records_how_it_was_made_and_older_ones_say_nothing(tmp_path):
+    root = tmp_path / "v6"
+    root.mkdir()
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    schema.migrate(conn, target=6)  # predictions made before their method was recorded
+    conn.execute("INSERT INTO meta VALUES ('name', 'v6'), ('class_table', ?)", (__import__("json").dumps(TABLE.to_dict()),))
+    conn.execute("INSERT INTO images(name, path, width, height, channels, bit_depth) VALUES ('f', 'images/f.png', 4, 4, 1, 8)")
+    conn.execute("INSERT INTO predictions(image_id, labels_file, checkpoint, run_id) VALUES (1, 'predictions/1.png', 'a.pt', NULL)")
+    conn.close()
+    write_image(root / "images" / "f.png", np.full((4, 4), 5, np.uint8))
+    write_palette_png(root / "predictions" / "1.png", np.ones((4, 4), np.uint8), TABLE)
+    with ProjectStore.open(root) as s:
+        assert s.load_prediction(1).method is None and s.prediction_records()[1].method is None
+        assert prediction_origins(s)[1].describe().startswith("checkpoint · a.pt · ")  # nothing claimed
+        second = s.add_image_array("g", np.full((4, 4), 9, np.uint8)).id
+        s.save_prediction(second, np.zeros((4, 4), np.uint8), checkpoint="b.pt", method=("flips", "one region"))
+        s.save_prediction(1, np.zeros((4, 4), np.uint8), checkpoint="b.pt")
+        assert s.load_prediction(second).method == ("flips", "one region")
+        assert s.prediction_records()[1].method == ()  # predicted again, plainly: recorded as plain
+        assert "b.pt · flips, one region · " in prediction_origins(s)[second].describe()
 
 
 def test_newer_schema_is_refused(tmp_path):
