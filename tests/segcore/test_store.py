@@ -169,17 +169,24 @@ def test_wal_mode_and_schema_version(store):
     conn.close()
 
 
-def test_old_schema_is_migrated_with_data_intact(tmp_path):
-    root = tmp_path / "old"
+def _old_project(root, version: int, *statements: str):
+    """A project written at schema `version`: its class table, one 4x4 image 'f' (id 1), then `statements`."""
     root.mkdir()
     conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
-    schema.migrate(conn, target=1)  # a project written by the first release
+    schema.migrate(conn, target=version)
     conn.execute("INSERT INTO meta VALUES ('name', 'old'), ('class_table', ?)", (__import__("json").dumps(TABLE.to_dict()),))
     conn.execute(
         "INSERT INTO images(name, path, width, height, channels, bit_depth) VALUES ('f', 'images/f.png', 4, 4, 1, 8)"
     )
+    for statement in statements:
+        conn.execute(statement)
     conn.close()
     write_image(root / "images" / "f.png", np.full((4, 4), 5, np.uint8))
+    return root
+
+
+def test_old_schema_is_migrated_with_data_intact(tmp_path):
+    root = _old_project(tmp_path / "old", 1)  # a project written by the first release
     with ProjectStore.open(root) as s:
         assert [i.name for i in s.images()] == ["f"]
         assert s.runs() == []  # the v2 tables exist now
@@ -191,15 +198,9 @@ def test_old_schema_is_migrated_with_data_intact(tmp_path):
 
 
 def test_a_prediction_records_how_it_was_made_and_older_ones_say_nothing(tmp_path):
-    root = tmp_path / "v6"
-    root.mkdir()
-    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
-    schema.migrate(conn, target=6)  # predictions made before their method was recorded
-    conn.execute("INSERT INTO meta VALUES ('name', 'v6'), ('class_table', ?)", (__import__("json").dumps(TABLE.to_dict()),))
-    conn.execute("INSERT INTO images(name, path, width, height, channels, bit_depth) VALUES ('f', 'images/f.png', 4, 4, 1, 8)")
-    conn.execute("INSERT INTO predictions(image_id, labels_file, checkpoint, run_id) VALUES (1, 'predictions/1.png', 'a.pt', NULL)")
-    conn.close()
-    write_image(root / "images" / "f.png", np.full((4, 4), 5, np.uint8))
+    root = _old_project(  # a prediction made before its method was recorded
+        tmp_path / "v6", 6,
+        "INSERT INTO predictions(image_id, labels_file, checkpoint, run_id) VALUES (1, 'predictions/1.png', 'a.pt', NULL)")
     write_palette_png(root / "predictions" / "1.png", np.ones((4, 4), np.uint8), TABLE)
     with ProjectStore.open(root) as s:
         assert s.load_prediction(1).method is None and s.prediction_records()[1].method is None
