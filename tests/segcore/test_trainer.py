@@ -28,6 +28,7 @@ from segcore.training import (
     prepare,
 )
 from segcore.training.events import BatchProgress, BatchSizeReduced, EpochMetrics, Finished, RunStarted
+from segcore.training.pipeline import build_loss
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -215,8 +216,6 @@ def test_weighted_loss_and_continuing_from_a_checkpoint(squares, tmp_path):
 
 
 def test_square_root_class_weights_lift_rare_classes_less(squares):
-    from segcore.training.pipeline import build_loss
-
     data = data_for(squares, tiny_config())
     full = build_loss(tiny_config(class_weights="median_freq"), data).loss.weight
     root = build_loss(tiny_config(class_weights="sqrt_median_freq"), data).loss.weight
