@@ -44,9 +44,9 @@ class PredictionController(QObject):
         return self._worker is not None
 
     def predict(self, checkpoint_path: str | Path, which: str, *, tile: int | None = None, tta: bool = False,
-                one_region: bool = False) -> Worker:
+                one_region: bool | None = None) -> Worker:
         """Start predicting the `which` images ('selected', 'unlabelled', 'all'); tiles of `tile` px, else automatic;
-        `one_region`: each class keeps its largest region, holes filled (`Predictor`)."""
+        `one_region`: each class keeps its largest region, holes filled (`Predictor`; None: as the checkpoint says)."""
         if which not in WHICH:
             raise ValueError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
         if which == "selected":
@@ -58,7 +58,7 @@ class PredictionController(QObject):
         return self.predict_images(checkpoint_path, ids, tile=tile, tta=tta, one_region=one_region)
 
     def predict_images(self, checkpoint_path: str | Path, ids: list[int], *, tile: int | None = None,
-                       tta: bool = False, one_region: bool = False) -> Worker:
+                       tta: bool = False, one_region: bool | None = None) -> Worker:
         """Start predicting the images `ids` (e.g. those the review queue lacks a current prediction for)."""
         if self._worker is not None:
             raise RuntimeError("a prediction is already running")

@@ -26,8 +26,10 @@ one factor, flips only, intensities by bit depth), measured on the same frames a
 analysis before the quadratic background became the default);
 `--pseudo K...` runs with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
 project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
-Every run also scores its predictions tidied to one region per class, holes filled
-(`segcore.inference.regions.keep_one_region`, the *One region per class* option of Predict).
+Every run scores the network's own labels and the same labels tidied to one region per class,
+holes filled (`segcore.inference.regions.keep_one_region`, the *One region per class* option of
+Predict); the main score is what the defaults predict: tidied when the defaults say the frames
+hold one object per class (`TrainConfig.one_region`, on for every project here).
 """
 
 from __future__ import annotations
@@ -119,19 +121,26 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
     finished = next(e for e in train_project(store, config, name=name) if isinstance(e, Finished))
     train_s = time.perf_counter() - start
     checkpoint = Path(finished.best_checkpoint)
-    list(predict_project(store, checkpoint, [f.image_id for f in evaluation]))
-    predicted = {f.name: store.load_prediction(f.image_id).labels for f in evaluation}
-    scores = {f.name: iou(predicted[f.name], f.truth) for f in evaluation}
-    tidied = [iou(keep_one_region(predicted[f.name]), f.truth) for f in evaluation]
+    # The network's own labels are stored; the defaults' tidy-up (config.one_region) is applied here, so
+    # both are scored from one prediction.
+    list(predict_project(store, checkpoint, [f.image_id for f in evaluation], one_region=False))
+    network = {f.name: store.load_prediction(f.image_id).labels for f in evaluation}
+    tidied = {name: keep_one_region(labels) for name, labels in network.items()}
+    truth = {f.name: f.truth for f in evaluation}
+    network_scores = {name: iou(labels, truth[name]) for name, labels in network.items()}
+    tidied_scores = {name: iou(labels, truth[name]) for name, labels in tidied.items()}
+    scores = tidied_scores if config.one_region else network_scores
     by_size: dict[str, list[float]] = {}
     for frame in evaluation:
         by_size.setdefault(str(frame.size), []).append(scores[frame.name])
     return {
         "train_s": round(train_s, 1), "epochs": finished.epochs, "checkpoint": str(checkpoint),
+        "one_region_default": config.one_region,
         "mean_iou": statistics.fmean(scores.values()), "worst_iou": min(scores.values()),
         "by_size": {size: {"mean": statistics.fmean(v), "worst": min(v), "n": len(v)} for size, v in by_size.items()},
         "per_frame": scores,
-        "one_region": {"mean": statistics.fmean(tidied), "worst": min(tidied)},
+        "network": {"mean": statistics.fmean(network_scores.values()), "worst": min(network_scores.values())},
+        "one_region": {"mean": statistics.fmean(tidied_scores.values()), "worst": min(tidied_scores.values())},
     }
 
 
@@ -197,7 +206,8 @@ def _print_row(row: dict) -> None:
     sizes = " ".join(f"{s}: {v['mean']:.3f} (worst {v['worst']:.3f})" for s, v in sorted(row["by_size"].items()))
     print(f"seed {row['seed']} {row['order']:<10} K={row['k']:<3} {row['labels']:<7} {row['policy']:<10} "
           f"train {row['train_s']:>6.0f} s ({row['epochs']} ep)  mean IoU {row['mean_iou']:.3f}  "
-          f"worst {row['worst_iou']:.3f}  {sizes}  one region: {row['one_region']['mean']:.3f} "
+          f"worst {row['worst_iou']:.3f}  {sizes}  network's own: {row['network']['mean']:.3f} "
+          f"(worst {row['network']['worst']:.3f})  one region: {row['one_region']['mean']:.3f} "
           f"(worst {row['one_region']['worst']:.3f})", flush=True)
 
 
@@ -214,6 +224,7 @@ def summarise(rows: list[dict]) -> dict:
             "mean_iou": statistics.fmean(r["mean_iou"] for r in group),
             "worst_iou": min(r["worst_iou"] for r in group),
             "train_s": statistics.fmean(r["train_s"] for r in group),
+            "network_iou": statistics.fmean(r["network"]["mean"] for r in group),
             "one_region_iou": statistics.fmean(r["one_region"]["mean"] for r in group),
             **{f"{s}_mean": statistics.fmean(r["by_size"][s]["mean"] for r in group if s in r["by_size"]) for s in sizes},
         }

@@ -24,6 +24,7 @@ from app.dialogs.parts import ok_cancel_buttons, path_row, problem_label
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.widgets.wheel_guard import guard_wheel
 from segcore.project.runs import latest_checkpoint
+from segcore.training.checkpoint import checkpoint_config
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class PredictChoice:
     """Tile size in pixels, or None for automatic (whole image, tiled only when it is too big)."""
     tta: bool
     one_region: bool = False
-    """Each class keeps its largest region, holes filled (frames holding one object per class)."""
+    """Each class keeps its largest region, holes filled (frames holding one object per class); the dialog
+    starts from the checkpoint's own setting."""
 
 
 class PredictDialog(QDialog):
@@ -63,7 +65,8 @@ class PredictDialog(QDialog):
         self.one_region = QCheckBox("One region per class, holes filled")
         self.one_region.setToolTip("For frames that hold one object of each class (a sample in an interferogram): "
                                    "each class but background keeps only its largest region, and the holes in it "
-                                   "are filled. Do not use it for scenes with many objects of a class.")
+                                   "are filled. Do not use it for scenes with many objects of a class. Ticked "
+                                   "when the checkpoint was trained so (the Train form's setting).")
         self.problem = problem_label()
         self.buttons, self.ok_button = ok_cancel_buttons(self, "Predict")
 
@@ -87,6 +90,7 @@ class PredictDialog(QDialog):
         self.browse.clicked.connect(self._choose_checkpoint)
         self.fixed_tile.toggled.connect(self.tile.setEnabled)
         self.checkpoint.textChanged.connect(self._validate)
+        self.checkpoint.textChanged.connect(self._follow_checkpoint)
         latest = latest_checkpoint(state.store) if state.is_open else None
         if latest is not None:
             self.checkpoint.setText(str(latest))
@@ -112,6 +116,12 @@ class PredictDialog(QDialog):
             problem = f"{text} is not a file."
         self.problem.setText(problem)
         self.ok_button.setEnabled(not problem)
+
+    def _follow_checkpoint(self) -> None:
+        """Tick "one region" as the checkpoint was trained to predict."""
+        path = Path(self.checkpoint.text().strip()).expanduser()
+        if path.is_file():
+            self.one_region.setChecked(bool(checkpoint_config(path).get("one_region")))
 
     def _choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", self.checkpoint.text(),

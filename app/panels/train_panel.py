@@ -262,6 +262,11 @@ class TrainPanel(QDockWidget):
         self.pseudo_check.setToolTip("Half-way through the run the model labels the project's unlabelled frames; its "
                                      "confident pixels train the rest of the run beside your labels. They are kept in "
                                      "the run's folder and never change a label of the project.")
+        self.one_region_check = QCheckBox("Predict one region per class, holes filled")
+        self.one_region_check.setToolTip("For frames that hold one object of each class (a sample in an interferogram): "
+                                         "the run's predictions keep each class's largest region and fill its holes. "
+                                         "On by default when every labelled frame read holds one region per class; "
+                                         "Predict can still turn it off.")
         self.mean_check = QCheckBox("Subtract the mean image",
                                     toolTip="Removes the fringe pattern common to all frames (images of one size); "
                                     "with CLAHE, frames and mean image are equalised alike before the subtraction")
@@ -305,6 +310,7 @@ class TrainPanel(QDockWidget):
         form.addRow(self.fringe_check)
         form.addRow(self.mean_check)
         form.addRow(self.pseudo_check)
+        form.addRow(self.one_region_check)
         form.addRow("Validation", self.val_spin)
         form.addRow(self.split_label)
 
@@ -399,6 +405,7 @@ class TrainPanel(QDockWidget):
         self.fringe_check.setEnabled(gray or self.fringe_check.isChecked())  # colour frames have no fringe analysis
         self.mean_check.setChecked(augment.get("mean_image") is not None)
         self.pseudo_check.setChecked(config.pseudo_labels)
+        self.one_region_check.setChecked(config.one_region)
         self.val_spin.setValue(config.val_fraction)
         _select(self.device_combo, config.device)
         self._on_model_changed()
@@ -446,6 +453,7 @@ class TrainPanel(QDockWidget):
             augment=augment,
             val_fraction=self.val_spin.value(),
             pseudo_labels=self.pseudo_check.isChecked(),
+            one_region=self.one_region_check.isChecked(),
             device=self.device_combo.currentData(),
         )
 

@@ -22,9 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--whole", action="store_true", help="whole image in one forward")
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
-    parser.add_argument("--one-region", action="store_true",
+    parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
                         help="each class but the first (background) keeps its largest region, holes filled: "
-                        "for frames holding one object per class")
+                        "for frames holding one object per class (default: as the checkpoint was trained)")
     parser.add_argument("--export", default="palette", help="comma list of palette, color, overlay, binary, "
                         "labelme, rle, probs (default palette)")
     parser.add_argument("--sequence-mean", action="store_true",

@@ -47,6 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        "pixels train the rest of the run (kept in the run folder, never as the project's labels)")
     train.add_argument("--pseudo-confidence", type=float, default=0.75, metavar="P",
                        help="a pseudo-labelled pixel trains where its class probability is at least P (default 0.75)")
+    train.add_argument("--one-region", action="store_true",
+                       help="frames hold one object per class: the checkpoint's predictions keep each class's "
+                       "largest region, holes filled (predict --no-one-region declines it)")
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--crop", type=parse_size, metavar="N|HxW",
                        help="random training crop: N square, or HxW (height x width); default: whole images")
@@ -189,7 +192,7 @@ def run_train(args: argparse.Namespace) -> int:
         grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
         sync_bn=args.sync_bn, keep_top_k=args.keep_top_k,
         time_budget_s=args.time, until_flat=args.until_flat, patience=args.patience,
-        pseudo_labels=args.pseudo_labels, pseudo_confidence=args.pseudo_confidence,
+        pseudo_labels=args.pseudo_labels, pseudo_confidence=args.pseudo_confidence, one_region=args.one_region,
     )
     try:
         finished = _train_project(args, config) if args.format == "project" else _train(args, config)

@@ -71,12 +71,13 @@ class Predictor:
         keep_probabilities: bool = False,
         mean_image: np.ndarray | None = None,
         uncertainty: bool = True,
-        one_region: bool = False,
+        one_region: bool | None = None,
     ):
         """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own.
 
         one_region: each class keeps only its largest region, holes filled (`regions.keep_one_region`), for
-        frames that hold one object per class; the uncertainty and probabilities stay the network's.
+        frames that hold one object per class; the uncertainty and probabilities stay the network's. None:
+        as the checkpoint was trained (its config's `one_region`, off for checkpoints saved before it).
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -86,7 +87,8 @@ class Predictor:
         self.class_table = self.checkpoint.class_table
         self.device = pick_device(device)
         self.mode, self.overlap, self.tta, self.keep_probabilities = mode, overlap, tta, keep_probabilities
-        self.with_uncertainty, self.one_region = uncertainty, one_region
+        self.with_uncertainty = uncertainty
+        self.one_region = bool(self.checkpoint.config.get("one_region", False)) if one_region is None else one_region
         self.divisor = int(self.checkpoint.extra.get("divisor") or get_model_info(self.checkpoint.model_name).divisor)
         self.transform = self._transform(resize, mean_image)
         self.model = self._prepare_model(fold_bn, compile)

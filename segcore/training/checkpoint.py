@@ -151,6 +151,19 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     return checkpoint
 
 
+def checkpoint_config(path: str | Path) -> dict:
+    """The training config a checkpoint was saved with, its weights left on disk; {} when it cannot be read.
+
+    Memory-maps the file, so a form can read it on every change of a path (a 200 MB model costs no more).
+    """
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a (zip) checkpoint: nothing to say here; load_checkpoint reports it in full
+        return {}
+    config = payload.get("config") if isinstance(payload, dict) and payload.get("format") == FORMAT else None
+    return config if isinstance(config, dict) else {}
+
+
 def _from_payload(payload: dict, source: str) -> Checkpoint:
     model = payload["model"]
     checkpoint = Checkpoint(

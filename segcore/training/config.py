@@ -72,6 +72,9 @@ class TrainConfig:
     on frames it finds."""
     pseudo_after: float = 0.5
     """The share of the run's epochs trained on the user's labels alone before pseudo-labelling."""
+    one_region: bool = False
+    """The frames hold one object of each class: the checkpoint's predictions keep each class's largest
+    region, holes filled (`segcore.inference.regions.keep_one_region`), unless a prediction asks otherwise."""
 
     def validate(self) -> None:
         from segcore.models import list_models

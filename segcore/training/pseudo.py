@@ -90,7 +90,7 @@ class PseudoLabeller:
         from segcore.inference.predictor import Predictor  # inference builds on training, not the other way
 
         started = time.perf_counter()
-        predictor = Predictor(checkpoint, device=device, keep_probabilities=True, uncertainty=False)
+        predictor = Predictor(checkpoint, device=device, keep_probabilities=True, uncertainty=False, one_region=False)
         self.folder.mkdir(parents=True, exist_ok=True)
         files: dict[str, str] = {}
         confident = total = tried = 0

@@ -20,7 +20,7 @@ from segcore.project.predict import predict_image, predict_project
 from segcore.project.review import prediction_origins
 from segcore.project.runs import run_checkpoints, train_project
 from segcore.project.store import ImageStatus, ProjectStore
-from segcore.training import TrainConfig
+from segcore.training import TrainConfig, load_checkpoint, save_checkpoint
 
 TABLE = ClassTable.from_names(["background", "square"])
 LABELLED, UNLABELLED = 6, 2
@@ -229,3 +229,30 @@ def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, window, monkeypatc
         assert window.prediction_progress.cancel_button.text() == "Stopping…"
         gate.set()
     assert finished.args[0] == 2
+
+
+def _one_region_checkpoint(state: ProjectState, folder: Path) -> Path:
+    """The run's best checkpoint, saved again as trained with `one_region` on (the Train form's setting)."""
+    checkpoint = load_checkpoint(_best(state))
+    checkpoint.config = {**checkpoint.config, "one_region": True}
+    return save_checkpoint(folder / "one_region.pt", checkpoint)
+
+
+def test_the_dialog_ticks_one_region_as_the_checkpoint_was_trained(qtbot, state, tmp_path):
+    dialog = PredictDialog(state)
+    qtbot.addWidget(dialog)
+    assert not dialog.one_region.isChecked()  # the run trained without it
+    dialog.checkpoint.setText(str(_one_region_checkpoint(state, tmp_path)))
+    assert dialog.one_region.isChecked() and dialog.values().one_region
+    _click(dialog.one_region)  # the user may still decline it
+    assert not dialog.values().one_region
+    dialog.checkpoint.setText(str(_best(state)))
+    assert not dialog.one_region.isChecked()
+
+
+def test_review_predictions_follow_the_checkpoints_one_region_setting(qtbot, state, tmp_path):
+    controller = PredictionController(state)
+    target = next(r.id for r in state.images if r.status is ImageStatus.UNLABELLED)
+    with qtbot.waitSignal(controller.finished, timeout=60_000):
+        controller.predict_images(_one_region_checkpoint(state, tmp_path), [target])  # as the review queue asks
+    assert state.store.load_prediction(target).method == ("one region",)

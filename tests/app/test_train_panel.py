@@ -101,6 +101,14 @@ def test_pseudo_label_option_runs_and_says_where_the_pseudo_labels_are(qtbot, tr
     assert {r.name: (r.status, store.load_mask(r.id) is None) for r in store.images()} == before
 
 
+def test_the_one_region_setting_round_trips_through_the_form(qtbot, train_setup):
+    panel = train_setup.panel
+    panel.set_form(tiny_config(one_region=True))
+    assert panel.one_region_check.isChecked() and panel.config_from_form().one_region
+    _click(panel.one_region_check)
+    assert not panel.config_from_form().one_region
+
+
 def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_setup):
     panel, session = train_setup.panel, train_setup.session
     panel.set_form(tiny_config())

@@ -16,6 +16,7 @@ from segcore.project.defaults import (
     default_config,
     ensure_mean_image,
     mean_image_path,
+    one_object_per_class,
     pretrained_status,
     project_profile,
     split_counts,
@@ -127,6 +128,21 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
     assert config.augment["resize"] == 0.512  # one factor for all sizes: the largest frame's long side -> 1024
     assert config.augment["crop"] == 32 and config.augment["scale_range"] == [0.5, 2.0]  # sizes differ: crop
     assert config.batch_size == 4 and config.epochs == 400 and config.val_fraction == 0.0  # 12 labelled: all train
+    assert config.one_region  # each frame's one labelled square: one object per class
+
+
+def test_predictions_keep_one_region_when_every_labelled_frame_holds_one_object(tmp_path):
+    with ProjectStore.create(tmp_path / "boxes", BINARY) as store:
+        frame = lambda rng: (rng.random((32, 32)) * 255).astype(np.uint8)  # noqa: E731
+        store.add_image_array("unlabelled", frame(np.random.default_rng(9)))
+        assert not default_config(store, device="cpu").one_region  # nothing labelled: nothing known
+        _add_labelled(store, 3, frame)  # one square of class 1 each, as refined boxes give
+        assert one_object_per_class(store) and default_config(store, device="cpu").one_region
+        two = store.add_image_array("two samples", frame(np.random.default_rng(7)))
+        mask = np.zeros((32, 32), np.uint8)
+        mask[2:8, 2:8] = mask[20:28, 20:28] = 1
+        store.save_mask(two.id, mask)
+        assert not one_object_per_class(store) and not default_config(store, device="cpu").one_region
 
 
 def test_validation_holds_out_a_fifth_from_sixteen_labelled_images(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 from synthetic import squares_scene
@@ -70,3 +72,40 @@ def test_predict_cli_one_region_writes_one_square_of_six(squares_checkpoint, tmp
     assert cv2.connectedComponents((plain == 1).astype(np.uint8))[0] - 1 > 1  # background counts as one
     assert cv2.connectedComponents((tidy == 1).astype(np.uint8))[0] - 1 == 1
     np.testing.assert_array_equal(tidy, keep_one_region(plain))
+
+
+def test_a_checkpoint_trained_for_one_region_tidies_unless_a_prediction_declines(squares_checkpoint, tmp_path):
+    from segcore.training import save_checkpoint
+    from segcore.training.checkpoint import checkpoint_config
+
+    image, _ = squares_scene(120, 150, seed=5)
+    plain = Predictor(squares_checkpoint, mode="whole", precision="fp32").predict(image).labels
+    assert cv2.connectedComponents((plain == 1).astype(np.uint8))[0] - 1 > 1  # trained without it: all squares
+    one = dataclasses.replace(squares_checkpoint, config={**squares_checkpoint.config, "one_region": True})
+    tidy = Predictor(one, mode="whole", precision="fp32")
+    assert tidy.method == ("one region",)
+    np.testing.assert_array_equal(tidy.predict(image).labels, keep_one_region(plain))
+    declined = Predictor(one, mode="whole", precision="fp32", one_region=False)
+    np.testing.assert_array_equal(declined.predict(image).labels, plain)
+
+    path = save_checkpoint(tmp_path / "one.pt", one)
+    assert checkpoint_config(path)["one_region"] is True  # read without loading the weights
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert checkpoint_config(tmp_path / "junk.pt") == {} == checkpoint_config(tmp_path / "missing.pt")
+
+
+def test_predict_cli_follows_the_checkpoint_and_no_one_region_declines(squares_checkpoint, tmp_path):
+    from segcore.cli import main
+    from segcore.data.masks import read_index_mask
+    from segcore.training import save_checkpoint
+
+    one = dataclasses.replace(squares_checkpoint, config={**squares_checkpoint.config, "one_region": True})
+    save_checkpoint(tmp_path / "one.pt", one)
+    write_image(tmp_path / "in" / "six.png", squares_scene(120, 150, seed=5)[0])
+    squares = {}
+    for flag, out in (([], "default"), (["--no-one-region"], "declined")):
+        assert main(["predict", "--checkpoint", str(tmp_path / "one.pt"), "--input", str(tmp_path / "in"),
+                     "--out", str(tmp_path / out), "--whole", "--workers", "0", "--precision", "fp32", *flag]) == 0
+        labels = read_index_mask(tmp_path / out / "palette" / "six.png")
+        squares[out] = cv2.connectedComponents((labels == 1).astype(np.uint8))[0] - 1
+    assert squares["default"] == 1 < squares["declined"]

@@ -21,12 +21,14 @@ from segcore.training.optim import lr_factor
 TINY = ["--model", "unet", "--model-arg", "base_channels=8", "--batch-size", "4", "--workers", "0"]
 
 
-def test_rectangular_crop_step_schedule_momentum_and_poly_power_flags(squares, tmp_path):
+def test_rectangular_crop_step_schedule_momentum_poly_power_and_one_region_flags(squares, tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--data", str(squares), "--format", "folder", "--out", str(run), *TINY, "--epochs", "2",
                  "--crop", "16x24", "--optimizer", "sgd", "--momentum", "0.8", "--lr", "0.01",
-                 "--schedule", "step", "--step-size", "1", "--step-gamma", "0.1", "--poly-power", "2"]) == 0
+                 "--schedule", "step", "--step-size", "1", "--step-gamma", "0.1", "--poly-power", "2",
+                 "--one-region"]) == 0
     config = TrainConfig.load(run / "config.json")
+    assert config.one_region and load_checkpoint(run / "best.pt").config["one_region"]  # predictions follow it
     assert config.augment["crop"] == [16, 24]
     assert (config.step_epochs, config.step_gamma, config.momentum, config.poly_power) == (1, 0.1, 0.8, 2.0)
     image, _ = AugmentConfig.from_dict(config.augment).build(train=True)(
