@@ -34,6 +34,18 @@ def keep_one_region(labels: np.ndarray, background: int = BACKGROUND) -> np.ndar
     return tidy
 
 
+def holds_one_region_per_class(labels: np.ndarray, classes: int, background: int = BACKGROUND) -> bool:
+    """Whether no class of 0..classes-1 but `background` has more than one region (counted as `keep_one_region` does).
+
+    Values from `classes` up (the ignore index) are not a class.
+    """
+    for cls in np.unique(labels):
+        if cls != background and cls < classes:
+            if cv2.connectedComponents((labels == cls).astype(np.uint8), connectivity=8)[0] > 2:  # + everything else
+                return False
+    return True
+
+
 def _holes(region: np.ndarray) -> np.ndarray:
     """Pixels outside `region` that no 4-connected path outside it joins to the frame's border."""
     outside = ~region

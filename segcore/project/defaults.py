@@ -31,7 +31,7 @@ import torch
 from segcore.data.normalization import compute_mean_image
 from segcore.data.transforms.fringes import fringe_period
 from segcore.errors import ProjectError, SegcoreError
-from segcore.inference.regions import BACKGROUND
+from segcore.inference.regions import holds_one_region_per_class
 from segcore.io.atomic import atomic_save_npy
 from segcore.models import PretrainedWeightsMissing, get_model, get_model_info
 from segcore.project.store import ProjectStore
@@ -194,8 +194,7 @@ def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
 def one_object_per_class(store: ProjectStore) -> bool:
     """Whether the labelled frames hold one object of each class: no mask read has two regions of a class.
 
-    Reads up to ONE_REGION_MASKS labelled masks; regions are 8-connected, as `keep_one_region` counts them.
-    False for a project with no labels.
+    Reads up to ONE_REGION_MASKS labelled masks. False for a project with no labels.
     """
     ids = [record.id for record in store.images() if record.status in LABELLED_STATUSES]
     if not ids:
@@ -203,14 +202,8 @@ def one_object_per_class(store: ProjectStore) -> bool:
     num_classes = store.class_table().num_classes
     for image_id in ids[:: max(1, math.ceil(len(ids) / ONE_REGION_MASKS))]:
         mask = store.load_mask(image_id)
-        if mask is None:
-            continue
-        for cls in np.unique(mask):
-            if cls == BACKGROUND or cls >= num_classes:  # background, ignored pixels
-                continue
-            regions = cv2.connectedComponents((mask == cls).astype(np.uint8), connectivity=8)[0] - 1
-            if regions > 1:
-                return False
+        if mask is not None and not holds_one_region_per_class(mask, num_classes):
+            return False
     return True
 
 

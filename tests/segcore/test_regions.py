@@ -9,7 +9,7 @@ import numpy as np
 from synthetic import squares_scene
 
 from segcore.inference.predictor import Predictor
-from segcore.inference.regions import keep_one_region
+from segcore.inference.regions import holds_one_region_per_class, keep_one_region
 from segcore.io.images import write_image
 
 
@@ -109,3 +109,16 @@ def test_predict_cli_follows_the_checkpoint_and_no_one_region_declines(squares_c
         labels = read_index_mask(tmp_path / out / "palette" / "six.png")
         squares[out] = cv2.connectedComponents((labels == 1).astype(np.uint8))[0] - 1
     assert squares["default"] == 1 < squares["declined"]
+
+
+def test_holds_one_region_per_class_counts_as_keep_one_region_does():
+    labels = np.zeros((20, 20), np.uint8)
+    labels[2:6, 2:6] = 1
+    labels[10:14, 10:14] = 2
+    labels[0, 19] = labels[19, 0] = 255  # ignored pixels are no class, whatever their regions
+    assert holds_one_region_per_class(labels, classes=3)
+    labels[6, 6] = 1  # touches the square at a corner: 8-connected, still one region
+    assert holds_one_region_per_class(labels, classes=3)
+    labels[16:18, 2:4] = 1
+    assert not holds_one_region_per_class(labels, classes=3)
+    assert holds_one_region_per_class(keep_one_region(labels), classes=3)
