@@ -180,7 +180,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                     result = train_and_score(store, evaluation, "defaults", f"{order} K={k}")
                     checkpoint = Path(result["checkpoint"])
                     rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
-                                 **result})
+                                 "labelled": [f.name for f in pool if store.has_mask(f.image_id)], **result})
                     _print_row(rows[-1])
         extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"), (args.carrier, "refined", "carrier"),
                  *((k, "refined", "pseudo_labels") for k in args.pseudo)]

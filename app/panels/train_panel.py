@@ -43,6 +43,7 @@ from segcore.errors import SegcoreError
 from segcore.models import get_model_info, list_models
 from segcore.project.defaults import (
     FRINGE_BACKGROUND,
+    GRAY_AUGMENT,
     Pretrained,
     default_config,
     mean_image_path,
@@ -67,8 +68,8 @@ CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"),
                  ("Median frequency, square root", "sqrt_median_freq"))
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
-FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "resize", "crop", "clahe", "mean_image", "fringe_features",
-                     "fringe_background")
+FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "invert", "resize", "crop", "clahe", "mean_image",
+                     "fringe_features", "fringe_background")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
@@ -253,6 +254,10 @@ class TrainPanel(QDockWidget):
         self.vflip_check = QCheckBox("Vertical flips")
         self.rotation_spin = QSpinBox(minimum=0, maximum=180, specialValueText="off", suffix="°",
                                       toolTip="Random rotation up to this many degrees")
+        self.invert_check = QCheckBox("Bright and dark swapped in half the samples")
+        self.invert_check.setToolTip("Half the training samples have their intensities mirrored, so a network "
+                                     "trained on samples darker than their surroundings also finds brighter ones, "
+                                     "and the other way round. On by default for grayscale projects.")
         self.clahe_check = QCheckBox("CLAHE (local contrast)")
         self.fringe_check = QCheckBox("Fringe analysis channels (interferograms)")
         self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
@@ -306,6 +311,7 @@ class TrainPanel(QDockWidget):
         form.addRow(self.hflip_check)
         form.addRow(self.vflip_check)
         form.addRow("Rotation", self.rotation_spin)
+        form.addRow(self.invert_check)
         form.addRow(self.clahe_check)
         form.addRow(self.fringe_check)
         form.addRow(self.mean_check)
@@ -399,6 +405,7 @@ class TrainPanel(QDockWidget):
         self.hflip_check.setChecked(bool(augment.get("hflip", FLIP_PROBABILITY)))  # AugmentConfig's own default
         self.vflip_check.setChecked(bool(augment.get("vflip", 0.0)))
         self.rotation_spin.setValue(int(augment.get("rotation", 0)))
+        self.invert_check.setChecked(bool(augment.get("invert", 0.0)))
         self.clahe_check.setChecked(augment.get("clahe") is not None)
         self.fringe_check.setChecked(bool(augment.get("fringe_features")))
         gray = self._state.is_open and all(record.channels == 1 for record in self._state.images)
@@ -424,6 +431,8 @@ class TrainPanel(QDockWidget):
         augment["vflip"] = FLIP_PROBABILITY if self.vflip_check.isChecked() else 0.0
         if self.rotation_spin.value():
             augment["rotation"] = float(self.rotation_spin.value())
+        if self.invert_check.isChecked():
+            augment["invert"] = base.augment.get("invert") or GRAY_AUGMENT["invert"]  # a share set by hand is kept
         for key, spin in self._side_spins.items():
             if spin.value():
                 augment[key] = spin.value()

@@ -69,8 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--step-gamma", type=float, default=0.5, help="step schedule factor (default 0.5)")
     train.add_argument("--warmup", type=float, default=0.0, metavar="EPOCHS")
     train.add_argument("--aug", default="hflip", help="comma list: hflip, vflip, rot=DEG, scale=MIN:MAX, "
-                       "jitter=B:C:G, clahe=CLIP, mean-image=PATH (`segcore mean-image`; with clahe, frame and "
-                       "mean are equalised alike before subtracting) (default hflip; 'none' for nothing)")
+                       "jitter=B:C:G, invert (bright and dark mirrored in half the samples; invert=P), clahe=CLIP, "
+                       "mean-image=PATH (`segcore mean-image`; with clahe, frame and mean are equalised alike before "
+                       "subtracting) (default hflip; 'none' for nothing)")
     train.add_argument("--val-fraction", type=float, default=0.2, help="held out when the data has no val split")
     train.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, ...")
     train.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
@@ -143,7 +144,7 @@ def parse_aug(spec: str, crop: int | list[int] | None, resize: str | None) -> di
         key, _, value = token.partition("=")
         if key == "none":
             continue
-        if key in ("hflip", "vflip"):
+        if key in ("hflip", "vflip", "invert"):
             options[key] = float(value) if value else 0.5
         elif key == "rot":
             options["rotation"] = float(value)

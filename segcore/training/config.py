@@ -77,8 +77,13 @@ class TrainConfig:
     region, holes filled (`segcore.inference.regions.keep_one_region`), unless a prediction asks otherwise."""
 
     def validate(self) -> None:
+        from segcore.data.transforms import AugmentConfig
         from segcore.models import list_models
 
+        try:
+            AugmentConfig.from_dict(self.augment)
+        except ValueError as exc:  # said as what it is, before the first step that reads it
+            raise ConfigError(f"augmentation: {exc}") from exc
         if self.model not in list_models():
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(list_models())}")
         for name, value, allowed in (

@@ -109,6 +109,22 @@ def test_the_one_region_setting_round_trips_through_the_form(qtbot, train_setup)
     assert not panel.config_from_form().one_region
 
 
+def test_the_invert_setting_round_trips_and_keeps_a_set_probability(qtbot, train_setup):
+    panel = train_setup.panel
+    config = tiny_config()
+    config.augment["invert"] = 0.3  # set by hand (segcore train --aug invert=0.3): the form keeps it
+    panel.set_form(config)
+    assert panel.invert_check.isChecked() and panel.config_from_form().augment["invert"] == 0.3
+    _click(panel.invert_check)
+    assert "invert" not in panel.config_from_form().augment
+    _click(panel.invert_check)
+    assert panel.config_from_form().augment["invert"] == 0.3
+    panel.set_form(tiny_config())
+    assert not panel.invert_check.isChecked()
+    _click(panel.invert_check)
+    assert panel.config_from_form().augment["invert"] == 0.5
+
+
 def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_setup):
     panel, session = train_setup.panel, train_setup.session
     panel.set_form(tiny_config())

@@ -60,6 +60,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     assert config.augment["resize"] == 384 and config.augment["crop"] == 256  # 2048 -> 384 x 288, then 256 crops
     assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
     assert config.augment["intensity"] == "percentile"
+    assert config.augment["invert"] == 0.5  # samples brighter and darker than their surroundings
     assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
     assert config.epochs == 400 and config.time_budget_s == 240  # few images: short epochs, the budget ends the run
 
@@ -129,6 +130,7 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
     assert config.augment["crop"] == 32 and config.augment["scale_range"] == [0.5, 2.0]  # sizes differ: crop
     assert config.batch_size == 4 and config.epochs == 400 and config.val_fraction == 0.0  # 12 labelled: all train
     assert config.one_region  # each frame's one labelled square: one object per class
+    assert "invert" not in config.augment  # colours are not mirrored: a scene's sky is not dark
 
 
 def test_predictions_keep_one_region_when_every_labelled_frame_holds_one_object(tmp_path):

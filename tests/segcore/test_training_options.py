@@ -21,13 +21,14 @@ from segcore.training.optim import lr_factor
 TINY = ["--model", "unet", "--model-arg", "base_channels=8", "--batch-size", "4", "--workers", "0"]
 
 
-def test_rectangular_crop_step_schedule_momentum_poly_power_and_one_region_flags(squares, tmp_path):
+def test_rectangular_crop_step_schedule_momentum_poly_power_one_region_and_invert_flags(squares, tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--data", str(squares), "--format", "folder", "--out", str(run), *TINY, "--epochs", "2",
                  "--crop", "16x24", "--optimizer", "sgd", "--momentum", "0.8", "--lr", "0.01",
                  "--schedule", "step", "--step-size", "1", "--step-gamma", "0.1", "--poly-power", "2",
-                 "--one-region"]) == 0
+                 "--one-region", "--aug", "hflip,invert=0.3"]) == 0
     config = TrainConfig.load(run / "config.json")
+    assert config.augment["invert"] == 0.3 and config.augment["hflip"] == 0.5
     assert config.one_region and load_checkpoint(run / "best.pt").config["one_region"]  # predictions follow it
     assert config.augment["crop"] == [16, 24]
     assert (config.step_epochs, config.step_gamma, config.momentum, config.poly_power) == (1, 0.1, 0.8, 2.0)
@@ -38,6 +39,16 @@ def test_rectangular_crop_step_schedule_momentum_poly_power_and_one_region_flags
     assert lrs == pytest.approx([0.01, 0.001])  # x0.1 after each epoch
     state = load_checkpoint(run / "last.pt").training_state["optimizer"]
     assert state["param_groups"][0]["momentum"] == 0.8
+
+
+def test_a_bad_augmentation_option_is_reported_as_one_and_nothing_is_written(squares, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(squares), "--format", "folder", "--out", str(run), *TINY, "--epochs", "1",
+                 "--aug", "invert=2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "augmentation: invert probability must be in [0, 1]" in err
+    assert "cannot build model" not in err  # the model was never the problem
+    assert not (run / "best.pt").exists()
 
 
 def test_the_voc_step_recipe_and_poly_power():

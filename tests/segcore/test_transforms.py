@@ -396,3 +396,33 @@ def test_random_noise_scales_with_the_frame_and_leaves_the_mask():
     assert 0 < residual.std() <= 0.1 * spread * 1.05  # at most the asked share of the frame's range
     unchanged, _ = RandomNoise(0.0)(frame, mask, rng)
     np.testing.assert_allclose(unchanged, frame.astype(np.float32) / 65535)
+
+
+def test_random_invert_mirrors_integer_and_scaled_frames_and_leaves_the_mask():
+    from segcore.data.transforms.photometric import PercentileScale, RandomInvert
+
+    frame = np.tile(np.linspace(1000, 40000, 64, dtype=np.float32), (64, 1)).astype(np.uint16)
+    mask = (np.arange(64 * 64).reshape(64, 64) % 3).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    inverted, kept = RandomInvert(1.0)(frame, mask, rng)
+    assert inverted.dtype == np.uint16 and kept is mask
+    np.testing.assert_array_equal(inverted, 65535 - frame)
+    scaled, _ = PercentileScale()(frame, mask)
+    mirrored, _ = RandomInvert(1.0)(scaled, mask, rng)
+    np.testing.assert_allclose(mirrored, 1.0 - scaled, atol=1e-3)  # 0..1 becomes 1..0
+    untouched, _ = RandomInvert(0.0)(frame, mask, rng)
+    assert untouched is frame
+    flips = [RandomInvert(0.5)(frame, mask, np.random.default_rng(seed))[0] is not frame for seed in range(200)]
+    assert 70 < sum(flips) < 130
+    with pytest.raises(ValueError, match="invert probability"):
+        RandomInvert(1.5)
+
+
+def test_invert_is_a_training_only_step_of_the_pipeline():
+    from segcore.data.transforms import build_transforms
+    from segcore.data.transforms.photometric import RandomInvert
+
+    train = build_transforms(True, intensity="percentile", invert=0.5)
+    val = build_transforms(False, intensity="percentile", invert=0.5)
+    assert any(isinstance(t, RandomInvert) for t in train.transforms)
+    assert not any(isinstance(t, RandomInvert) for t in val.transforms)

@@ -27,6 +27,7 @@ from segcore.data.transforms.photometric import (
     MeanImageSubtraction,
     PercentileScale,
     PhotometricJitter,
+    RandomInvert,
     RandomNoise,
     load_mean_image,
 )
@@ -58,6 +59,7 @@ class AugmentConfig:
     fringe_background: the phase fringe analysis removes (`fringes.BACKGROUNDS`): "carrier" (what runs
         saved before the option existed used) or "quadratic" (tilt, defocus and astigmatism too).
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
+    invert: training only: the probability a frame's intensities are mirrored, bright to dark (`RandomInvert`); 0: off.
     """
 
     crop: int | tuple[int, int] | None = None
@@ -79,6 +81,7 @@ class AugmentConfig:
     fringe_features: bool = False
     fringe_background: str = "carrier"
     noise: float = 0.0
+    invert: float = 0.0
 
     def model_channels(self, image_channels: int) -> int:
         """How many channels the network takes when the images have `image_channels` (after `channels`)."""
@@ -131,6 +134,7 @@ def build_transforms(
     fringe_features: bool = False,
     fringe_background: str = "carrier",
     noise: float = 0.0,
+    invert: float = 0.0,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
@@ -145,6 +149,8 @@ def build_transforms(
       PhotometricJitter     (train only) on the integer frame: its gamma survives PercentileScale;
       RandomNoise           (train only) after the resize, so its strength is in the pixels the network sees;
       PercentileScale       (intensity="percentile") the whole frame's own range, before crops or padding;
+      RandomInvert          (train only) mirrored about that range (or the dtype's), before the fringe analysis
+                            so its local mean is mirrored too;
       FringeFeatures        the fringe analysis of the whole frame (its spectrum), before crops or padding;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
                             resamplings so the rotated-in corners are mostly cropped away);
@@ -176,6 +182,8 @@ def build_transforms(
         raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
     if intensity == "percentile":
         steps.append(PercentileScale())
+    if train and invert:
+        steps.append(RandomInvert(invert))
     if fringe_features:
         steps.append(FringeFeatures(fringe_background))
     if train:

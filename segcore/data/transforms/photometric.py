@@ -238,3 +238,31 @@ class RandomNoise:
         low, high = _percentiles(x, 1, 99)
         noise = rng.standard_normal(x.shape, dtype=np.float32) * np.float32(strength * max(float(high - low), 1e-6))
         return x + noise, mask
+
+
+@dataclass(frozen=True)
+class RandomInvert:
+    """With probability `p`, the frame's intensities mirrored, bright becoming dark (training only).
+
+    A sample may reflect more or less than what it lies on, and a handful of labelled frames may all
+    show one polarity: a network trained on them misses the samples of the other (docs/results.md).
+    Fringes stay fringes (a half-period phase shift). Integer frames: full scale - x, same dtype;
+    float frames: mirrored about the middle of their 0.5-99.5 percentiles (`PercentileScale`'s 0..1
+    becomes 1..0, a signed mean-subtracted frame about -x).
+    """
+
+    p: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"invert probability must be in [0, 1], got {self.p}")
+
+    def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
+        check_pair(image, mask)
+        rng = require_rng(rng, self)
+        if rng.random() >= self.p:
+            return image, mask
+        if image.dtype.kind != "f":
+            return (full_scale(image.dtype) - image.astype(np.int64)).astype(image.dtype), mask
+        low, high = _percentiles(image, *INTENSITY_PERCENTILES)
+        return np.float32(low + high) - image, mask
