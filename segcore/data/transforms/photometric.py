@@ -263,6 +263,6 @@ class RandomInvert:
         if rng.random() >= self.p:
             return image, mask
         if image.dtype.kind != "f":
-            return (full_scale(image.dtype) - image.astype(np.int64)).astype(image.dtype), mask
+            return image.dtype.type(full_scale(image.dtype)) - image, mask  # never below 0: no wider copy
         low, high = _percentiles(image, *INTENSITY_PERCENTILES)
         return np.float32(low + high) - image, mask
