@@ -69,7 +69,7 @@ CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"),
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
 FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "invert", "resize", "crop", "clahe", "mean_image",
-                     "fringe_features", "fringe_background")
+                     "fringe_features", "fringe_background", "phase_sign")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
@@ -262,7 +262,8 @@ class TrainPanel(QDockWidget):
         self.fringe_check = QCheckBox("Fringe analysis channels (interferograms)")
         self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
                                      "phase (Fourier fringe analysis, less the frame's tilt, defocus and "
-                                     "astigmatism): samples stand out from far fewer labels. Grayscale frames only.")
+                                     "astigmatism; the phase's sign varied in training, as it is the analysis's "
+                                     "choice): samples stand out from far fewer labels. Grayscale frames only.")
         self.pseudo_check = QCheckBox("Learn from unlabelled frames (pseudo-labels)")
         self.pseudo_check.setToolTip("Half-way through the run the model labels the project's unlabelled frames; its "
                                      "confident pixels train the rest of the run beside your labels. They are kept in "
@@ -441,6 +442,7 @@ class TrainPanel(QDockWidget):
         if self.fringe_check.isChecked():
             augment["fringe_features"] = True
             augment["fringe_background"] = base.augment.get("fringe_background", FRINGE_BACKGROUND)
+            augment["phase_sign"] = base.augment.get("phase_sign", GRAY_AUGMENT["phase_sign"])  # part of today's analysis
         if self.clahe_check.isChecked():
             augment["clahe"] = base.augment.get("clahe") or DEFAULT_CLAHE_CLIP
         if self.mean_check.isChecked() and self._state.is_open:

@@ -58,12 +58,14 @@ PERIOD_SIDE = 1024
 FRINGE_BACKGROUND = "quadratic"
 """The phase fringe analysis removes in new runs (`fringes.BACKGROUNDS`): the optics' tilt, defocus and astigmatism."""
 GRAY_AUGMENT = {"hflip": 0.5, "vflip": 0.5, "rotation": 180.0, "scale_range": [0.7, 1.4], "jitter": [0.2, 0.2, 0.3],
-                "invert": 0.5, "intensity": "percentile", "fringe_features": True, "fringe_background": FRINGE_BACKGROUND}
+                "invert": 0.5, "intensity": "percentile", "fringe_features": True, "fringe_background": FRINGE_BACKGROUND,
+                "phase_sign": 0.5}
 """Few labelled frames must cover many: no up or down, fringes and samples at any angle, a range of scales,
 exposures and gammas, samples brighter and darker than what they lie on (half the frames mirrored);
 each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures);
 the network sees the fringe analysis beside the gray level, its phase flat over the background once tilt,
-defocus and astigmatism are removed (docs/results.md: 8 boxes go much further with each)."""
+defocus and astigmatism are removed, and of either sign (which of the carrier's mirror peaks the analysis
+takes is arbitrary) (docs/results.md: 8 boxes go much further with each)."""
 CROP = {"cuda": 512, "cpu": 256}
 """Training crop per device type (whole images when they are smaller)."""
 BATCH = {"cuda": 8, "cpu": 4}

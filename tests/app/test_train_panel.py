@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from app.panels.train_panel import TrainPanel
 from app.state.project_state import ProjectState
 from app.state.training_session import SessionState, TrainingSession
+from segcore.data.transforms import AugmentConfig
 from segcore.demo.project import create_demo_project
 from segcore.models import get_model_info
 from segcore.project.defaults import default_config
@@ -53,10 +54,13 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, tra
     assert panel.config_from_form() == default_config(store)
     assert panel.fringe_check.isChecked() and panel.fringe_check.isEnabled()  # interferograms: fringe analysis on
     panel.fringe_check.setChecked(False)
-    assert "fringe_features" not in panel.config_from_form().augment
+    augment = panel.config_from_form().augment
+    assert "fringe_features" not in augment and "phase_sign" not in augment  # the phase's sign goes with its analysis
+    AugmentConfig.from_dict(augment)  # a config that trains
     panel.fringe_check.setChecked(True)
     augment = panel.config_from_form().augment
     assert augment["fringe_features"] is True and augment["fringe_background"] == "quadratic"
+    assert augment["phase_sign"] == 0.5
     assert panel.split_label.text() == "8 training / 0 validation images"  # 8 labelled frames: all of them train
     panel.val_spin.setValue(0.5)
     assert panel.split_label.text() == "4 training / 4 validation images"

@@ -61,6 +61,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
     assert config.augment["intensity"] == "percentile"
     assert config.augment["invert"] == 0.5  # samples brighter and darker than their surroundings
+    assert config.augment["fringe_features"] and config.augment["phase_sign"] == 0.5  # either sign of the phase
     assert config.val_fraction == 0.0 and config.batch_size == 1  # one labelled frame: it all trains
     assert config.epochs == 400 and config.time_budget_s == 240  # few images: short epochs, the budget ends the run
 
@@ -131,6 +132,7 @@ def test_rgb_many_class_project_gets_a_resnet_with_cross_entropy(tmp_path):
     assert config.batch_size == 4 and config.epochs == 400 and config.val_fraction == 0.0  # 12 labelled: all train
     assert config.one_region  # each frame's one labelled square: one object per class
     assert "invert" not in config.augment  # colours are not mirrored: a scene's sky is not dark
+    assert "phase_sign" not in config.augment and not config.augment.get("fringe_features")  # no fringes to analyse
 
 
 def test_predictions_keep_one_region_when_every_labelled_frame_holds_one_object(tmp_path):

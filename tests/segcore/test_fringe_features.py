@@ -10,8 +10,15 @@ from synthetic import write_squares_dataset
 
 from segcore.data.classes import IGNORE_INDEX
 from segcore.data.readers import open_dataset
-from segcore.data.transforms import AugmentConfig
-from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures, _carrier, fringe_features
+from segcore.data.transforms import AugmentConfig, build_transforms
+from segcore.data.transforms.fringes import (
+    FRINGE_CHANNELS,
+    SINE_CHANNEL,
+    FringeFeatures,
+    RandomPhaseSign,
+    _carrier,
+    fringe_features,
+)
 from segcore.data.transforms.labels import IgnoreBoundary
 from segcore.inference.predictor import Predictor
 from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
@@ -77,6 +84,45 @@ def test_runs_saved_before_the_background_option_keep_their_carrier_analysis():
                                   fringe_features(image, "carrier").transpose(2, 0, 1))
     with pytest.raises(ValueError, match="fringe background must be one of carrier, quadratic"):
         AugmentConfig(fringe_features=True, fringe_background="zernike")
+
+
+def test_the_phase_sign_is_the_carrier_peak_taken_not_the_sample():
+    # One sample (a +2 rad step), fringes tilted one way and the other: the analysis takes the mirror
+    # peak of the second, so the same sample reads -2. A network must not learn the sign.
+    _, step = _background_and_step(fringe_features(_fringes(6, 10, step_inside=2.0)[0], "quadratic"))
+    _, mirrored_step = _background_and_step(fringe_features(_fringes(-6, 10, step_inside=2.0)[0], "quadratic"))
+    assert abs(step - 2.0) < 0.3 and abs(mirrored_step + 2.0) < 0.3
+
+
+def test_random_phase_sign_negates_the_phase_sine_only_and_leaves_the_mask():
+    image, disc = _fringes(6, 10, step_inside=2.0)
+    features = fringe_features(image, "quadratic")
+    mask = disc.astype(np.uint8)
+    rng = np.random.default_rng(0)
+    negated, kept = RandomPhaseSign(1.0)(features, mask, rng)
+    assert kept is mask and negated.dtype == np.float32
+    np.testing.assert_array_equal(negated[..., SINE_CHANNEL], -features[..., SINE_CHANNEL])
+    others = [c for c in range(FRINGE_CHANNELS) if c != SINE_CHANNEL]
+    np.testing.assert_array_equal(negated[..., others], features[..., others])
+    assert abs(_background_and_step(negated)[1] + 2.0) < 0.3  # the sample now reads as the mirrored carrier gives it
+    assert RandomPhaseSign(0.0)(features, mask, rng)[0] is features
+    negations = [RandomPhaseSign(0.5)(features, mask, np.random.default_rng(seed))[0] is not features
+                 for seed in range(200)]
+    assert 70 < sum(negations) < 130
+    with pytest.raises(ValueError, match="phase sign probability"):
+        RandomPhaseSign(1.5)
+    with pytest.raises(ValueError, match="fringe-analysis channels"):
+        RandomPhaseSign(1.0)(image, mask, rng)  # the gray frame, not its analysis
+
+
+def test_the_phase_sign_is_a_training_step_after_the_fringe_analysis_and_needs_it():
+    train = build_transforms(True, intensity="percentile", fringe_features=True, phase_sign=0.5)
+    val = build_transforms(False, intensity="percentile", fringe_features=True, phase_sign=0.5)
+    kinds = [type(t) for t in train.transforms]
+    assert kinds.index(RandomPhaseSign) == kinds.index(FringeFeatures) + 1  # on the whole frame, before crops
+    assert RandomPhaseSign not in [type(t) for t in val.transforms]
+    with pytest.raises(ValueError, match="phase_sign .* needs fringe_features"):
+        AugmentConfig(phase_sign=0.5)
 
 
 def test_fringe_features_take_grayscale_frames_only():

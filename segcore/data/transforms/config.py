@@ -11,7 +11,7 @@ import numpy as np
 
 from segcore.data.transforms.base import Compose, Transform
 from segcore.data.transforms.channels import ToChannels
-from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures
+from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures, RandomPhaseSign
 from segcore.data.transforms.geometric import (
     PadToMultiple,
     RandomCrop,
@@ -60,6 +60,8 @@ class AugmentConfig:
         saved before the option existed used) or "quadratic" (tilt, defocus and astigmatism too).
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     invert: training only: the probability a frame's intensities are mirrored, bright to dark (`RandomInvert`); 0: off.
+    phase_sign: training only, with fringe_features: the probability the analysed phase is negated
+        (`RandomPhaseSign`: its sign is the carrier's choice, not the sample's); 0: off.
     """
 
     crop: int | tuple[int, int] | None = None
@@ -82,6 +84,7 @@ class AugmentConfig:
     fringe_background: str = "carrier"
     noise: float = 0.0
     invert: float = 0.0
+    phase_sign: float = 0.0
 
     def model_channels(self, image_channels: int) -> int:
         """How many channels the network takes when the images have `image_channels` (after `channels`)."""
@@ -135,6 +138,7 @@ def build_transforms(
     fringe_background: str = "carrier",
     noise: float = 0.0,
     invert: float = 0.0,
+    phase_sign: float = 0.0,
 ) -> Compose:
     """The training (random) or validation (deterministic) pipeline, ending in `ToTensor`.
 
@@ -152,6 +156,7 @@ def build_transforms(
       RandomInvert          (train only) mirrored about that range (or the dtype's), before the fringe analysis
                             so its local mean is mirrored too;
       FringeFeatures        the fringe analysis of the whole frame (its spectrum), before crops or padding;
+      RandomPhaseSign       (train only) the analysed phase negated, on the whole frame's channels;
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
                             resamplings so the rotated-in corners are mostly cropped away);
       Normalize, ToTensor.
@@ -184,8 +189,12 @@ def build_transforms(
         steps.append(PercentileScale())
     if train and invert:
         steps.append(RandomInvert(invert))
+    if phase_sign and not fringe_features:
+        raise ValueError("phase_sign negates the fringe analysis's phase: it needs fringe_features")
     if fringe_features:
         steps.append(FringeFeatures(fringe_background))
+        if train and phase_sign:
+            steps.append(RandomPhaseSign(phase_sign))
     if train:
         if scale_range is not None:
             steps.append(RandomScale(*scale_range))

@@ -9,7 +9,9 @@ JOSA 72, 1982) shows it directly. `FringeFeatures` turns a gray frame into six c
   1 the local mean and 2 the local contrast (standard deviation), over one fringe period;
   3 the fringe amplitude: the envelope of the carrier's band (where fringes are, how strong);
   4, 5 the cosine and sine of the phase left when the background is removed: flat over the
-       background, rings and steps over a sample.
+       background, rings and steps over a sample. Its sign is the analysis's choice of one of the
+       carrier's two mirror peaks (a cosine is even: one frame cannot tell a bump from a dip), so
+       training flips it in half the samples (`RandomPhaseSign`).
 
 The carrier is the strongest peak of the frame's spectrum (away from zero frequency); its band
 is a Gaussian of half the carrier's frequency around it. Frames without fringes give a weak,
@@ -31,9 +33,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from segcore.data.transforms.base import Mask, check_pair
+from segcore.data.transforms.base import Mask, check_pair, require_rng
 
 FRINGE_CHANNELS = 6
+SINE_CHANNEL = 5
+"""The phase's sine: the one channel whose sign depends on which of the carrier's two mirror peaks was taken."""
 BACKGROUNDS = ("carrier", "quadratic")
 """Phase removed before channels 4 and 5. "carrier" is what runs trained before "quadratic" existed saw."""
 _FIT_SAMPLES = 128
@@ -59,6 +63,35 @@ class FringeFeatures:
         if image.ndim == 3 and image.shape[2] != 1:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
         return fringe_features(image.reshape(image.shape[:2]), self.background), mask
+
+
+@dataclass(frozen=True)
+class RandomPhaseSign:
+    """With probability `p`, the phase of `FringeFeatures` negated (its sine channel), training only.
+
+    The phase's sign is not the sample's: the carrier is either of two mirror peaks of the spectrum,
+    and which one the analysis takes (one half-plane) flips with the fringes' direction; fringes are
+    a cosine, which is even, so no rule could tell a bump from a dip in one frame. A network trained
+    on a few frames learns the signs they happened to get and misses samples whose phase comes out
+    the other way (docs/results.md). The other channels are what the other peak gives too.
+    """
+
+    p: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"phase sign probability must be in [0, 1], got {self.p}")
+
+    def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
+        check_pair(image, mask)
+        rng = require_rng(rng, self)
+        if image.ndim != 3 or image.shape[2] != FRINGE_CHANNELS:
+            raise ValueError(f"the phase sign needs the {FRINGE_CHANNELS} fringe-analysis channels, got shape {image.shape}")
+        if rng.random() >= self.p:
+            return image, mask
+        flipped = image.copy()
+        flipped[:, :, SINE_CHANNEL] *= -1
+        return flipped, mask
 
 
 def _check_background(background: str) -> None:
