@@ -63,6 +63,12 @@ def require_rng(rng: np.random.Generator | None, who: object) -> np.random.Gener
     return rng
 
 
+def check_probability(p: float, what: str) -> None:
+    """A random step's probability must be in [0, 1]: `what` names the step in the error."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{what} probability must be in [0, 1], got {p}")
+
+
 def check_pair(image: np.ndarray, mask: Mask) -> None:
     """Image and mask must be the same size; masks must be 2-D uint8 (255 = ignore)."""
     if image.ndim not in (2, 3):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from segcore.data.transforms.base import Mask, check_pair, require_rng
+from segcore.data.transforms.base import Mask, check_pair, check_probability, require_rng
 
 FRINGE_CHANNELS = 6
 SINE_CHANNEL = 5
@@ -79,8 +79,7 @@ class RandomPhaseSign:
     p: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"phase sign probability must be in [0, 1], got {self.p}")
+        check_probability(self.p, "phase sign")
 
     def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
         check_pair(image, mask)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from segcore.data.normalization import full_scale, to_unit_float
-from segcore.data.transforms.base import Mask, check_pair, require_rng
+from segcore.data.transforms.base import Mask, check_pair, check_probability, require_rng
 from segcore.errors import DatasetError, ImageReadError
 from segcore.io.images import read_image
 
@@ -254,8 +254,7 @@ class RandomInvert:
     p: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"invert probability must be in [0, 1], got {self.p}")
+        check_probability(self.p, "invert")
 
     def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
         check_pair(image, mask)
