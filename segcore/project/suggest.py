@@ -44,6 +44,7 @@ FREQUENCY_BINS = 8
 INTENSITY_BINS = 8
 DESCRIPTOR_VERSION = 1
 """Bumped when `image_descriptor` changes: cached descriptors of another version are made again."""
+ROW_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def rank_unlabelled(
     cand = np.stack([vectors[i] for i in candidates])
     if references:
         refs = np.stack([vectors[i] for i in references])
-        distance = np.sqrt(((cand[:, None, :] - refs[None, :, :]) ** 2).sum(-1)).min(axis=1)
+        distance = np.concatenate([_distances(rows, refs).min(axis=1) for rows in _row_blocks(cand)])
     else:
         distance = None
 
@@ -176,7 +177,7 @@ def rank_unlabelled(
     elif known:
         score = u_scaled
     else:  # nothing labelled, nothing predicted: the most typical frame first
-        spread = np.sqrt(((cand[:, None, :] - cand[None, :, :]) ** 2).sum(-1)).mean(axis=1)
+        spread = np.concatenate([_distances(rows, cand).mean(axis=1) for rows in _row_blocks(cand)])
         score = 1.0 - spread / max(float(spread.max()), 1e-12)
 
     order = sorted(range(len(candidates)), key=lambda k: (-score[k], candidates[k]))
@@ -229,6 +230,18 @@ def _descriptors(store: ProjectStore, ids: list[int], given: Mapping[int, np.nda
         except SegcoreError as exc:
             log.warning("left out of the label-next suggestion: %s: %s", names.get(image_id, image_id), exc)
     return vectors
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of `a` and of `b` (len(a) x len(b))."""
+    a, b = a.astype(np.float64), b.astype(np.float64)  # float32 would leave a frame 1e-4 from itself
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _row_blocks(rows: np.ndarray) -> list[np.ndarray]:
+    """`rows` in blocks small enough that a block's distances to thousands of frames stay a few MB."""
+    return [rows[start:start + ROW_BLOCK] for start in range(0, len(rows), ROW_BLOCK)]
 
 
 def _ranks(values: list[float]) -> list[int]:
