@@ -133,11 +133,11 @@ def test_an_all_labelled_project_has_no_suggestion(store):
 
 
 def test_ranking_a_long_sequence_keeps_its_distances_in_small_blocks(store):
-    # An interferometer records thousands of frames; comparing every pair at once held frames^2 x 32 floats
-    # (1.2 GB for 3000 frames, 13 GB for 10 000). Here 600 frames, nothing labelled yet: a few MB at most.
+    # An interferometer records thousands of frames; comparing every pair at once held frames^2 x 88 floats
+    # (3 GB for 3000 frames; 121 MB for these 600). Here, nothing labelled yet: a few MB at most.
     rng = np.random.default_rng(0)
     ids = [_add(store, f"f{i}", rng.integers(0, 256, (4, 4), dtype=np.uint8)) for i in range(600)]
-    vectors = rng.normal(size=(len(ids), 32)).astype(np.float32)
+    vectors = rng.normal(size=(len(ids), image_descriptor(fringes(0, 8, 0)).size)).astype(np.float32)
     given = dict(zip(ids, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
     tracemalloc.start()
     try:
