@@ -390,7 +390,7 @@ class Trainer:
             elapsed = time.perf_counter() - started
             remaining = (batches - i) + (self.planned_epochs - epoch) * batches
             eta = remaining * elapsed / i
-            if self.budget is not None and self.budget.epoch_seconds is None:  # not planned yet: at most the budget
+            if self.budget is not None:  # the budget ends the run: never more than what is left of it
                 eta = min(eta, max(self.budget.budget_s - self._elapsed(), 0.0))
             yield BatchProgress(epoch, i, batches, batch_loss, seen * self.ctx.world_size / max(elapsed, 1e-9), eta, lr)
         return all_reduce_mean(total_loss / max(seen, 1), self.ctx, device)

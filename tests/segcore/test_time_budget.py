@@ -86,6 +86,24 @@ def test_a_time_budget_ends_training_on_time_within_one_epoch(squares, tmp_path)
         assert last_lr < 0.5 * config.lr
 
 
+def _optimistic_plan(self, epoch, elapsed_s, epoch_s):
+    self.epoch_seconds = 0.001
+    return Plan(500, 0.001, False)
+
+
+def test_the_eta_never_reads_past_the_budget(squares, tmp_path, monkeypatch):
+    # The plan says 500 epochs fit; each takes far longer than it thought. The budget still ends the run, so the
+    # ETA a user reads ("ETA 5:42" for a 4-minute run) must not promise more than what is left of it.
+    monkeypatch.setattr(EpochBudget, "plan", _optimistic_plan)
+    budget = 2.0
+    config = tiny_config(epochs=10_000, time_budget_s=budget, keep_top_k=0)
+    events = list(Trainer(config, data_for(squares, config), tmp_path / "run").run())
+    assert any(isinstance(e, SchedulePlanned) and e.epochs == 500 for e in events)
+    etas = [e.eta_s for e in events if isinstance(e, BatchProgress)]
+    assert etas and max(etas) <= budget
+    assert events[-1].epochs < 500 and "time budget" in events[-1].reason  # the budget, not the plan, ended it
+
+
 def test_until_flat_stops_when_validation_stops_improving(squares, tmp_path):
     config = tiny_config(epochs=30, lr=1e-9, until_flat=True, patience=2, keep_top_k=0)  # ~no learning: flat at once
     events = list(Trainer(config, data_for(squares, config), tmp_path / "run").run())
