@@ -45,6 +45,7 @@ INTENSITY_BINS = 8
 DESCRIPTOR_VERSION = 1
 """Bumped when `image_descriptor` changes: cached descriptors of another version are made again."""
 ROW_BLOCK = 256
+"""Frames compared at a time: a block's distances to thousands of frames stay a few MB."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def rank_unlabelled(
     cand = np.stack([vectors[i] for i in candidates])
     if references:
         refs = np.stack([vectors[i] for i in references])
-        distance = np.concatenate([_distances(rows, refs).min(axis=1) for rows in _row_blocks(cand)])
+        distance = _nearest_or_mean(cand, refs, nearest=True)
     else:
         distance = None
 
@@ -177,7 +178,7 @@ def rank_unlabelled(
     elif known:
         score = u_scaled
     else:  # nothing labelled, nothing predicted: the most typical frame first
-        spread = np.concatenate([_distances(rows, cand).mean(axis=1) for rows in _row_blocks(cand)])
+        spread = _nearest_or_mean(cand, cand, nearest=False)
         score = 1.0 - spread / max(float(spread.max()), 1e-12)
 
     order = sorted(range(len(candidates)), key=lambda k: (-score[k], candidates[k]))
@@ -232,16 +233,19 @@ def _descriptors(store: ProjectStore, ids: list[int], given: Mapping[int, np.nda
     return vectors
 
 
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of `a` and of `b` (len(a) x len(b))."""
-    a, b = a.astype(np.float64), b.astype(np.float64)  # float32 would leave a frame 1e-4 from itself
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(squared, 0.0))
+def _nearest_or_mean(a: np.ndarray, b: np.ndarray, *, nearest: bool) -> np.ndarray:
+    """For each row of `a`, its Euclidean distance to the nearest row of `b` (or the mean distance to them).
 
-
-def _row_blocks(rows: np.ndarray) -> list[np.ndarray]:
-    """`rows` in blocks small enough that a block's distances to thousands of frames stay a few MB."""
-    return [rows[start:start + ROW_BLOCK] for start in range(0, len(rows), ROW_BLOCK)]
+    ROW_BLOCK rows of `a` at a time, from the Gram matrix: never len(a) x len(b) x dimensions at once.
+    """
+    b = b.astype(np.float64)  # float32 would leave a frame 1e-4 from itself
+    b_squared = (b * b).sum(1)[None, :]
+    reduced = []
+    for start in range(0, len(a), ROW_BLOCK):
+        rows = a[start:start + ROW_BLOCK].astype(np.float64)
+        distances = np.sqrt(np.maximum((rows * rows).sum(1)[:, None] + b_squared - 2.0 * (rows @ b.T), 0.0))
+        reduced.append(distances.min(axis=1) if nearest else distances.mean(axis=1))
+    return np.concatenate(reduced)
 
 
 def _ranks(values: list[float]) -> list[int]:
