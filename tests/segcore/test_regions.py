@@ -32,6 +32,26 @@ def test_each_class_keeps_its_largest_region_with_its_holes_filled():
     np.testing.assert_array_equal(labels, before)  # a copy: the input is left as it was
 
 
+def test_a_ring_round_the_middle_wins_over_the_middle_though_its_own_pixels_are_fewer():
+    # a network that took a fringe of the sample's dome for its edge: a thin ring and, inside it, the middle
+    labels = np.zeros((120, 120), np.uint8)
+    cv2.circle(labels, (60, 60), 43, 1, thickness=-1)
+    cv2.circle(labels, (60, 60), 40, 0, thickness=-1)
+    cv2.circle(labels, (60, 60), 22, 1, thickness=-1)
+    ring, middle = _areas(labels)
+    assert ring < middle  # by its own pixels the middle is the larger region
+    tidy = keep_one_region(labels)
+    whole = np.zeros_like(labels)
+    cv2.circle(whole, (60, 60), 43, 1, thickness=-1)
+    np.testing.assert_array_equal(tidy, whole)  # the ring kept, the middle and the gap its holes, filled
+
+
+def _areas(labels: np.ndarray) -> list[int]:
+    """The pixel counts of class 1's regions, smallest first."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((labels == 1).astype(np.uint8), connectivity=8)
+    return sorted(int(area) for area in stats[1:count, cv2.CC_STAT_AREA])
+
+
 def test_another_class_inside_a_hole_stays_and_the_rest_of_the_hole_fills():
     labels = np.zeros((30, 30), np.uint8)
     labels[5:25, 5:25] = 1
