@@ -55,17 +55,20 @@ FRINGE_PIXELS = 8
 PERIOD_FRAMES = 3
 PERIOD_SIDE = 1024
 """Frames whose fringe period is measured (median) to choose the working side."""
-FRINGE_BACKGROUND = "quadratic"
-"""The phase fringe analysis removes in new runs (`fringes.BACKGROUNDS`): the optics' tilt, defocus and astigmatism."""
+FRINGE_BACKGROUND = "quartic"
+"""The phase fringe analysis removes in new runs (`fringes.BACKGROUNDS`): the optics' tilt, defocus, astigmatism,
+coma and spherical aberration."""
 GRAY_AUGMENT = {"hflip": 0.5, "vflip": 0.5, "rotation": 180.0, "scale_range": [0.7, 1.4], "jitter": [0.2, 0.2, 0.3],
                 "invert": 0.5, "intensity": "percentile", "fringe_features": True, "fringe_background": FRINGE_BACKGROUND,
-                "phase_sign": 0.5}
+                "fringe_normalise": True, "fringe_side": 1024, "phase_sign": 0.5}
 """Few labelled frames must cover many: no up or down, fringes and samples at any angle, a range of scales,
 exposures and gammas, samples brighter and darker than what they lie on (half the frames mirrored);
 each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures);
-the network sees the fringe analysis beside the gray level, its phase flat over the background once tilt,
-defocus and astigmatism are removed, and of either sign (which of the carrier's mirror peaks the analysis
-takes is arbitrary) (docs/results.md: 8 boxes go much further with each)."""
+the network sees the fringe analysis beside the gray level: run without the frame's illumination (a beam's
+falloff leaks into faint fringes' band), its contrasts relative to the frame's, at up to 1024 px a side before
+the resize (fine fringes alias at the network's side) and once per frame, its phase flat over the background
+once tilt, defocus, astigmatism, coma and spherical aberration are removed, and of either sign (which of the
+carrier's mirror peaks the analysis takes is arbitrary) (docs/results.md: 8 boxes go much further with each)."""
 CROP = {"cuda": 512, "cpu": 256}
 """Training crop per device type (whole images when they are smaller)."""
 BATCH = {"cuda": 8, "cpu": 4}
@@ -260,7 +263,7 @@ def _median_fringe_period(store: ProjectStore, images: list) -> float | None:
         scale = PERIOD_SIDE / max(frame.shape[:2])
         if scale < 1:  # the period is a share of the frame: measured as well, and fast, on a smaller copy
             frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        period = fringe_period(frame)
+        period = fringe_period(frame, illumination=GRAY_AUGMENT["fringe_normalise"])
         if period is not None:
             periods.append(period)
     return float(np.median(periods)) if periods else None

@@ -11,10 +11,12 @@ from synthetic import write_squares_dataset
 from segcore.data.classes import IGNORE_INDEX
 from segcore.data.readers import open_dataset
 from segcore.data.transforms import AugmentConfig, build_transforms
+import segcore.data.transforms.fringes as fringes_module
 from segcore.data.transforms.fringes import (
     FRINGE_CHANNELS,
     SINE_CHANNEL,
     FringeFeatures,
+    RandomFringeIntensity,
     RandomPhaseSign,
     _carrier,
     fringe_features,
@@ -152,3 +154,101 @@ def test_the_boundary_band_is_ignored_and_nothing_else():
     assert (banded[1, 5], banded[0, 5]) == (0, IGNORE_INDEX)  # next to ignore only: not a class boundary
     assert (banded == 1).sum() == 4 * 4 and mask[3, 5] == 1  # the input is left as it was
     assert AugmentConfig(ignore_boundary=1).build(train=False)(np.zeros((12, 12), np.uint8), mask)[1][3, 5] == 1
+
+
+def _under_a_beam(visibility: float = 0.2) -> np.ndarray:
+    """`_fringes` with defocus, faint (`visibility`) and lit by a beam whose light falls off to a tenth at the edge."""
+    phase_image, _ = _fringes(6, 10, step_inside=2.0, optics=12.0)
+    fringe = (phase_image - 0.5) / 0.4  # the cosine again
+    radius = np.hypot(*np.mgrid[-64:64, -64:64]) / 64
+    beam = np.exp(-(radius / 0.6) ** 2 * 1.2).astype(np.float32)
+    return (beam * (1 + visibility * fringe)).astype(np.float32)
+
+
+def test_the_illumination_is_removed_before_the_analysis():
+    # A beam's falloff is far stronger than faint fringes; analysed less its global mean alone it leaks into the
+    # carrier's band and the phase over the background is not flat (half the frames of a project with a beam).
+    image = _under_a_beam()
+    before, _ = _background_and_step(fringe_features(image, "quadratic"))
+    spread, step = _background_and_step(fringe_features(image, "quadratic", normalise=True))
+    assert before > 0.5
+    assert spread < 0.25 and abs(step - 2.0) < 0.5  # flat, and the sample's step still read (faint: 1.6 rad)
+
+
+def test_runs_saved_before_the_normalised_analysis_keep_theirs():
+    image = _under_a_beam()
+    saved = AugmentConfig.from_dict({"fringe_features": True, "fringe_background": "quadratic"})
+    assert saved.fringe_normalise is False
+    np.testing.assert_array_equal(saved.build(train=False)(image, None)[0].numpy(),
+                                  fringe_features(image, "quadratic").transpose(2, 0, 1))
+    today = AugmentConfig.from_dict({"fringe_features": True, "fringe_background": "quadratic",
+                                     "fringe_normalise": True})
+    np.testing.assert_array_equal(today.build(train=False)(image, None)[0].numpy(),
+                                  fringe_features(image, "quadratic", normalise=True).transpose(2, 0, 1))
+
+
+
+def test_the_quartic_background_takes_coma_and_spherical_aberration_away_too():
+    # `_fringes`' frame with coma and spherical aberration added to its phase (5 and 6 rad at the corners).
+    yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64)
+    disc = np.hypot(yy - 64, xx - 64) < 24
+    u, v = (xx - SIDE / 2) / (SIDE / 2), (yy - SIDE / 2) / (SIDE / 2)
+    rho2 = (u**2 + v**2) / 2
+    phase = 2 * math.pi * (6 * yy + 10 * xx) / SIDE + 5.0 * rho2 * u + 6.0 * rho2**2 + 2.0 * disc
+    image = (0.5 + 0.4 * np.cos(phase)).astype(np.float32)
+    quadratic_spread, _ = _background_and_step(fringe_features(image, "quadratic", normalise=True))
+    spread, step = _background_and_step(fringe_features(image, "quartic", normalise=True))
+    assert quadratic_spread > 0.3  # the quadratic leaves the coma and the spherical aberration
+    assert spread < 0.15 and abs(step - 2.0) < 0.4
+
+
+def test_fine_fringes_are_analysed_before_the_resize_and_once_per_frame(monkeypatch):
+    # Fringes 4 px apart on a 512 frame: at the network's 128 px side they alias into moire. Analysed at 512
+    # (fringe_side) and resized after, the sample's phase step is read back; before the resize, it is lost.
+    yy, xx = np.mgrid[0:512, 0:512].astype(np.float64)
+    disc = np.hypot(yy - 256, xx - 256) < 96
+    image = (0.5 + 0.4 * np.cos(2 * math.pi * (xx + yy) / 5.6 + 2.0 * disc)).astype(np.float32)
+    options = {"fringe_features": True, "fringe_background": "quadratic", "fringe_normalise": True, "resize": 128}
+    late = AugmentConfig.from_dict(options).build(train=False)(image, None)[0].numpy().transpose(1, 2, 0)
+    first = AugmentConfig.from_dict({**options, "fringe_side": 512}).build(train=False)
+    early = first(image, None)[0].numpy().transpose(1, 2, 0)
+    assert early.shape == late.shape == (128, 128, FRINGE_CHANNELS)
+
+    def step(features):
+        phase = np.arctan2(features[..., 5], features[..., 4])
+        radius = np.hypot(*np.mgrid[-64:64, -64:64])
+        inside, ring = phase[radius < 16], phase[(radius > 34) & (radius < 56)]
+        return abs(float(np.angle(np.exp(1j * (np.median(inside) - np.angle(np.mean(np.exp(1j * ring)))))))), \
+            float(np.std(np.angle(np.exp(1j * (ring - np.angle(np.mean(np.exp(1j * ring))))))))
+    early_step, early_spread = step(early)
+    assert abs(early_step - 2.0) < 0.3 and early_spread < 0.3
+    assert step(late)[1] > 2 * early_spread  # aliased: the background's phase is not flat
+
+    # The analysis runs once: the same frame again comes from memory, the same channels.
+    calls = []
+    real = fringes_module.fringe_features
+    monkeypatch.setattr(fringes_module, "fringe_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fringes_module._MEMO.clear()
+    training = AugmentConfig.from_dict({**options, "fringe_side": 512, "invert": 0.5, "jitter": [0.2, 0.2, 0.3],
+                                        "phase_sign": 0.5, "crop": 64}).build(train=True)
+    for epoch in range(3):
+        training(image, disc.astype(np.uint8), np.random.default_rng(epoch))
+    assert len(calls) == 1
+
+
+def test_the_gray_channels_jitter_after_the_analysis_as_before_it():
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 1, (8, 8, FRINGE_CHANNELS)).astype(np.float32)
+    features.setflags(write=False)  # as the memo hands them out: never changed in place
+    mirrored, _ = RandomFringeIntensity(gamma=0.0, invert=1.0)(features, None, rng)
+    np.testing.assert_allclose(mirrored[..., :2], 1 - features[..., :2], atol=1e-6)
+    np.testing.assert_array_equal(mirrored[..., 2:], features[..., 2:])  # contrast, amplitude and phase as they were
+    same, _ = RandomFringeIntensity(gamma=0.0, invert=0.0)(features, None, rng)
+    assert same is features
+    gammas = {float(np.round(RandomFringeIntensity(gamma=0.5)(features, None, np.random.default_rng(s))[0][0, 0, 0], 4))
+              for s in range(5)}
+    assert len(gammas) > 1
+    with pytest.raises(ValueError, match="six|6"):
+        RandomFringeIntensity(invert=1.0)(features[..., :3], None, rng)
+    with pytest.raises(ValueError, match="fringe_side"):
+        AugmentConfig(fringe_side=512)  # the analysis's side without the analysis

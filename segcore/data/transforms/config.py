@@ -11,7 +11,7 @@ import numpy as np
 
 from segcore.data.transforms.base import Compose, Transform
 from segcore.data.transforms.channels import ToChannels
-from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures, RandomPhaseSign
+from segcore.data.transforms.fringes import FRINGE_CHANNELS, FringeFeatures, RandomFringeIntensity, RandomPhaseSign
 from segcore.data.transforms.geometric import (
     PadToMultiple,
     RandomCrop,
@@ -58,6 +58,13 @@ class AugmentConfig:
         level, local mean and contrast, fringe amplitude, the demodulated phase) for the network.
     fringe_background: the phase fringe analysis removes (`fringes.BACKGROUNDS`): "carrier" (what runs
         saved before the option existed used) or "quadratic" (tilt, defocus and astigmatism too).
+    fringe_side: with fringe_features, the analysis runs on each frame at this long side at most (before the
+        resize to the network's side, which then resamples the channels) and once per frame, not per epoch
+        (its input no longer varies: the gamma and bright-dark swap act on its gray channels, `RandomFringeIntensity`;
+        brightness and contrast jitter, which `PercentileScale` undoes, are not applied). None: the analysis runs
+        after `resize` on the jittered frame (runs saved before the option), where fine fringes alias.
+    fringe_normalise: with fringe_features, the analysis is normalised (`FringeFeatures`: the illumination removed
+        before it, the contrast and the amplitude relative to the frame's after); runs saved before the option: False.
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     invert: training only: the probability a frame's intensities are mirrored, bright to dark (`RandomInvert`); 0: off.
     phase_sign: training only, with fringe_features: the probability the analysed phase is negated
@@ -82,6 +89,8 @@ class AugmentConfig:
     ignore_boundary: int = 0
     fringe_features: bool = False
     fringe_background: str = "carrier"
+    fringe_normalise: bool = False
+    fringe_side: int | None = None
     noise: float = 0.0
     invert: float = 0.0
     phase_sign: float = 0.0
@@ -136,6 +145,8 @@ def build_transforms(
     ignore_boundary: int = 0,
     fringe_features: bool = False,
     fringe_background: str = "carrier",
+    fringe_normalise: bool = False,
+    fringe_side: int | None = None,
     noise: float = 0.0,
     invert: float = 0.0,
     phase_sign: float = 0.0,
@@ -161,9 +172,19 @@ def build_transforms(
                             resamplings so the rotated-in corners are mostly cropped away);
       Normalize, ToTensor.
     Validation keeps the deterministic steps and adds PadToMultiple when pad_divisor is set.
+    With `fringe_side`, the steps up to the resize run in another order (`_analysis_first`).
     """
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std for Normalize, or neither")
+    if jitter is not None and len(jitter) != 3:
+        raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
+    if intensity not in INTENSITIES:
+        raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
+    if phase_sign and not fringe_features:
+        raise ValueError("phase_sign negates the fringe analysis's phase: it needs fringe_features")
+    if fringe_side is not None and (not fringe_features or isinstance(fringe_side, bool) or int(fringe_side) < 1):
+        raise ValueError(f"fringe_side is the fringe analysis's long side: a positive number of pixels with "
+                         f"fringe_features, got {fringe_side!r}")
     steps: list[Transform] = []
     if channels is not None:
         steps.append(ToChannels(channels))
@@ -171,30 +192,30 @@ def build_transforms(
     if mean_image is not None:
         array = mean_image if isinstance(mean_image, np.ndarray) else load_mean_image(mean_image)
         steps.append(MeanImageSubtraction(array, equalise))
-    if resize is not None:
-        steps.append(_resize(resize))
-    if train and ignore_boundary:
-        steps.append(IgnoreBoundary(ignore_boundary))
-    if equalise is not None and mean_image is None:
-        steps.append(equalise)
-    if jitter is not None and len(jitter) != 3:
-        raise ValueError(f"jitter is (brightness, contrast, gamma), got {jitter!r}")
-    if train and jitter is not None and any(jitter):
-        steps.append(PhotometricJitter(*jitter))
-    if train and noise:
-        steps.append(RandomNoise(noise))
-    if intensity not in INTENSITIES:
-        raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
-    if intensity == "percentile":
-        steps.append(PercentileScale())
-    if train and invert:
-        steps.append(RandomInvert(invert))
-    if phase_sign and not fringe_features:
-        raise ValueError("phase_sign negates the fringe analysis's phase: it needs fringe_features")
-    if fringe_features:
-        steps.append(FringeFeatures(fringe_background))
-        if train and phase_sign:
-            steps.append(RandomPhaseSign(phase_sign))
+    if fringe_side is not None:
+        steps.extend(_analysis_first(train, equalise=None if mean_image is not None else equalise, resize=resize,
+                                     ignore_boundary=ignore_boundary, jitter=jitter, noise=noise, intensity=intensity,
+                                     background=fringe_background, normalise=fringe_normalise, side=int(fringe_side),
+                                     invert=invert, phase_sign=phase_sign))
+    else:
+        if resize is not None:
+            steps.append(_resize(resize))
+        if train and ignore_boundary:
+            steps.append(IgnoreBoundary(ignore_boundary))
+        if equalise is not None and mean_image is None:
+            steps.append(equalise)
+        if train and jitter is not None and any(jitter):
+            steps.append(PhotometricJitter(*jitter))
+        if train and noise:
+            steps.append(RandomNoise(noise))
+        if intensity == "percentile":
+            steps.append(PercentileScale())
+        if train and invert:
+            steps.append(RandomInvert(invert))
+        if fringe_features:
+            steps.append(FringeFeatures(fringe_background, fringe_normalise))
+            if train and phase_sign:
+                steps.append(RandomPhaseSign(phase_sign))
     if train:
         if scale_range is not None:
             steps.append(RandomScale(*scale_range))
@@ -212,6 +233,40 @@ def build_transforms(
         steps.append(Normalize(mean, std))
     steps.append(ToTensor())
     return Compose(steps)
+
+
+def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tuple[int, int] | None,
+                    ignore_boundary: int, jitter: tuple[float, float, float] | None, noise: float, intensity: str,
+                    background: str, normalise: bool, side: int, invert: float, phase_sign: float) -> list[Transform]:
+    """The steps from the frame to the network's side with the fringe analysis first (`fringe_side`).
+
+      Resize(max_side)      the frame to the analysis's side: fine fringes stay fringes (a period of 5 px at
+                            1024 would be 2 px at the network's side, aliased);
+      CLAHE, RandomNoise    as in the other order (noise, random, makes the analysis run every epoch);
+      PercentileScale, FringeFeatures   once per frame (memoised: nothing random before them);
+      Resize                the channels to the network's side;
+      IgnoreBoundary        (train only) at the size the network sees;
+      RandomFringeIntensity (train only) the gamma of `jitter` and the bright-dark swap on the gray channels;
+      RandomPhaseSign       (train only).
+    """
+    steps: list[Transform] = [Resize(max_side=side)]
+    if equalise is not None:
+        steps.append(equalise)
+    if train and noise:
+        steps.append(RandomNoise(noise))
+    if intensity == "percentile":
+        steps.append(PercentileScale())
+    steps.append(FringeFeatures(background, normalise, memoise=not (train and noise)))
+    if resize is not None:
+        steps.append(_resize(resize))
+    if train and ignore_boundary:
+        steps.append(IgnoreBoundary(ignore_boundary))
+    gamma = jitter[2] if jitter is not None else 0.0
+    if train and (gamma or invert):
+        steps.append(RandomFringeIntensity(gamma, invert))
+    if train and phase_sign:
+        steps.append(RandomPhaseSign(phase_sign))
+    return steps
 
 
 def _resize(spec: float | tuple[int, int] | list[int]) -> Resize:

@@ -5,7 +5,7 @@ stop. A small network trained on a handful of frames does not learn to see that 
 gray level alone; the Fourier-transform method of fringe analysis (Takeda, Ina and Kobayashi,
 JOSA 72, 1982) shows it directly. `FringeFeatures` turns a gray frame into six channels:
 
-  0 the gray level itself;
+  0 the gray level itself (normalised: without its fringes);
   1 the local mean and 2 the local contrast (standard deviation), over one fringe period;
   3 the fringe amplitude: the envelope of the carrier's band (where fringes are, how strong);
   4, 5 the cosine and sine of the phase left when the background is removed: flat over the
@@ -17,17 +17,38 @@ The carrier is the strongest peak of the frame's spectrum (away from zero freque
 is a Gaussian of half the carrier's frequency around it. Frames without fringes give a weak,
 meaningless carrier: the first three channels still carry the image.
 
+Normalised (`normalise=True`, today's default), for frames whose light and fringe contrast vary:
+
+- the illumination is removed before the analysis. A beam's falloff, a gradient, a sample brighter
+  than its surroundings are low frequencies far stronger than faint fringes, and they leak into the
+  carrier's band: the carrier is found on the frame less its large-scale blur (`ILLUMINATION_SIDE`),
+  and the analysis runs on the frame less its local mean (a blur of half the carrier's period), which
+  holds the illumination and none of the fringes (the phase over the background of half the frames of
+  a project with a beam's falloff was not flat before, docs/results.md);
+- the local contrast and the fringe amplitude are divided by their median over the frame: a sample
+  shows as contrast unlike its surroundings', whatever the frame's own fringe visibility (0.2 to 0.9
+  within one project);
+- the gray level is given without its fringes (blurred by half a period): fringes 10x finer or
+  coarser than the labelled frames' look alike, where a network trained on coarse fringes took
+  fringe texture in the gray level for the sample and missed every one under fine fringes.
+
+Runs saved before this option analysed the frame less its global mean, contrasts as they were.
+
 What counts as background (`BACKGROUNDS`): the carrier alone (a tilt; the phase then still curves
 over the frame where the optics add defocus or astigmatism, and those rings look like a sample to
 a network that saw a few frames), or, as an interferometrist removes tilt and power before reading
-a sample, the best-fitting quadratic phase too. The quadratic is fitted to the phase gradient,
-weighted by the fringe amplitude and refitted without the worst-fitting pixels (a sample is a small
-part of the frame), and the frame is demodulated again along it; the phase left is then set to
-zero over the background on average.
+a sample, the best-fitting quadratic phase too, or the best-fitting quartic (coma and spherical
+aberration as well, the Zernike terms up to the fourth order an interferometer's optics add). The
+polynomial is fitted to the phase gradient, weighted by the fringe amplitude and refitted without
+the worst-fitting pixels (a sample is a small part of the frame), and the frame is demodulated
+again along it; the phase left is then set to zero over the background on average.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -36,15 +57,24 @@ import numpy as np
 from segcore.data.transforms.base import Mask, check_pair, check_probability, require_rng
 
 FRINGE_CHANNELS = 6
+INTENSITY_CHANNELS = 2
+"""The gray level and its local mean: the channels a gamma or a bright-dark swap changes (they lead the six)."""
 SINE_CHANNEL = 5
 """The phase's sine: the one channel whose sign depends on which of the carrier's two mirror peaks was taken."""
-BACKGROUNDS = ("carrier", "quadratic")
+BACKGROUNDS = ("carrier", "quadratic", "quartic")
 """Phase removed before channels 4 and 5. "carrier" is what runs trained before "quadratic" existed saw."""
+_DEGREES = {"quadratic": 2, "quartic": 4}
 _FIT_SAMPLES = 128
-"""The quadratic is fitted on about this many pixels a side (a grid over the frame): plenty for 5 numbers."""
+"""The polynomial is fitted on about this many pixels a side (a grid over the frame): plenty for 14 numbers."""
 _FIT_ROUNDS = 3
 _FIT_OUTLIER = 3.0
 """Refits drop pixels whose gradient misfit is above this many times the median misfit (the sample's own)."""
+ILLUMINATION_SIDE = 0.04
+"""With `normalise`, the carrier is sought in the frame less its blur by this share of the long side (a
+Gaussian's sigma): a period up to ~10 % of the side passes, a beam's falloff and gradients do not."""
+FRINGE_FREE_SIGMA = 0.5
+"""With `normalise`, the gray channel is blurred by this many periods (a Gaussian's sigma): the fringes are gone
+(their contrast times 0.007), the light and a sample's brightness stay."""
 _DC_RADIUS = 4
 """Spectrum bins around zero frequency that are never the carrier (illumination, the sample's own blur)."""
 
@@ -54,6 +84,13 @@ class FringeFeatures:
     """Gray frame (H x W or H x W x 1, any dtype) -> H x W x 6 float32 fringe-analysis channels."""
 
     background: str = "carrier"
+    normalise: bool = False
+    """Illumination removed before the analysis, contrasts relative after (the module's docstring); runs saved
+    before: False."""
+    memoise: bool = False
+    """Keep the analyses of the last frames seen (up to MEMO_BYTES) and give them back for the same frame: for a
+    pipeline whose analysis sees each frame the same every epoch (`build_transforms`' `fringe_side`). The channels
+    returned are shared: the steps after this one must not change them in place (none does)."""
 
     def __post_init__(self) -> None:
         _check_background(self.background)
@@ -62,7 +99,87 @@ class FringeFeatures:
         check_pair(image, mask)
         if image.ndim == 3 and image.shape[2] != 1:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
-        return fringe_features(image.reshape(image.shape[:2]), self.background), mask
+        gray = image.reshape(image.shape[:2])
+        if not self.memoise:
+            return fringe_features(gray, self.background, normalise=self.normalise), mask
+        return _MEMO.get(gray, self.background, self.normalise), mask
+
+
+class _AnalysisMemo:
+    """The fringe analyses of the frames seen last, by the frame's content, up to MEMO_BYTES (least recently used out)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # predictions run in worker threads
+
+    def get(self, gray: np.ndarray, background: str, normalise: bool) -> np.ndarray:
+        key = (gray.shape, str(gray.dtype), hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest(),
+               background, normalise)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        features = fringe_features(gray, background, normalise=normalise)
+        features.setflags(write=False)  # shared: a step that changed it in place would change every epoch's
+        with self._lock:
+            if key not in self._entries and features.nbytes <= self.max_bytes:
+                self._entries[key] = features
+                self._bytes += features.nbytes
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._entries.popitem(last=False)
+                    self._bytes -= dropped.nbytes
+        return features
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+MEMO_BYTES = 1 << 30
+"""Fringe analyses kept in memory per process (a 1024 x 1024 frame's takes 24 MiB: ~40 frames)."""
+_MEMO = _AnalysisMemo(MEMO_BYTES)
+
+
+@dataclass(frozen=True)
+class RandomFringeIntensity:
+    """Training only, on the fringe-analysis channels: the gray level and its local mean given a random gamma and,
+    with probability `invert`, mirrored bright to dark.
+
+    What `PhotometricJitter`'s gamma and `RandomInvert` do to a frame before the analysis, done after it, so that
+    the analysis sees each frame the same every epoch and runs once (`FringeFeatures.memoise`): the contrast and
+    the fringe amplitude are relative and the phase is zero over the background whatever the gamma or the
+    polarity, so only these two channels change (brightness and contrast jitter are undone by `PercentileScale`).
+    """
+
+    gamma: float = 0.0
+    invert: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_probability(self.invert, "invert")
+        if self.gamma < 0:
+            raise ValueError(f"gamma strength must be >= 0, got {self.gamma}")
+
+    def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
+        check_pair(image, mask)
+        rng = require_rng(rng, self)
+        if image.ndim != 3 or image.shape[2] != FRINGE_CHANNELS:
+            raise ValueError(f"the intensity jitter needs the {FRINGE_CHANNELS} fringe-analysis channels, "
+                             f"got shape {image.shape}")
+        # Both drawn always, so one option's setting does not shift the other's random stream.
+        gamma = float(np.exp(rng.uniform(-np.log1p(self.gamma), np.log1p(self.gamma))))
+        mirrored = rng.random() < self.invert
+        if gamma == 1.0 and not mirrored:
+            return image, mask
+        out = image.copy()
+        levels = np.clip(out[:, :, :INTENSITY_CHANNELS], 0.0, None)
+        if gamma != 1.0:
+            levels = np.power(levels, np.float32(gamma))
+        out[:, :, :INTENSITY_CHANNELS] = np.float32(1.0) - levels if mirrored else levels
+        return out, mask
 
 
 @dataclass(frozen=True)
@@ -98,13 +215,21 @@ def _check_background(background: str) -> None:
         raise ValueError(f"fringe background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
 
 
-def fringe_features(gray: np.ndarray, background: str = "carrier") -> np.ndarray:
-    """The six channels of `FringeFeatures` for an H x W frame, less the `background` phase (`BACKGROUNDS`)."""
+def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise: bool = False) -> np.ndarray:
+    """The six channels of `FringeFeatures` for an H x W frame, less the `background` phase (`BACKGROUNDS`).
+
+    normalise: the carrier found without the frame's large-scale light, the analysis run without its local mean,
+    the contrast and the amplitude divided by their median over the frame.
+    """
     _check_background(background)
     x = gray.astype(np.float32)
     height, width = x.shape
-    centred = x - np.float32(x.mean())
-    ky, kx = _carrier(centred) or (0, 1)  # a flat frame: any carrier will do, it has no fringes
+    if normalise:
+        ky, kx = _carrier(_high_pass(x)) or (0, 1)
+        centred = x - cv2.GaussianBlur(x, (0, 0), 0.5 * _period_pixels(ky, kx, height, width, limit=False))
+    else:
+        centred = x - np.float32(x.mean())
+        ky, kx = _carrier(centred) or (0, 1)  # a flat frame: any carrier will do, it has no fringes
     spectrum = np.fft.fftshift(np.fft.fft2(centred))
     yy = np.arange(height, dtype=np.float32)[:, None] - height // 2
     xx = np.arange(width, dtype=np.float32)[None, :] - width // 2
@@ -114,20 +239,42 @@ def fringe_features(gray: np.ndarray, background: str = "carrier") -> np.ndarray
     # Removing the carrier's linear phase leaves what the optics and the sample add to it.
     carrier_phase = 2 * np.pi * (kx * np.arange(width)[None, :] / width + ky * np.arange(height)[:, None] / height)
     demodulated = analytic * np.exp(-1j * carrier_phase)
-    if background == "quadratic":
-        # Demodulating again along carrier + quadratic follows fringes the optics curve away from the carrier's band.
-        along = np.exp(-1j * (carrier_phase + _quadratic_phase(demodulated)))
+    if background in _DEGREES:
+        # Demodulating again along carrier + polynomial follows fringes the optics curve away from the carrier's band.
+        along = np.exp(-1j * (carrier_phase + _polynomial_phase(demodulated, _DEGREES[background])))
         low_pass = np.exp(-(yy**2 + xx**2) / np.float32(2 * sigma**2))
         demodulated = np.fft.ifft2(np.fft.ifftshift(np.fft.fftshift(np.fft.fft2(centred * along)) * low_pass))
         total = demodulated.sum()
         demodulated *= np.conj(total) / max(abs(total), 1e-12)  # the background's phase to zero on average
     residual = np.angle(demodulated)
     amplitude = np.abs(demodulated).astype(np.float32)
-    period = int(np.clip(round(max(height, width) / max(float(np.hypot(ky, kx)), 1.0)), 3, max(3, min(height, width) // 4)))
+    period = _period_pixels(ky, kx, height, width)
     mean = cv2.blur(x, (period, period))
     contrast = np.sqrt(np.maximum(cv2.blur(x * x, (period, period)) - mean * mean, 0.0))
-    channels = (x, mean, contrast, amplitude * np.float32(2.0), np.cos(residual), np.sin(residual))
+    amplitude = amplitude * np.float32(2.0)
+    level = x
+    if normalise:
+        contrast, amplitude = _relative(contrast), _relative(amplitude)
+        # The fringes themselves out of the gray level: a frame with fringes 10x finer must look alike.
+        level = cv2.GaussianBlur(x, (0, 0), FRINGE_FREE_SIGMA * period)
+    channels = (level, mean, contrast, amplitude, np.cos(residual), np.sin(residual))
     return np.stack([np.asarray(c, dtype=np.float32) for c in channels], axis=2)
+
+
+def _period_pixels(ky: int, kx: int, height: int, width: int, *, limit: bool = True) -> int:
+    """The carrier's period in pixels (at least 3; `limit`: at most a quarter of the short side)."""
+    period = round(max(height, width) / max(float(np.hypot(ky, kx)), 1.0))
+    return int(np.clip(period, 3, max(3, min(height, width) // 4))) if limit else max(3, period)
+
+
+def _relative(channel: np.ndarray) -> np.ndarray:
+    """`channel` over its median (a tiny floor for a frame without fringes)."""
+    return channel / np.float32(max(float(np.median(channel)), 1e-6 * (float(channel.max()) + 1e-12), 1e-12))
+
+
+def _high_pass(x: np.ndarray) -> np.ndarray:
+    """The frame less its blur by ILLUMINATION_SIDE of its long side: fringes without the light they lie on."""
+    return x - cv2.GaussianBlur(x, (0, 0), ILLUMINATION_SIDE * max(x.shape))
 
 
 def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
@@ -148,10 +295,11 @@ def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
     return int(peak_y - cy), int(peak_x - cx)
 
 
-def _quadratic_phase(field: np.ndarray) -> np.ndarray:
-    """The quadratic phase (tilt, defocus, astigmatism) that best fits the phase of complex `field`, H x W radians.
+def _polynomial_phase(field: np.ndarray, degree: int) -> np.ndarray:
+    """The polynomial phase of `degree` that best fits the phase of complex `field`, H x W radians (2: tilt,
+    defocus, astigmatism; 4: coma and spherical aberration too).
 
-    phi = c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2 is fitted to the phase gradient, Im(conj(f) grad f) / |f|^2
+    phi = sum of c_ij x^i y^j (1 <= i + j <= degree) is fitted to the phase gradient, Im(conj(f) grad f) / |f|^2
     (no unwrapping), on a grid of pixels weighted by the amplitude; each refit drops the pixels it fits worst.
     """
     height, width = field.shape
@@ -165,22 +313,29 @@ def _quadratic_phase(field: np.ndarray) -> np.ndarray:
     y, x = np.mgrid[0:height:step, 0:width:step]
     x = ((x - width / 2) / half).ravel()
     y = ((y - height / 2) / half).ravel()
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    # d phi / dx = c1 + 2 c3 x + c4 y and d phi / dy = c2 + c4 x + 2 c5 y, one row each per pixel.
-    design = np.concatenate([np.stack([one, zero, 2 * x, y, zero], 1), np.stack([zero, one, zero, x, 2 * y], 1)])
+    terms = [(n - j, j) for n in range(1, degree + 1) for j in range(n + 1)]  # (power of x, power of y)
+    # d phi / dx = sum i c_ij x^(i-1) y^j and d phi / dy = sum j c_ij x^i y^(j-1), one row each per pixel.
+    d_dx = np.stack([i * x ** max(i - 1, 0) * y**j for i, j in terms], 1)
+    d_dy = np.stack([j * x**i * y ** max(j - 1, 0) for i, j in terms], 1)
+    design = np.concatenate([d_dx, d_dy])
     slopes = np.concatenate([slope_x, slope_y])
     weight = np.tile(np.sqrt(power).ravel(), 2)
     keep = np.ones(slopes.shape, bool)
     for _ in range(_FIT_ROUNDS):
         # Normal equations by einsum, not lstsq: BLAS threads would fight the training's own for the cores.
         weighted = design * (weight * keep)[:, None]
-        normal = np.einsum("ni,nj->ij", weighted, design) + 1e-9 * np.eye(5)
+        normal = np.einsum("ni,nj->ij", weighted, design) + 1e-9 * np.eye(len(terms))
         coef = np.linalg.solve(normal, np.einsum("ni,n->i", weighted, slopes))
         misfit = np.abs(np.einsum("ni,i->n", design, coef) - slopes)
         keep = misfit <= _FIT_OUTLIER * np.median(misfit[keep]) + 1e-9
-    x_row = (np.arange(width) - width / 2) / half
+    x_row = ((np.arange(width) - width / 2) / half)[None, :]
     y_col = ((np.arange(height) - height / 2) / half)[:, None]
-    return (coef[0] * x_row + coef[2] * x_row**2) + (coef[1] * y_col + coef[4] * y_col**2) + coef[3] * y_col * x_row
+    phase = np.zeros((height, width))
+    for power_y in range(degree + 1):  # one outer product per power of y: cheap at 3072 x 3072
+        in_x = sum(c * x_row**i for c, (i, j) in zip(coef, terms) if j == power_y)
+        if not np.isscalar(in_x):
+            phase += y_col**power_y * in_x
+    return phase
 
 
 def windowed_spectrum(gray: np.ndarray) -> np.ndarray:
@@ -190,11 +345,14 @@ def windowed_spectrum(gray: np.ndarray) -> np.ndarray:
     return np.abs(np.fft.fftshift(np.fft.fft2((gray - np.float32(gray.mean())) * window)))
 
 
-def fringe_period(gray: np.ndarray) -> float | None:
-    """The carrier's period as a share of the frame's long side (0.03: 30 px on a 1000 px frame); None if flat."""
+def fringe_period(gray: np.ndarray, *, illumination: bool = False) -> float | None:
+    """The carrier's period as a share of the frame's long side (0.03: 30 px on a 1000 px frame); None if flat.
+
+    illumination: sought without the frame's large-scale light, as `fringe_features` does with it.
+    """
     height, width = gray.shape[:2]
     x = gray.reshape(height, width).astype(np.float32)
-    carrier = _carrier(x - np.float32(x.mean()))
+    carrier = _carrier(_high_pass(x) if illumination else x - np.float32(x.mean()))
     if carrier is None:
         return None
     ky, kx = carrier

@@ -30,26 +30,31 @@ class Resize:
 
     - size: (height, width) exactly, or an int for a square;
     - long_side: the longer side becomes this, aspect ratio kept (3072 x 2048 -> 1024 x 683);
-    - scale: both sides multiplied by this (1/3: 3072 -> 1024).
+    - scale: both sides multiplied by this (1/3: 3072 -> 1024);
+    - max_side: as long_side for larger frames; smaller ones are left as they are.
     """
 
     size: int | tuple[int, int] | None = None
     long_side: int | None = None
     scale: float | None = None
+    max_side: int | None = None
 
     def __post_init__(self) -> None:
-        given = [v is not None for v in (self.size, self.long_side, self.scale)]
+        given = [v is not None for v in (self.size, self.long_side, self.scale, self.max_side)]
         if sum(given) != 1:
-            raise ValueError("Resize needs exactly one of size, long_side or scale")
+            raise ValueError("Resize needs exactly one of size, long_side, scale or max_side")
         if self.size is not None:
             as_size(self.size)
-        if (self.long_side is not None and self.long_side <= 0) or (self.scale is not None and self.scale <= 0):
-            raise ValueError("Resize long_side and scale must be positive")
+        if any(v is not None and v <= 0 for v in (self.long_side, self.scale, self.max_side)):
+            raise ValueError("Resize long_side, scale and max_side must be positive")
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         if self.size is not None:
             return as_size(self.size)
-        factor = self.scale if self.scale is not None else self.long_side / max(height, width)  # type: ignore[operator]
+        if self.max_side is not None:
+            factor = min(1.0, self.max_side / max(height, width))
+        else:
+            factor = self.scale if self.scale is not None else self.long_side / max(height, width)  # type: ignore[operator]
         return max(1, round(height * factor)), max(1, round(width * factor))
 
     def __call__(self, image: np.ndarray, mask: Mask, rng: np.random.Generator | None = None) -> tuple[np.ndarray, Mask]:
