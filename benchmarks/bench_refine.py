@@ -4,17 +4,20 @@
     python benchmarks/bench_refine.py --generator varied --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --small 10 --large 2 \
         --out benchmarks/out/bench_refine_varied.json
 
-A third column, "intensity", runs the same pipeline with GrabCut fed the plain gray level
+A third column, "intensity", runs the texture pipeline with GrabCut fed the plain gray level
 instead of the texture features, to show what the feature image buys; a fourth, "previous", the
-refinement before the rim trim (channels blurred by half a period, no trim), a peer measured in
-the same run. `--generator varied` draws one instrument per seed (`segcore.demo.varied`: fringes
-everywhere or inside the sample only, rectangles, ellipses and blobs). The last line times
+refinement before the phase features (texture features only: `refine.FEATURE_KINDS`), a peer
+measured in the same run. `--generator varied` draws one instrument per seed (`segcore.demo.varied`:
+fringes everywhere or inside the sample only, rectangles, ellipses and blobs); `--generator inside`,
+`everywhere` or `phase` one project of that family per seed (`segcore.demo.families`: period,
+contrast, size and shape varying from frame to frame). The last line times
 building the default demo project (8 + 2 frames, two 3072 x 3072 16-bit PNGs included).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -28,9 +31,11 @@ from _common import write_report
 from segcore.data import refine  # noqa: E402
 from segcore.data.boxes import Box, boxes_to_mask  # noqa: E402
 from segcore.demo import create_demo_project, demo_samples  # noqa: E402
+from segcore.demo.families import FAMILIES, family_samples  # noqa: E402
 from segcore.demo.varied import varied_samples  # noqa: E402
 
-GENERATORS = {"demo": demo_samples, "varied": varied_samples}
+GENERATORS = {"demo": demo_samples, "varied": varied_samples,
+              **{family: functools.partial(family_samples, family) for family in FAMILIES}}
 
 
 def _intensity_features(gray: np.ndarray, period: float) -> np.ndarray:
@@ -39,8 +44,8 @@ def _intensity_features(gray: np.ndarray, period: float) -> np.ndarray:
 
 
 def _previous_refinement(image: np.ndarray, box: Box) -> np.ndarray:
-    """The peer: the refinement as it was before the rim trim (half-period channels, no trim)."""
-    with mock.patch.object(refine, "FEATURE_SIGMA", 0.5), mock.patch.object(refine, "_trim_rim", lambda mask, *_: mask):
+    """The peer: the refinement as it was before the phase features (texture features only)."""
+    with mock.patch.object(refine, "FEATURE_KINDS", ("texture",)):
         return refine.refine_box(image, box)
 
 
@@ -51,7 +56,8 @@ def measure(generator: str, seed: int, small: int, large: int) -> list[dict]:
         start = time.perf_counter()
         refined = refine.refine_box(sample.image, sample.box)
         seconds = time.perf_counter() - start
-        with mock.patch.object(refine, "_features", _intensity_features):
+        with mock.patch.object(refine, "_features", _intensity_features), \
+                mock.patch.object(refine, "FEATURE_KINDS", ("texture",)):
             intensity = refine.refine_box(sample.image, sample.box)
         rows.append(
             {

@@ -1,12 +1,22 @@
-"""Tighten box labels to the object inside them: GrabCut on texture features, then clean-up.
+"""Tighten box labels to the object inside them: GrabCut on texture or phase features, then clean-up.
 
 GrabCut's colour models cannot tell a sample from fringe background by gray level alone: both
-hold the same dark and bright fringes. So GrabCut sees a 3-channel feature image instead: the
-gray level (for sharp edges) and, on the scale of the fringe period, its local mean (reflectivity)
-and local standard deviation (fringe contrast). Blurred channels put GrabCut's cut up to a blur
-width outside a sample that alone carries fringes, so a last step trims that rim where the
-contrast is nearer the background's. Work happens on the box plus a margin, downscaled when
-large, so a 3072 x 3072 frame costs no more than a small one.
+hold the same dark and bright fringes. So GrabCut sees a 3-channel feature image instead, of two
+kinds, and the cut that separates its inside from its outside best is kept:
+
+- texture: the gray level (for sharp edges) and, on the scale of the fringe period, its local mean
+  (reflectivity) and local standard deviation (fringe contrast). Blurred channels put GrabCut's cut
+  up to a blur width outside a sample that alone carries fringes, so a last step trims that rim
+  where the contrast is nearer the background's;
+- phase: the fringe analysis (`segcore.data.transforms.fringes`: the fringe amplitude and the phase
+  left once the carrier and the optics' quadratic are removed). A transparent sample under fringes
+  running everywhere (a phase object) has the mean and contrast of its surroundings: only the phase
+  tells it, and texture alone labelled such samples at 0.68 IoU (docs/results.md).
+
+"Separates best": the largest Fisher ratio, over the six channels of both kinds, between the cut's
+inside and outside in the working crop. Work happens on the box plus a margin, downscaled when
+large (the fringe analysis on the box and its surroundings, at PHASE_SIDE at most), so a 3072 x 3072
+frame costs no more than a small one.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import cv2
 import numpy as np
 
 from segcore.data.boxes import Box
+from segcore.data.transforms.fringes import fringe_features
 from segcore.errors import MaskError
 
 log = logging.getLogger(__name__)
@@ -35,6 +46,14 @@ TRIM_BAND = 0.5
 """How far inside GrabCut's cut the rim trim reaches, in fringe periods."""
 MIN_CONTRAST_SEPARATION = 3.0
 """Object and background contrast must differ by this many robust spreads for the rim trim to act."""
+PHASE_SIDE = 512
+"""The fringe analysis (for the phase features) runs on the box and its surroundings at this long side at most."""
+PHASE_CONTEXT = 1.0
+"""The fringe analysis sees this many box sides around the box (its carrier and background need fringes)."""
+FEATURE_KINDS = ("texture", "phase")
+"""The feature images GrabCut cuts, the best-separated cut kept."""
+PHASE_CHANNELS = (3, 4, 5)
+"""Fringe amplitude, cosine and sine of the phase: what GrabCut's phase features hold."""
 
 
 def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | None = None) -> np.ndarray:
@@ -54,23 +73,32 @@ def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int 
     pad = max(16, max(b.w, b.h) // 4) if margin is None else max(0, int(margin))
     x0, y0 = max(b.x - pad, 0), max(b.y - pad, 0)
     x1, y1 = min(b.x + b.w + pad, width), min(b.y + b.h + pad, height)
-    crop = _gray_unit(image[y0:y1, x0:x1])
+    gray = _gray_unit(image)
+    crop = gray[y0:y1, x0:x1]
     scale = min(1.0, WORK_SIDE / max(crop.shape))
     if scale < 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     inner = _scaled_rect(b.x - x0, b.y - y0, b.w, b.h, scale, crop.shape)
     period = _fringe_period(crop)
-    features = _features(crop, period)
-    object_mask = _grabcut(features, inner, iterations)
-    fill = 0.0
-    if object_mask is not None:
-        object_mask = _clean(object_mask, period)
-        if object_mask.any():
-            object_mask = _clean(_trim_rim(object_mask, features[:, :, 2], period), period)
+    kinds = {"texture": lambda: _features(crop, period), "phase": lambda: _phase_features(gray, b, (y0, y1, x0, x1),
+                                                                                               crop.shape)}
+    images = {kind: kinds[kind]() for kind in FEATURE_KINDS}
+    channels = [c.astype(np.float32) for features in images.values() for c in np.moveaxis(features, 2, 0)]
+    object_mask, separation = None, -1.0
+    for kind, features in images.items():
+        cut = _grabcut(features, inner, iterations)
+        if cut is None:
+            continue
+        cut = _clean(cut, period)
+        if cut.any() and kind == "texture":
+            cut = _clean(_trim_rim(cut, features[:, :, 2], period), period)
         bx, by, bw, bh = inner
-        fill = float(object_mask[by : by + bh, bx : bx + bw].mean())
-    if object_mask is None or not MIN_FILL <= fill <= MAX_FILL:
-        log.warning("refining box %s degenerated (object fills %.0f%% of it); keeping the box", _fmt(box), 100 * fill)
+        cut_fill = float(cut[by : by + bh, bx : bx + bw].mean())
+        cut_separation = _separation(cut, channels)
+        if MIN_FILL <= cut_fill <= MAX_FILL and cut_separation > separation:
+            object_mask, separation = cut, cut_separation
+    if object_mask is None:
+        log.warning("refining box %s degenerated (no cut fills 5-97%% of it); keeping the box", _fmt(box))
         out[b.y : b.y + b.h, b.x : b.x + b.w] = True
         return out
     if scale < 1.0:
@@ -131,6 +159,38 @@ def _features(gray: np.ndarray, period: float) -> np.ndarray:
     mean = cv2.GaussianBlur(gray, (0, 0), sigma)
     std = np.sqrt(np.maximum(cv2.GaussianBlur(gray * gray, (0, 0), sigma) - mean * mean, 0))
     return np.ascontiguousarray(np.stack([_to_u8(c) for c in (gray, mean, std)], axis=2))
+
+
+def _phase_features(gray: np.ndarray, box: Box, region: tuple[int, int, int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """H x W x 3 uint8 (`shape`): the fringe amplitude and the phase's cosine and sine over `region` (y0, y1, x0,
+    x1) of the frame, from the fringe analysis of the box and PHASE_CONTEXT box sides around it."""
+    height, width = gray.shape
+    context = round(PHASE_CONTEXT * max(box.w, box.h, 64))
+    ay0, ay1 = max(0, box.y - context), min(height, box.y + box.h + context)
+    ax0, ax1 = max(0, box.x - context), min(width, box.x + box.w + context)
+    area = gray[ay0:ay1, ax0:ax1]
+    scale = min(1.0, PHASE_SIDE / max(area.shape))
+    small = cv2.resize(area, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else area
+    analysis = fringe_features(small, "quadratic", normalise=True)
+    y0, y1 = region[0] - ay0, region[1] - ay0
+    x0, x1 = region[2] - ax0, region[3] - ax0
+    rows = slice(int(y0 * scale), max(int(y0 * scale) + 1, round(y1 * scale)))
+    cols = slice(int(x0 * scale), max(int(x0 * scale) + 1, round(x1 * scale)))
+    size = (shape[1], shape[0])
+    return np.ascontiguousarray(np.stack(
+        [_to_u8(cv2.resize(analysis[rows, cols, c], size, interpolation=cv2.INTER_LINEAR)) for c in PHASE_CHANNELS], axis=2))
+
+
+def _separation(mask: np.ndarray, channels: list[np.ndarray]) -> float:
+    """The largest Fisher ratio over `channels` between the pixels inside and outside `mask` (0: one side empty)."""
+    inside, outside = mask, ~mask
+    if inside.sum() < 2 or outside.sum() < 2:
+        return 0.0
+    ratios = []
+    for channel in channels:
+        a, b = channel[inside], channel[outside]
+        ratios.append(abs(float(a.mean()) - float(b.mean())) / np.sqrt((float(a.var()) + float(b.var())) / 2 + 1e-9))
+    return max(ratios)
 
 
 def _to_u8(channel: np.ndarray) -> np.ndarray:
