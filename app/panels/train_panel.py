@@ -69,14 +69,14 @@ CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"),
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
 FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "invert", "resize", "crop", "clahe", "mean_image",
-                     "fringe_features", "fringe_background", "phase_sign")
+                     "fringe_features", "fringe_background", "fringe_normalise", "fringe_side", "phase_sign")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
 PROGRESS_STEPS = 1000
 UNTIL_FLAT, BY_EPOCHS = "flat", "epochs"
-TRAIN_FOR = (("5 min", "time:300"), ("20 min", "time:1200"), ("until it stops improving", UNTIL_FLAT),
-             ("a number of epochs", BY_EPOCHS))
+TRAIN_FOR = (("1 min", "time:60"), ("2 min", "time:120"), ("5 min", "time:300"), ("20 min", "time:1200"),
+             ("until it stops improving", UNTIL_FLAT), ("a number of epochs", BY_EPOCHS))
 """The "Train for" choices: (text, value); a time budget is "time:SECONDS" (another budget is added as it comes)."""
 STOPPING = "Stopping after the current batch…"
 
@@ -260,10 +260,11 @@ class TrainPanel(QDockWidget):
                                      "and the other way round. On by default for grayscale projects.")
         self.clahe_check = QCheckBox("CLAHE (local contrast)")
         self.fringe_check = QCheckBox("Fringe analysis channels (interferograms)")
-        self.fringe_check.setToolTip("The network also sees the fringes' local contrast, amplitude and demodulated "
-                                     "phase (Fourier fringe analysis, less the frame's tilt, defocus and "
-                                     "astigmatism; the phase's sign varied in training, as it is the analysis's "
-                                     "choice): samples stand out from far fewer labels. Grayscale frames only.")
+        self.fringe_check.setToolTip("The network also sees the fringes' local contrast and amplitude (relative to the "
+                                     "frame's) and the demodulated phase (Fourier fringe analysis at up to 1024 px, "
+                                     "without the illumination, less the optics' tilt, defocus, astigmatism, coma and "
+                                     "spherical aberration; the phase's sign varied in training, as it is the "
+                                     "analysis's choice): samples stand out from far fewer labels. Grayscale only.")
         self.pseudo_check = QCheckBox("Learn from unlabelled frames (pseudo-labels)")
         self.pseudo_check.setToolTip("Half-way through the run the model labels the project's unlabelled frames; its "
                                      "confident pixels train the rest of the run beside your labels. They are kept in "
@@ -393,8 +394,9 @@ class TrainPanel(QDockWidget):
         _select(self.schedule_combo, config.schedule)
         self.epochs_spin.setValue(config.epochs)
         value = train_for_value(config)
-        if value.startswith("time:") and self.train_for_combo.findData(value) < 0:
-            self.train_for_combo.insertItem(0, budget_text(config.time_budget_s), value)  # e.g. the defaults' 4 min
+        if value.startswith("time:") and self.train_for_combo.findData(value) < 0:  # e.g. the defaults' 4 min
+            self.train_for_combo.insertItem(_budget_position(self.train_for_combo, config.time_budget_s),
+                                            budget_text(config.time_budget_s), value)
         _select(self.train_for_combo, value)
         self._show_train_for()
         self.batch_spin.setValue(config.batch_size)
@@ -442,6 +444,8 @@ class TrainPanel(QDockWidget):
         if self.fringe_check.isChecked():
             augment["fringe_features"] = True
             augment["fringe_background"] = base.augment.get("fringe_background", FRINGE_BACKGROUND)
+            for key in ("fringe_normalise", "fringe_side"):  # today's analysis, unless the base config says otherwise
+                augment[key] = base.augment.get(key, GRAY_AUGMENT[key])
             augment["phase_sign"] = base.augment.get("phase_sign", GRAY_AUGMENT["phase_sign"])  # part of today's analysis
         if self.clahe_check.isChecked():
             augment["clahe"] = base.augment.get("clahe") or DEFAULT_CLAHE_CLIP
@@ -687,3 +691,12 @@ def _ignoring_weights(config: TrainConfig) -> TrainConfig:
 def _side(value: object) -> int:
     """The form's single number for a crop or resize option: an int, or 0 for none or another form."""
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _budget_position(combo: QComboBox, seconds: float) -> int:
+    """Where a time budget goes among the "Train for" choices: after the shorter budgets, before the longer."""
+    for index in range(combo.count()):
+        data = str(combo.itemData(index))
+        if not data.startswith("time:") or float(data.split(":", 1)[1]) > seconds:
+            return index
+    return combo.count()

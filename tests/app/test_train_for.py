@@ -22,9 +22,16 @@ def test_train_for_starts_from_the_defaults_budget_and_maps_to_the_config(train_
     assert defaults.time_budget_s is not None and panel.config_from_form() == defaults
     assert panel.train_for_combo.currentText() == {240.0: "4 min", 120.0: "2 min"}[defaults.time_budget_s]
     assert panel.epochs_label.text() == "At most (epochs)"  # with a budget the epochs are the cap
+    texts = [panel.train_for_combo.itemText(i) for i in range(panel.train_for_combo.count())]
+    budgets = [t for t in texts if t.endswith("min")]
+    assert budgets == sorted(budgets, key=lambda t: float(t.split()[0]))  # the defaults' budget in its place
+    assert {"1 min", "2 min", "5 min", "20 min"} <= set(budgets)
 
     _choose(panel, "20 min")
     assert (panel.config_from_form().time_budget_s, panel.config_from_form().until_flat) == (1200.0, False)
+    for text, seconds in (("1 min", 60.0), ("2 min", 120.0)):  # a first look at a handful of boxes
+        _choose(panel, text)
+        assert (panel.config_from_form().time_budget_s, panel.config_from_form().until_flat) == (seconds, False)
     _choose(panel, "until it stops improving")
     config = panel.config_from_form()
     assert (config.time_budget_s, config.until_flat, config.epochs) == (None, True, defaults.epochs)
