@@ -61,7 +61,7 @@ class PredictDialog(QDialog):
         self.fixed_tile = QCheckBox("Fixed tile size")
         self.fixed_tile.setToolTip("Unchecked: each image is predicted whole, tiled only when it does not fit in memory.")
         self.tile = QSpinBox(minimum=64, maximum=8192, singleStep=64, value=512, suffix=" px", enabled=False)
-        self.tta = QCheckBox("Flip test-time augmentation (slower, often a little better)")
+        self.tta = QCheckBox("Test-time augmentation: labels from the mean of the mirrored views")
         self.one_region = QCheckBox("One region per class, holes filled")
         self.one_region.setToolTip("For frames that hold one object of each class (a sample in an interferogram): "
                                    "each class but background keeps only its largest region, and the holes in it "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from app.canvas.render import rgb_to_qimage
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker
 from segcore.errors import SegcoreError
+from segcore.inference.quality import CHECK_BELOW
 from segcore.project.store import ImageRecord, ImageStatus
 from segcore.project.thumbnails import cached_thumbnail, thumbnail_cache_path
 
@@ -53,8 +54,14 @@ PREVIOUS_KEYS = (QKeySequence(Qt.Key.Key_PageUp), QKeySequence(Qt.Key.Key_A))
 
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+CHECK_ROLE = Qt.ItemDataRole.UserRole + 2
+"""True for a predicted image whose prediction is estimated below `CHECK_BELOW`: the user should look (its status
+reads "est. 0.41" in red, with a red dot)."""
 _COLUMNS = ("Name", "Size", "Bits", "Status")
 _NAME_COLUMN, _STATUS_COLUMN = 0, 3
+CHECK_FILTER = "check"
+"""The status filter's entry for predictions estimated bad ("check this")."""
+CHECK_COLOR = QColor(215, 50, 40)
 THUMBNAIL_SIDE = 96
 """Thumbnails are made (and cached) at this size; the view scales them to its icon size."""
 LARGE_ICON, SMALL_ICON = 64, 20
@@ -102,8 +109,10 @@ def _square_icon(rgb: np.ndarray) -> QIcon:
 class ImageListModel(QAbstractTableModel):
     """One row per image record: thumbnail and name, size, bit depth, status."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, quality: Callable[[int], float | None] = lambda _id: None) -> None:
+        """quality: the estimated IoU of an image's stored prediction (None: none, or not estimated)."""
         super().__init__(parent)
+        self._quality = quality
         self._records: list[ImageRecord] = []
         # Icons, not pixmaps: the view draws an icon at its icon size, a pixmap at the pixmap's own size.
         self._thumbnails: dict[int, QIcon] = {}
@@ -112,6 +121,7 @@ class ImageListModel(QAbstractTableModel):
         blank.fill(Qt.GlobalColor.transparent)
         self._placeholder = QIcon(blank)
         self._icons = {status: _status_icon(color) for status, color in STATUS_COLORS.items()}
+        self._check_icon = _status_icon(CHECK_COLOR)
 
     def set_records(self, records: list[ImageRecord]) -> None:
         """Show `records`; thumbnails of images still listed are kept."""
@@ -148,6 +158,10 @@ class ImageListModel(QAbstractTableModel):
         self._records[row] = record
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(_COLUMNS) - 1))
 
+    def shown_quality(self, record: ImageRecord) -> float | None:
+        """The estimate shown for an image: its prediction's, while the prediction is all it has (not labelled)."""
+        return self._quality(record.id) if record.status is ImageStatus.PREDICTED else None
+
     def row_of(self, image_id: int) -> int:
         """The row of an image id, or -1."""
         for row, record in enumerate(self._records):
@@ -171,16 +185,27 @@ class ImageListModel(QAbstractTableModel):
             return None
         record = self._records[index.row()]
         column = index.column()
+        quality = self.shown_quality(record)
+        check = quality is not None and quality < CHECK_BELOW
         if role == Qt.ItemDataRole.DisplayRole:
-            return (record.name, f"{record.width} × {record.height}", str(record.bit_depth), record.status.value)[column]
+            # A predicted image (its orange dot says so) shows its prediction's estimated IoU instead: "est. 0.93",
+            # no wider than "predicted", so the names keep their room.
+            status = record.status.value if quality is None else f"est. {quality:.2f}"
+            return (record.name, f"{record.width} × {record.height}", str(record.bit_depth), status)[column]
         if role == Qt.ItemDataRole.DecorationRole and column == _STATUS_COLUMN:
-            return self._icons.get(record.status)
+            return self._check_icon if check else self._icons.get(record.status)
+        if role == Qt.ItemDataRole.ForegroundRole and column == _STATUS_COLUMN and check:
+            return CHECK_COLOR
+        if role == CHECK_ROLE:
+            return check
         if role == Qt.ItemDataRole.DecorationRole and column == _NAME_COLUMN:
             return self._thumbnails.get(record.id, self._placeholder)
         if role == Qt.ItemDataRole.ToolTipRole:
             channels = {1: "gray", 3: "RGB", 4: "RGBA"}.get(record.channels, f"{record.channels} channels")
+            estimate = "" if quality is None else f" · prediction's estimated IoU {quality:.2f}" + (
+                " — check this" if quality < CHECK_BELOW else "")
             return (f"{record.name}\n{record.path}\n{record.width} × {record.height}, {record.bit_depth}-bit {channels}"
-                    f"\n{record.status.value}")
+                    f"\n{record.status.value}{estimate}")
         if role == IMAGE_ID_ROLE:
             return record.id
         if role == STATUS_ROLE:
@@ -197,7 +222,8 @@ class ImageFilterProxy(QSortFilterProxyModel):
         self._status: str | None = None
 
     def set_filter(self, text: str, status: str | None) -> None:
-        """Show rows whose name contains `text` (any case) and, unless None, whose status is `status`."""
+        """Show rows whose name contains `text` (any case) and, unless None, whose status is `status` (or, for
+        `CHECK_FILTER`, whose prediction is estimated bad)."""
         # Qt 6.10 replaced invalidateRowsFilter() by a begin/end pair; the project still allows older PySide6.
         if hasattr(self, "endFilterChange"):
             self.beginFilterChange()
@@ -209,7 +235,10 @@ class ImageFilterProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         index = self.sourceModel().index(source_row, 0, source_parent)
-        if self._status is not None and index.data(STATUS_ROLE) != self._status:
+        if self._status == CHECK_FILTER:
+            if not index.data(CHECK_ROLE):
+                return False
+        elif self._status is not None and index.data(STATUS_ROLE) != self._status:
             return False
         return self._text in str(index.data(Qt.ItemDataRole.DisplayRole)).casefold()
 
@@ -225,7 +254,7 @@ class ImageBrowser(QDockWidget):
         super().__init__("Images", parent)
         self.setObjectName("ImageBrowser")
         self._state = state
-        self._model = ImageListModel(self)
+        self._model = ImageListModel(self, state.quality)
         self._proxy = ImageFilterProxy(self)
         self._proxy.setSourceModel(self._model)
         self._thumbnail_worker: Worker | None = None
@@ -370,6 +399,11 @@ class ImageBrowser(QDockWidget):
         for status, color in STATUS_COLORS.items():
             count = sum(record.status == status for record in records)
             self.status_filter.addItem(_status_icon(color), f"{status.value} ({count})", status.value)
+        check = sum(1 for record in records if (q := self._model.shown_quality(record)) is not None and q < CHECK_BELOW)
+        self.status_filter.addItem(_status_icon(CHECK_COLOR), f"check this ({check})", CHECK_FILTER)
+        self.status_filter.setItemData(self.status_filter.count() - 1,
+                                       f"Predictions estimated below IoU {CHECK_BELOW:.2f}: look at these first",
+                                       Qt.ItemDataRole.ToolTipRole)
         self.status_filter.setCurrentIndex(max(0, self.status_filter.findData(chosen)))
         self.status_filter.blockSignals(False)
 

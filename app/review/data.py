@@ -10,6 +10,7 @@ import numpy as np
 from app.canvas.render import Rendered, decode_and_render
 from app.state.preview import Preview
 from segcore.data.classes import ClassTable
+from segcore.inference.quality import CHECK_BELOW
 from segcore.project.review import Comparison, compare, prediction_origins
 from segcore.project.store import ProjectStore
 
@@ -34,6 +35,8 @@ class ReviewData:
     """Where the prediction came from ('prediction · run 3 · best.pt · …' or a live preview's description)."""
     is_preview: bool = False
     """The prediction is the live preview (in memory only: nothing to accept)."""
+    quality: float | None = None
+    """The stored prediction's estimated IoU (`segcore.inference.quality`); None: none, or not estimated."""
 
 
 def error_mask(comparison: Comparison) -> np.ndarray:
@@ -56,28 +59,38 @@ def load_review(
     rendered = None if not with_image else decode_and_render(functools.partial(store.read_image, image_id), None, False)
     if label is None:
         label = store.load_mask(image_id)
+    quality = None
     if preview is not None:
         prediction, origin = preview.labels, preview.describe()
     else:
         stored = store.load_prediction(image_id)
         prediction = None if stored is None else stored.labels
+        quality = None if stored is None else stored.quality
         found = prediction_origins(store).get(image_id) if stored is not None else None
         origin = "" if stored is None else (found.describe() if found is not None else stored.checkpoint)
     comparison = None
     if label is not None and prediction is not None:
         comparison = compare(label, prediction, table.num_classes, table.ignore_index)
-    return ReviewData(image_id, rendered, label, prediction, comparison, origin, is_preview=preview is not None)
+    return ReviewData(image_id, rendered, label, prediction, comparison, origin, is_preview=preview is not None,
+                      quality=quality)
 
 
 def describe_scores(data: ReviewData | None) -> str:
-    """The line above the triptych: IoU and pixel accuracy (or what is missing), and where the prediction came from."""
+    """The line above the triptych: IoU and pixel accuracy (or what is missing), the prediction's estimated IoU
+    ("check this" when low), and where the prediction came from."""
     if data is None:
         return ""
     origin = f" — prediction: {data.prediction_origin}" if data.prediction_origin else ""
+    estimate = "" if data.quality is None else f" · {describe_quality(data.quality)}"
     missing = [what for what, value in (("no label", data.label), ("no prediction", data.prediction)) if value is None]
     if missing:
-        return " · ".join(missing) + origin
+        return " · ".join(missing) + estimate + origin
     comparison = data.comparison
     if comparison is None or comparison.miou is None or comparison.pixel_acc is None:
-        return "nothing to score (all pixels ignored)" + origin
-    return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}{origin}"
+        return "nothing to score (all pixels ignored)" + estimate + origin
+    return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}{estimate}{origin}"
+
+
+def describe_quality(quality: float) -> str:
+    """'estimated IoU 0.93', or 'estimated IoU 0.41 — check this' below `CHECK_BELOW`."""
+    return f"estimated IoU {quality:.2f}" + (" — check this" if quality < CHECK_BELOW else "")

@@ -1,4 +1,5 @@
-"""The review queue dock: every labelled image by worst IoU, or unlabelled ones by highest uncertainty; N opens the next.
+"""The review queue dock: unlabelled predictions by lowest estimated IoU (the default), labelled images by worst
+IoU, or unlabelled ones by highest uncertainty; N opens the next.
 
 Each row says which run and checkpoint made the prediction; a prediction older than the newest
 finished run is marked, and so is a labelled image with no prediction at all. One button predicts
@@ -32,17 +33,20 @@ from PySide6.QtWidgets import (
 from app.review.triptych import ReviewView
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker, WorkerGroup
+from segcore.inference.quality import CHECK_BELOW
 from segcore.project.review import QueueEntry, review_queue
 from segcore.project.runs import newest_best_checkpoint, newest_finished_run
 from segcore.project.store import ProjectStore
 
-MODES = (("worst_iou", "Worst IoU (labelled)", "IoU"), ("uncertain", "Most uncertain (unlabelled)", "Uncertainty"))
+MODES = (("estimated_iou", "Lowest estimated IoU (unlabelled)", "Est. IoU"), ("worst_iou", "Worst IoU (labelled)", "IoU"),
+         ("uncertain", "Most uncertain (unlabelled)", "Uncertainty"))
 """(segcore queue kind, menu text, what the value column holds)."""
 IMAGE_ID_ROLE = Qt.ItemDataRole.UserRole
 NAME, VALUE, ORIGIN = range(3)
 REFRESH_DELAY_MS = 600
 """Label edits come in bursts (brush dabs): the queue is recomputed once they settle."""
 MUTED = QColor(130, 130, 130)
+CHECK_COLOR = QColor(215, 50, 40)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class ReviewPanel(QDockWidget):
         for column in (NAME, VALUE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.predict_button = QPushButton()
-        self.predict_button.setToolTip("Predict the labelled images that have no prediction, or only one older than "
+        self.predict_button.setToolTip("Predict the queue's images that have no prediction, or only one older than "
                                        "the newest finished run, with that run's best checkpoint")
         self.summary = QLabel(wordWrap=True)
         self.next_action = QAction("Next in queue", self, shortcut=QKeySequence(Qt.Key.Key_N))
@@ -135,7 +139,7 @@ class ReviewPanel(QDockWidget):
 
     @property
     def kind(self) -> str:
-        """The segcore queue kind shown: 'worst_iou' or 'uncertain'."""
+        """The segcore queue kind shown: 'estimated_iou', 'worst_iou' or 'uncertain'."""
         return self.mode.currentData()
 
     def set_kind(self, kind: str) -> None:
@@ -207,8 +211,9 @@ class ReviewPanel(QDockWidget):
         self._queue = [entry for entry in facts.entries if entry.image_id in known]
         self._checkpoint, self._run_id = facts.checkpoint, facts.run_id
         self.list.clear()
+        estimated = self.kind == "estimated_iou"
         for entry in self._queue:
-            self.list.addTopLevelItem(_row(entry, known[entry.image_id]))
+            self.list.addTopLevelItem(_row(entry, known[entry.image_id], check=estimated and _to_check(entry)))
         self._show_summary()
         self._show_predict_button()
         self._mark_current(self.state.current_id)
@@ -221,7 +226,9 @@ class ReviewPanel(QDockWidget):
         scored = sum(entry.value is not None for entry in self._queue)
         stale = sum(entry.origin is not None and entry.origin.stale for entry in self._queue)
         unpredicted = sum(entry.origin is None for entry in self._queue)
-        parts = [f"{len(self._queue)} image(s), {scored} scored"]
+        parts = [f"{len(self._queue)} image(s), {scored} {'estimated' if self.kind == 'estimated_iou' else 'scored'}"]
+        if self.kind == "estimated_iou":
+            parts.append(f"{sum(map(_to_check, self._queue))} to check (estimated IoU below {CHECK_BELOW:.2f})")
         if stale:
             parts.append(f"{stale} predicted by an older run")
         if unpredicted:
@@ -269,8 +276,14 @@ class ReviewPanel(QDockWidget):
         self._show_predict_button()
 
 
-def _row(entry: QueueEntry, name: str) -> QTreeWidgetItem:
-    """One queue row: name, value, where the prediction came from; marked when it needs a new prediction."""
+def _to_check(entry: QueueEntry) -> bool:
+    """An estimated IoU low enough that the user should look (in the estimated_iou queue)."""
+    return entry.value is not None and entry.value < CHECK_BELOW
+
+
+def _row(entry: QueueEntry, name: str, *, check: bool = False) -> QTreeWidgetItem:
+    """One queue row: name, value, where the prediction came from; marked when it needs a new prediction, and in
+    red when `check` (estimated bad)."""
     origin = entry.origin
     if origin is None:
         where, tip = "not predicted", "This image has no prediction yet"
@@ -281,6 +294,10 @@ def _row(entry: QueueEntry, name: str) -> QTreeWidgetItem:
     item = QTreeWidgetItem([name, value, where])
     item.setData(NAME, IMAGE_ID_ROLE, entry.image_id)
     item.setTextAlignment(VALUE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    if check:
+        tip = f"estimated IoU {entry.value:.2f}: check this prediction\n{tip}"
+        for column in (NAME, VALUE):
+            item.setForeground(column, QBrush(CHECK_COLOR))
     for column in (NAME, VALUE, ORIGIN):
         item.setToolTip(column, f"{name}\n{tip}")
     if entry.needs_prediction:

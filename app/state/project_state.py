@@ -38,6 +38,7 @@ class ProjectState(QObject):
         self._store: ProjectStore | None = None
         self._lock: ProjectLock | None = None
         self._images: list[ImageRecord] = []
+        self._qualities: dict[int, float | None] = {}
         self._class_table: ClassTable | None = None
         self._current_id = NO_IMAGE
         self._current_class = 0
@@ -91,10 +92,16 @@ class ProjectState(QObject):
         self.current_class_changed.emit(self._current_class)
 
     def reload_record(self, image_id: int) -> None:
-        """Re-read one image's record from the store (after its status changed) and announce it."""
+        """Re-read one image's record and its prediction's estimate from the store (after its status or prediction
+        changed) and announce it."""
         fresh = self.store.image(image_id)
         self._images = [fresh if record.id == image_id else record for record in self._images]
+        self._qualities[image_id] = self.store.prediction_quality(image_id)
         self.record_changed.emit(image_id)
+
+    def quality(self, image_id: int) -> float | None:
+        """The estimated IoU of the image's stored prediction (None: no prediction, or one not estimated)."""
+        return self._qualities.get(image_id)
 
     @property
     def current_id(self) -> int:
@@ -124,6 +131,7 @@ class ProjectState(QObject):
         self._class_table = store.class_table()
         self._current_class = 1 if self._class_table.num_classes > 1 else 0  # the first non-background class
         self._images = store.images()
+        self._qualities = store.prediction_qualities()
         log.info("opened project %r at %s (%d images)", store.name, store.root, len(self._images))
         self.project_opened.emit()
         self.images_changed.emit()
@@ -142,6 +150,7 @@ class ProjectState(QObject):
             self._lock.release()
             self._lock = None
         self._images = []
+        self._qualities = {}
         self._class_table = None
         self._current_id = NO_IMAGE
         self.project_closed.emit()
@@ -153,6 +162,7 @@ class ProjectState(QObject):
             self._class_table = table
             self.class_table_changed.emit()
         self._images = self.store.images()
+        self._qualities = self.store.prediction_qualities()
         self.images_changed.emit()
         if self._current_id not in self._ids():
             self._set_current(self._images[0].id if self._images else NO_IMAGE)

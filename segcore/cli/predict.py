@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--resize", help="downscale first (N = long side, or a factor), predict, upscale")
     mode.add_argument("--whole", action="store_true", help="whole image in one forward")
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
-    parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--tta", action="store_true", help="labels from the mean of the image and its mirrored views (the quality estimate's: left-right, "
+                        "up-down, both; with the fringe analysis, two with the phase negated)")
     parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
                         help="each class but the first (background) keeps its largest region, holes filled: "
                         "for frames holding one object per class (default: as the checkpoint was trained)")
@@ -38,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "0 on a CPU, whose cores are better spent on the model)")
     parser.add_argument("--no-uncertainty", action="store_true",
                         help="labels only: skip the per-pixel entropy and the per-image score (faster on a CPU)")
+    parser.add_argument("--quality", action="store_true",
+                        help="estimate each prediction's IoU from mirrored views of the image (four forwards an "
+                        "image) into quality.json, and name those to check")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from segcore.inference.folder import list_images, predict_folder, sequence_mean
     from segcore.inference.predictor import Predictor
+    from segcore.inference.quality import CHECK_BELOW
     from segcore.io.atomic import atomic_write_bytes
 
     paths = list_images(args.input)
@@ -57,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor(args.checkpoint, device=args.device, mode=mode, tile=args.tile, overlap=args.overlap,
                           resize=resize, tta=args.tta, one_region=args.one_region, precision=args.precision,
                           compile=args.compile, keep_probabilities="probs" in formats,
-                          uncertainty=not args.no_uncertainty,
+                          uncertainty=not args.no_uncertainty, quality=args.quality,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
-    scores, predicted, failed = {}, 0, 0
+    scores, qualities, predicted, failed = {}, {}, 0, 0
     # disable=None: no bar when stderr is not a terminal.
     with tqdm(total=len(paths), unit="img", disable=None) as bar:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
@@ -75,10 +80,17 @@ def run(args: argparse.Namespace) -> int:
             predicted += 1
             if result.prediction.score is not None:
                 scores[result.path.name] = round(result.prediction.score, 6)
+            if result.prediction.quality is not None:
+                qualities[result.path.name] = round(result.prediction.quality.iou, 4)
     summary = f"predicted {predicted} of {len(paths)} images into {args.out} ({', '.join(formats)})"
     if args.no_uncertainty:
         print(summary)
     else:
         atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
         print(f"{summary}; per-image uncertainty in {args.out / 'scores.json'}")
+    if args.quality:
+        atomic_write_bytes(args.out / "quality.json", json.dumps(qualities, indent=1).encode("utf-8"))
+        check = sorted((name for name, value in qualities.items() if value < CHECK_BELOW), key=qualities.get)
+        print(f"estimated IoU in {args.out / 'quality.json'}; {len(check)} below {CHECK_BELOW:.2f}, to check"
+              + (f": {', '.join(check[:10])}{' ...' if len(check) > 10 else ''}" if check else ""))
     return 1 if failed else 0

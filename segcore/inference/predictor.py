@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from torch import nn
 from segcore.data.transforms import build_transforms
 from segcore.inference.fold import fold_batchnorm
 from segcore.inference.memory import choose_tiling
+from segcore.inference.quality import QualityEstimate, estimate_quality, quality_views, takes_fringe_channels
 from segcore.inference.regions import keep_one_region
 from segcore.inference.tiling import blend_window, padded_size, tile_grid
 from segcore.models import get_model_info
@@ -38,6 +40,8 @@ BF16_FIRST_CHECKS = 3
 BF16_CHECK_EVERY = 25
 """With precision "auto", the first BF16_FIRST_CHECKS images, then one in every BF16_CHECK_EVERY, are
 predicted in both precisions and compared (one extra forward each): a drop falls back to fp32 for good."""
+QUALITY_SIDE = 512
+"""The quality estimate is computed on the network's output at most this long a side (memory bounded whatever the frame)."""
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Prediction:
     probabilities: np.ndarray | None = None
     """C x H x W float32 softmax, when asked for (`keep_probabilities`)."""
     mode: str = "whole"
+    quality: QualityEstimate | None = None
+    """The estimated IoU of `labels` (`segcore.inference.quality`), when asked for (`quality`)."""
 
 
 class Predictor:
@@ -72,8 +78,13 @@ class Predictor:
         mean_image: np.ndarray | None = None,
         uncertainty: bool = True,
         one_region: bool | None = None,
+        quality: bool = False,
     ):
         """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own.
+
+        tta: the labels come from the mean of the quality views (the frame mirrored three ways; for a network on
+        the fringe analysis, two of them with the phase negated). quality: each prediction carries its estimated
+        IoU (`segcore.inference.quality`), from those views: four forwards instead of one.
 
         one_region: each class keeps only its largest region, holes filled (`regions.keep_one_region`), for
         frames that hold one object per class; the uncertainty and probabilities stay the network's. None:
@@ -88,6 +99,9 @@ class Predictor:
         self.device = pick_device(device)
         self.mode, self.overlap, self.tta, self.keep_probabilities = mode, overlap, tta, keep_probabilities
         self.with_uncertainty = uncertainty
+        self.quality = quality
+        self.views = quality_views(takes_fringe_channels(self.checkpoint.in_channels,
+                                                         self.checkpoint.preprocessing_options()))
         self.one_region = bool(self.checkpoint.config.get("one_region", False)) if one_region is None else one_region
         self.divisor = int(self.checkpoint.extra.get("divisor") or get_model_info(self.checkpoint.model_name).divisor)
         self.transform = self._transform(resize, mean_image)
@@ -162,11 +176,14 @@ class Predictor:
         """Predict a preprocessed C x H x W tensor; results are resized to `output_size`."""
         x = tensor.unsqueeze(0).to(self.device)
         mode = self._mode_for(x)
-        logits = self._checked_logits(x, mode) if self._bf16_check_due() else self._logits(x, mode)
+        first = self._checked_logits(x, mode) if self._bf16_check_due() else self._logits(x, mode)
+        outputs = self._view_outputs(x, mode, first, every=self.tta or self.quality)
         self._images_done += 1
+        logits = torch.stack(outputs).mean(0) if self.tta else first
+        quality = self._estimate(outputs, logits[0]) if self.quality else None
         if logits.shape[-2:] != tuple(output_size):
             logits = F.interpolate(logits, size=tuple(output_size), mode="bilinear", align_corners=False)
-        return self._finish(logits[0], mode)
+        return self._finish(logits[0], mode, quality)
 
     @torch.inference_mode()
     def predict_batch(self, batch: torch.Tensor, output_sizes: list[tuple[int, int]]) -> list[Prediction]:
@@ -176,13 +193,15 @@ class Predictor:
             return [self.predict_tensor(t, size) for t, size in zip(batch, output_sizes)]
         if self._bf16_check_due():
             self._checked_logits(x[:1], "whole")
-        logits = self._logits(x, "whole")
+        outputs = self._view_outputs(x, "whole", self._logits(x, "whole"), every=self.tta or self.quality)
         self._images_done += len(x)
+        logits = torch.stack(outputs).mean(0) if self.tta else outputs[0]
         results = []
-        for item, size in zip(logits, output_sizes):
+        for index, (item, size) in enumerate(zip(logits, output_sizes)):
+            quality = self._estimate([view[index : index + 1] for view in outputs], item) if self.quality else None
             if item.shape[-2:] != tuple(size):
                 item = F.interpolate(item[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
-            results.append(self._finish(item, "whole"))
+            results.append(self._finish(item, "whole", quality))
         return results
 
     def _mode_for(self, x: torch.Tensor) -> str:
@@ -193,11 +212,45 @@ class Predictor:
         return "tile" if max(x.shape[-2:]) > self.tile else "whole"
 
     def _logits(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        logits = self._tiled(x) if mode == "tile" else self._forward(x)
-        if self.tta:
-            flipped = self._tiled(x.flip(-1)) if mode == "tile" else self._forward(x.flip(-1))
-            logits = (logits + flipped.flip(-1)) / 2
-        return logits
+        return self._tiled(x) if mode == "tile" else self._forward(x)
+
+    @torch.inference_mode()
+    def estimate(self, image: np.ndarray, labels: np.ndarray) -> QualityEstimate:
+        """The estimated IoU of `labels` (H x W at the image's size: an edited or another model's prediction) from
+        this predictor's views of `image`."""
+        if labels.shape != image.shape[:2]:
+            raise ValueError(f"labels {labels.shape} and image {image.shape[:2]} differ in size")
+        x = self.preprocess(image).unsqueeze(0).to(self.device)
+        mode = self._mode_for(x)
+        outputs = self._view_outputs(x, mode, self._logits(x, mode), every=True)
+        return self._estimate(outputs, outputs[0][0], labels)
+
+    def _view_outputs(self, x: torch.Tensor, mode: str, first: torch.Tensor, *, every: bool) -> list[torch.Tensor]:
+        """The logits of every view (`first`: the frame as it is), in the frame's orientation; only `first`
+        unless `every`."""
+        if not every:
+            return [first]
+        return [first, *(view.undo(self._logits(view.apply(x), mode)) for view in self.views[1:])]
+
+    def _estimate(self, outputs: list[torch.Tensor], logits: torch.Tensor,
+                  labels: np.ndarray | None = None) -> QualityEstimate:
+        """The quality estimate of `labels` (default: those `logits` give, tidied as the predictor tidies), from the
+        views, at QUALITY_SIDE at most."""
+        scale = QUALITY_SIDE / max(logits.shape[-2:])
+
+        def small(view: torch.Tensor) -> torch.Tensor:  # one view at a time: a tiled 3072 frame's stay small
+            view = view.float()
+            return F.interpolate(view, scale_factor=scale, mode="area") if scale < 1 else view
+
+        probabilities = torch.softmax(torch.cat([small(logits[None]), *map(small, outputs)]), dim=1).cpu().numpy()
+        tidy = keep_one_region if self.one_region else None
+        if labels is None:
+            labels = probabilities[0].argmax(0).astype(np.uint8)
+            labels = labels if tidy is None else tidy(labels)
+        else:
+            height, width = probabilities.shape[-2:]
+            labels = cv2.resize(labels.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+        return estimate_quality(probabilities[1:], labels, tidy=tidy)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Model logits (float32) for a batch, padded to the divisor and cropped back."""
@@ -229,7 +282,7 @@ class Predictor:
                 weight_sum[0, 0, t.y : t.y + t.h, t.x : t.x + t.w] += window
         return acc / weight_sum
 
-    def _finish(self, logits: torch.Tensor, mode: str) -> Prediction:
+    def _finish(self, logits: torch.Tensor, mode: str, quality: QualityEstimate | None = None) -> Prediction:
         # Classes last: reductions over a contiguous axis run ~2.5x faster than over axis 0 (and
         # the channels_last logits of the model are already laid out that way).
         hwc = logits.permute(1, 2, 0)
@@ -250,6 +303,7 @@ class Predictor:
             score=None if uncertainty is None else float(uncertainty.mean()),
             probabilities=probabilities,
             mode=mode,
+            quality=quality,
         )
 
     def _bf16_check_due(self) -> bool:

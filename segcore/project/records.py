@@ -60,6 +60,8 @@ class StoredPrediction:
     created_at: str
     method: tuple[str, ...] | None = ()
     """What the predictor added to the network ("flips", "one region"); None: made before this was recorded."""
+    quality: float | None = None
+    """Estimated IoU of the prediction (`segcore.inference.quality`); None: made before it was estimated."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class PredictionRecord:
     created_at: str
     method: tuple[str, ...] | None = ()
     """As `StoredPrediction.method`."""
+    quality: float | None = None
+    """As `StoredPrediction.quality`."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from segcore.metrics import ConfusionMatrix
 from segcore.project.runs import newest_finished_run
 from segcore.project.store import ImageStatus, ProjectStore
 
-QUEUES = ("worst_iou", "uncertain")
+QUEUES = ("estimated_iou", "worst_iou", "uncertain")
+"""The review queues; the first is the default: predictions of frames never labelled, lowest estimated IoU first."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class QueueEntry:
 
     image_id: int
     value: float | None
-    """IoU against the label (worst_iou) or mean uncertainty (uncertain); None: no prediction to score."""
+    """Estimated IoU (estimated_iou), IoU against the label (worst_iou) or mean uncertainty (uncertain); None: no
+    prediction to score, or one made before estimates were."""
     origin: PredictionOrigin | None
     """Where the prediction came from; None when the image has none."""
 
@@ -96,6 +98,8 @@ class QueueEntry:
 def review_queue(store: ProjectStore, kind: str) -> list[QueueEntry]:
     """The images to review first.
 
+    estimated_iou: every unlabelled image that has a prediction, lowest estimated IoU first (the
+    frames most likely wrong), then those predicted before estimates were, most uncertain first.
     worst_iou: every labelled (or reviewed) image, lowest IoU first, then those whose prediction
     scores nothing (all pixels ignored), then those without a prediction. uncertain: every
     unlabelled image that has a prediction, most uncertain first.
@@ -105,6 +109,14 @@ def review_queue(store: ProjectStore, kind: str) -> list[QueueEntry]:
     origins = prediction_origins(store)
     scores = store.prediction_scores()
     records = store.images()
+    if kind == "estimated_iou":
+        qualities = store.prediction_qualities()
+        predicted = [r for r in records if r.id in origins and r.status is ImageStatus.PREDICTED]
+        estimated = sorted((QueueEntry(r.id, qualities[r.id], origins[r.id]) for r in predicted
+                            if qualities[r.id] is not None), key=lambda entry: entry.value)
+        older = sorted((QueueEntry(r.id, None, origins[r.id]) for r in predicted if qualities[r.id] is None),
+                       key=lambda entry: -(scores[entry.image_id] or 0.0))
+        return estimated + older
     if kind == "uncertain":
         queue = [QueueEntry(r.id, scores[r.id], origins[r.id]) for r in records
                  if r.id in origins and scores[r.id] is not None and r.status is ImageStatus.PREDICTED]

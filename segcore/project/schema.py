@@ -99,6 +99,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """ALTER TABLE predictions ADD COLUMN method TEXT""",
     ),
+    # v8: each prediction's estimated IoU (`segcore.inference.quality`; NULL: made before it was estimated)
+    (
+        """ALTER TABLE predictions ADD COLUMN quality REAL""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -614,10 +614,12 @@ class ProjectStore:
         checkpoint: str,
         run_id: int | None = None,
         method: Sequence[str] = (),
+        quality: float | None = None,
     ) -> None:
         """Keep `labels` (and the per-pixel uncertainty) as the image's latest prediction.
 
         `method`: what the predictor added to the network (`Predictor.method`), shown where the prediction is.
+        `quality`: its estimated IoU (`segcore.inference.quality`), what the review queue sorts by.
         An unlabelled image becomes 'predicted'; labelled and reviewed ones keep their status.
         """
         record = self.image(image_id)
@@ -640,8 +642,8 @@ class ProjectStore:
                                (image_id,)).fetchall()
             conn.execute(
                 "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id, "
-                "method) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id, json.dumps(list(method))),
+                "method, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id, json.dumps(list(method)), quality),
             )
             if record.status is ImageStatus.UNLABELLED:
                 conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus.PREDICTED.value, image_id))
@@ -664,7 +666,7 @@ class ProjectStore:
         except SegcoreError as exc:
             raise ProjectError(f"the stored prediction of image {image_id} cannot be read: {exc}") from exc
         return StoredPrediction(image_id, labels, uncertainty, row["score"], row["checkpoint"], row["run_id"],
-                                row["created_at"], _method(row["method"]))
+                                row["created_at"], _method(row["method"]), row["quality"])
 
     def prediction_scores(self) -> dict[int, float | None]:
         """{image id: mean uncertainty} of every image that has a prediction."""
@@ -672,10 +674,19 @@ class ProjectStore:
 
     def prediction_records(self) -> dict[int, PredictionRecord]:
         """{image id: where its prediction came from} of every image that has a prediction."""
-        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at, method FROM predictions")
+        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at, method, quality FROM predictions")
         return {r["image_id"]: PredictionRecord(r["image_id"], r["score"], r["checkpoint"], r["run_id"], r["created_at"],
-                                                _method(r["method"]))
+                                                _method(r["method"]), r["quality"])
                 for r in rows}
+
+    def prediction_quality(self, image_id: int) -> float | None:
+        """The estimated IoU of the image's prediction (None: no prediction, or one not estimated)."""
+        rows = self._query("SELECT quality FROM predictions WHERE image_id = ?", (image_id,))
+        return rows[0]["quality"] if rows else None
+
+    def prediction_qualities(self) -> dict[int, float | None]:
+        """{image id: estimated IoU} of every image that has a prediction (None: not estimated)."""
+        return {image_id: record.quality for image_id, record in self.prediction_records().items()}
 
     # -- training runs -----------------------------------------------------------------------------
     def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:

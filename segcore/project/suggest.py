@@ -1,17 +1,20 @@
-"""Which unlabelled frame to label next: the most uncertain, and the least like those already labelled.
+"""Which unlabelled frame to label next: the one the model most likely gets wrong, unlike those labelled.
 
     suggestion = suggest_next(store)            # Suggestion(image_id, name, reason, ...) or None
     ranked = rank_unlabelled(store)             # every unlabelled frame, best to label first
 
-A frame's *uncertainty* is the mean per-pixel uncertainty of its stored prediction (what Predict
-keeps, `ProjectStore.prediction_scores`); its *dissimilarity* is the distance from its descriptor
-to the nearest labelled frame's (`image_descriptor`: layout, fringe direction, fringe frequency
-and intensity spread of the frame at one size). The score is their product, each scaled by its
-largest value among the candidates, so a frame must be both uncertain and unlike what is labelled
-to come first. Without predictions the most dissimilar frame comes first (farthest-point
-sampling); with nothing labelled either, the most typical one (the medoid).
+Once a model has predicted the frames, a frame's *badness* is one less the estimated IoU of its
+stored prediction (`segcore.inference.quality`, `ProjectStore.prediction_qualities`): the frames
+estimated worst come first, each weighed by half plus half its *dissimilarity*, the distance from
+its descriptor to the nearest labelled frame's (`image_descriptor`: layout, fringe direction,
+fringe frequency, intensity spread and fringe period), so that of two frames estimated alike bad
+the one unlike what is labelled comes first, and a round of suggestions spreads over kinds of
+failure. Predictions made before estimates were use their mean per-pixel uncertainty instead
+(`ProjectStore.prediction_scores`), multiplied by the dissimilarity. Both are scaled by their
+largest value among the candidates. Without predictions the most dissimilar frame comes first
+(farthest-point sampling); with nothing labelled either, the most typical one (the medoid).
 
-A pure function of the store, or of what a caller passes instead (`uncertainties`,
+A pure function of the store, or of what a caller passes instead (`qualities`, `uncertainties`,
 `descriptors`): a benchmark simulating an annotator calls it with `exclude` holding the frames it
 has chosen in this round but not labelled yet (they count as labelled for dissimilarity), and with
 `among` holding the frames it may label at all (the others, held out for scoring, play no part).
@@ -27,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segcore.data.transforms.fringes import windowed_spectrum
+from segcore.data.transforms.fringes import fringe_period, windowed_spectrum
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_save_npy
 from segcore.project.store import ProjectStore
@@ -42,7 +45,10 @@ LAYOUT_GRID = 8
 ORIENTATION_BINS = 8
 FREQUENCY_BINS = 8
 INTENSITY_BINS = 8
-DESCRIPTOR_VERSION = 1
+PERIOD_BINS = np.geomspace(0.004, 0.16, 8)
+"""Fringe periods (shares of the long side) the descriptor's period block is centred on."""
+PERIOD_SIDE = 1024
+DESCRIPTOR_VERSION = 2
 """Bumped when `image_descriptor` changes: cached descriptors of another version are made again."""
 ROW_BLOCK = 256
 """Frames compared at a time: a block's distances to thousands of frames stay a few MB."""
@@ -61,15 +67,19 @@ class Suggestion:
     """Mean uncertainty of its stored prediction (0 certain .. 1), None without one."""
     distance: float | None
     """Descriptor distance to the nearest labelled frame (0 .. 2), None when nothing is labelled."""
+    quality: float | None = None
+    """Estimated IoU of its stored prediction, None without one (or one made before estimates were)."""
 
 
 def image_descriptor(image: np.ndarray) -> np.ndarray:
     """A unit-length float32 vector that is near for frames that look alike.
 
-    Four blocks, each of unit length (so each weighs the same): the frame's layout (an 8 x 8 thumbnail,
+    Five blocks, each of unit length (so each weighs the same): the frame's layout (an 8 x 8 thumbnail,
     centred), a histogram of gradient orientations weighted by magnitude (fringe direction), the
     radially binned power spectrum (fringe frequency) and the intensity histogram, all computed on the
-    frame resized to DESCRIPTOR_SIDE and scaled by its own 1-99 percentiles (8 and 16 bit alike).
+    frame resized to DESCRIPTOR_SIDE and scaled by its own 1-99 percentiles (8 and 16 bit alike), and
+    the fringe period measured at up to PERIOD_SIDE (fringes finer than DESCRIPTOR_SIDE resolves are
+    common within a project: frames of another scale must read as unlike).
     """
     gray = image.astype(np.float32)
     if gray.ndim == 3:
@@ -101,8 +111,27 @@ def image_descriptor(image: np.ndarray) -> np.ndarray:
     intensity, _ = np.histogram(gray, bins=INTENSITY_BINS, range=(0.0, 1.0))
     intensity = np.sqrt(intensity / max(intensity.sum(), 1))
 
-    blocks = [_unit(block.astype(np.float32)) for block in (layout, orientation, frequency, intensity)]
+    blocks = [_unit(block.astype(np.float32)) for block in (layout, orientation, frequency, intensity,
+                                                           _period_block(image))]
     return (np.concatenate(blocks) / np.sqrt(len(blocks))).astype(np.float32)
+
+
+def _period_block(image: np.ndarray) -> np.ndarray:
+    """The frame's fringe period (found without its illumination, at PERIOD_SIDE at most: fine fringes alias at
+    DESCRIPTOR_SIDE) as a soft one-hot over PERIOD_BINS log-spaced bins; zeros for a frame without fringes."""
+    gray = image.astype(np.float32)
+    if gray.ndim == 3:
+        gray = gray[:, :, : min(3, gray.shape[2])].mean(axis=2)
+    scale = PERIOD_SIDE / max(gray.shape)
+    if scale < 1:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    period = fringe_period(gray, illumination=True)
+    if period is None:
+        return np.zeros(len(PERIOD_BINS), np.float32)
+    position = np.log(period)
+    centres = np.log(PERIOD_BINS)
+    width = centres[1] - centres[0]
+    return np.exp(-0.5 * ((position - centres) / width) ** 2).astype(np.float32)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -138,12 +167,14 @@ def rank_unlabelled(
     among: Iterable[int] | None = None,
     uncertainties: Mapping[int, float | None] | None = None,
     descriptors: Mapping[int, np.ndarray] | None = None,
+    qualities: Mapping[int, float | None] | None = None,
 ) -> list[Suggestion]:
     """Every unlabelled frame (not labelled or reviewed, not in `exclude`), the one to label first first.
 
     `among`, when given, limits the candidates to those ids; unlabelled frames outside it are ignored.
-    `uncertainties` ({image id: mean uncertainty}) replaces the stored predictions' scores and
-    `descriptors` ({image id: vector}) the cached `descriptor_for`, for callers that have them.
+    `uncertainties` ({image id: mean uncertainty}) and `qualities` ({image id: estimated IoU}) replace the
+    stored predictions' and `descriptors` ({image id: vector}) the cached `descriptor_for`, for callers that
+    have them.
     """
     excluded = set(exclude)
     records = store.images()
@@ -156,7 +187,10 @@ def rank_unlabelled(
     references = [r.id for r in records if r.status in LABELLED_STATUSES or r.id in excluded]
     scores = store.prediction_scores() if uncertainties is None else dict(uncertainties)
     uncertainty = {i: scores.get(i) for i in candidates}
+    estimates = store.prediction_qualities() if qualities is None else dict(qualities)
+    quality = {i: estimates.get(i) for i in candidates}
     known = [u for u in uncertainty.values() if u is not None]
+    estimated = any(q is not None for q in quality.values())
 
     vectors = _descriptors(store, candidates + references, descriptors, names)
     candidates = [i for i in candidates if i in vectors]  # an unreadable frame is neither suggested nor compared
@@ -172,8 +206,11 @@ def rank_unlabelled(
 
     max_u = max(known, default=0.0)
     u_scaled = np.array([1.0 if uncertainty[i] is None or max_u <= 0 else uncertainty[i] / max_u for i in candidates])
-    if distance is not None:
-        d_scaled = distance / max(float(distance.max()), 1e-12)
+    d_scaled = None if distance is None else distance / max(float(distance.max()), 1e-12)
+    if estimated:  # a model estimated its predictions: the worst first, the unfamiliar ahead of their like
+        badness = np.array([1.0 if quality[i] is None else max(0.0, 1.0 - quality[i]) for i in candidates])
+        score = badness / max(float(badness.max()), 1e-12) * (1.0 if d_scaled is None else 0.5 + 0.5 * d_scaled)
+    elif d_scaled is not None:
         score = d_scaled * (u_scaled if known else 1.0)
     elif known:
         score = u_scaled
@@ -183,6 +220,7 @@ def rank_unlabelled(
 
     order = sorted(range(len(candidates)), key=lambda k: (-score[k], candidates[k]))
     u_rank = _ranks([uncertainty[i] if uncertainty[i] is not None else -1.0 for i in candidates])
+    q_rank = _ranks([-quality[i] if quality[i] is not None else -2.0 for i in candidates])
     d_rank = _ranks(list(distance)) if distance is not None else None
     total = len(candidates)
     suggestions = []
@@ -190,18 +228,22 @@ def rank_unlabelled(
         image_id = candidates[k]
         u = uncertainty[image_id]
         d = None if distance is None else float(distance[k])
-        uncertain = "not predicted yet" if u is None else f"uncertainty {u:.3f} (#{u_rank[k]} of {total})"
+        q = quality[image_id]
+        if q is not None:
+            uncertain = f"estimated IoU {q:.2f} (#{q_rank[k]} lowest of {total})"
+        else:
+            uncertain = "not predicted yet" if u is None else f"uncertainty {u:.3f} (#{u_rank[k]} of {total})"
         unlike = f"unlike the {len(references)} labelled (distance {d:.2f}, #{d_rank[k]} of {total})" if d is not None else ""
-        if known and unlike:
+        if (known or estimated) and unlike:
             why = f"{uncertain} and {unlike}"
         elif unlike:
             why = f"{unlike}; no predictions yet"
-        elif known:
+        elif known or estimated:
             why = f"{uncertain}; nothing labelled yet"
         else:
             why = f"typical of the {total} unlabelled frames; nothing labelled or predicted yet"
         reason = f"{names[image_id]}: {why}"
-        suggestions.append(Suggestion(image_id, names[image_id], reason, float(score[k]), u, d))
+        suggestions.append(Suggestion(image_id, names[image_id], reason, float(score[k]), u, d, q))
     return suggestions
 
 
@@ -212,9 +254,11 @@ def suggest_next(
     among: Iterable[int] | None = None,
     uncertainties: Mapping[int, float | None] | None = None,
     descriptors: Mapping[int, np.ndarray] | None = None,
+    qualities: Mapping[int, float | None] | None = None,
 ) -> Suggestion | None:
     """The unlabelled frame to label next (see `rank_unlabelled`), or None when every frame is labelled."""
-    ranked = rank_unlabelled(store, exclude=exclude, among=among, uncertainties=uncertainties, descriptors=descriptors)
+    ranked = rank_unlabelled(store, exclude=exclude, among=among, uncertainties=uncertainties, descriptors=descriptors,
+                             qualities=qualities)
     return ranked[0] if ranked else None
 
 

@@ -156,11 +156,13 @@ def test_the_physicists_loop(qtbot, journey, tmp_path):
     assert store.prediction_scores() == {}  # a preview is a view
     assert {r.status for r in store.images() if r.id not in labelled_ids} == {ImageStatus.UNLABELLED}
 
-    # 5. The review queue lists every labelled frame, none predicted yet; one click predicts them.
+    # 5. The review queue (its worst-IoU view) lists every labelled frame, none predicted yet; one click predicts them.
     user.key(Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.review_view
     queue = window.review_panel
     queue.raise_()
+    assert queue.kind == "estimated_iou"  # the default: predictions of unlabelled frames, estimated worst first
+    queue.set_kind("worst_iou")
     qtbot.waitUntil(lambda: not queue.is_computing and len(queue.queue) == 4, timeout=10_000)
     assert sorted(queue.missing()) == sorted(labelled_ids) and queue.predict_button.isEnabled()
     with qtbot.waitSignal(window.predictions.finished, timeout=RUN_TIMEOUT_MS):

@@ -20,7 +20,7 @@ from app.canvas.render import render
 from app.predictions import PredictionController
 from app.review.accept import AcceptController
 from app.review.pane import ReviewPane
-from app.review.queue import ReviewPanel
+from app.review.queue import CHECK_COLOR, ReviewPanel
 from app.review.triptych import ReviewView
 from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
@@ -53,6 +53,8 @@ CASES: dict[str, tuple[np.ndarray | None, np.ndarray | None, float | None]] = {
     "e_very_unsure": (None, _mask((slice(20, 30), slice(30, 40), 2)), 0.8),
     "f_plain": (None, None, None),
 }
+ESTIMATED = {"d_unsure": 0.35, "e_very_unsure": 0.92}
+"""The estimated IoU of the unlabelled images' predictions: not the order their uncertainty gives."""
 
 
 @pytest.fixture()
@@ -66,7 +68,8 @@ def review_project(tmp_path: Path) -> Path:
                 store.save_mask(record.id, label)
             if prediction is not None:
                 uncertainty = np.full((H, W), score, np.float32)
-                store.save_prediction(record.id, prediction, uncertainty, score=score, checkpoint="test")
+                store.save_prediction(record.id, prediction, uncertainty, score=score, checkpoint="test",
+                                      quality=ESTIMATED.get(name))
     return root
 
 
@@ -207,9 +210,11 @@ def test_scores_are_segcores_iou_and_pixel_accuracy(review, name):
 
 
 def test_scores_say_what_is_missing(review):
-    review.select("d_unsure")
-    assert review.view.scores_label.text().startswith("no label — prediction: ")
+    review.select("d_unsure")  # the header carries the prediction's estimate, and says when to check it
+    assert review.view.scores_label.text().startswith("no label · estimated IoU 0.35 — check this — prediction: ")
     assert review.view.prediction_pane.errors_item.is_empty
+    review.select("e_very_unsure")
+    assert review.view.scores_label.text().startswith("no label · estimated IoU 0.92 — prediction: ")
     review.select("f_plain")
     assert review.view.scores_label.text() == "no label · no prediction"
     assert review.view.label_pane.overlay_item.is_empty and review.view.prediction_pane.overlay_item.is_empty
@@ -274,9 +279,27 @@ def test_a_label_edit_on_the_canvas_updates_the_comparison(qtbot, review):
 # -- the queue -------------------------------------------------------------------------------------
 
 
+def test_the_default_queue_lists_predictions_lowest_estimated_iou_first_and_flags_those_to_check(qtbot, review):
+    panel, state = review.panel, review.state
+    assert panel.kind == "estimated_iou" and panel.mode.currentIndex() == 0
+    review.wait_queue()
+    assert [(state.record(e.image_id).name, e.value) for e in panel.queue] == [("d_unsure", 0.35),
+                                                                                ("e_very_unsure", 0.92)]
+    assert panel.list.headerItem().text(1) == "Est. IoU"
+    first, second = panel.list.topLevelItem(0), panel.list.topLevelItem(1)
+    assert first.foreground(1).color() == CHECK_COLOR and "check this" in first.toolTip(0)
+    assert second.foreground(1).color() != CHECK_COLOR and "check this" not in second.toolTip(0)
+    assert "1 to check" in panel.summary.text()
+    qtbot.keyClick(review.win, Qt.Key.Key_N)
+    assert state.current_id == review.id("d_unsure")
+    review.wait_settled()
+    assert "estimated IoU 0.35 — check this" in review.view.scores_label.text()  # the review header says it too
+
+
 def test_the_queue_orders_by_worst_iou_and_n_opens_the_next(qtbot, review):
     panel, state = review.panel, review.state
-    assert panel.kind == "worst_iou"
+    panel.set_kind("worst_iou")
+    review.wait_queue()
     names = [state.record(entry.image_id).name for entry in panel.queue]
     assert names == ["c_poor", "a_fair", "b_perfect"]
     label, prediction, _ = CASES["a_fair"]
@@ -310,6 +333,7 @@ def test_the_uncertain_queue_lists_unlabelled_images_most_uncertain_first(qtbot,
 
 
 def test_accept_prediction_makes_it_the_label_and_the_image_reviewed(qtbot, review):
+    review.panel.set_kind("worst_iou")  # the labelled images' IoU, which an accept makes 1
     image_id = review.select("a_fair")
     _, prediction, _ = CASES["a_fair"]
     assert review.accept.accept_action.isEnabled()
@@ -375,6 +399,7 @@ def test_accept_is_disabled_without_a_prediction(review):
 def test_the_queue_lists_every_labelled_image_says_where_predictions_came_from_and_predicts_the_missing(
         qtbot, review):
     panel, state = review.panel, review.state
+    panel.set_kind("worst_iou")
     store = state.store
     unpredicted = review.id("f_plain")
     store.save_mask(unpredicted, _mask((slice(2, 12), slice(2, 12), 1)))
