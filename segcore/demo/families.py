@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from segcore.demo.interferogram import DemoSample, demo_box
+from segcore.demo.varied import expose
 
 FAMILIES = ("inside", "everywhere", "phase")
 SHAPES = ("ellipse", "rectangle", "blob", "lobed", "polygon")
@@ -132,12 +133,7 @@ def make_family_interferogram(size: int | tuple[int, int], project: Project, *, 
         reflectivity = rng.uniform(0.7, 0.95) if rng.random() < 0.5 else rng.uniform(1.05, 1.3)
         reflect *= 1 + (reflectivity - 1) * inside
 
-    np.clip(visibility, 0.0, 1.0, out=visibility)
-    intensity = np.cos(phase, out=phase)
-    intensity *= visibility
-    intensity += 1
-    intensity *= reflect
-    intensity *= rng.uniform(0.3, 0.45) / float(np.percentile(reflect[:: max(1, height // 64), :: max(1, width // 64)], 95))
+    intensity = expose(phase, visibility, reflect, rng)
     noise = NOISES[int(rng.integers(len(NOISES)))]
     _add_noise(intensity, noise, scale, rng)
     if params is not None:

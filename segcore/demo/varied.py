@@ -94,16 +94,24 @@ def make_varied_interferogram(
     reflectivity = rng.uniform(0.7, 0.95) if rng.random() < 0.5 else rng.uniform(1.05, 1.3)
     reflect[crop] *= 1 + (reflectivity - 1) * edge
 
+    intensity = expose(phase, visibility, reflect, rng)
+    _add_noise(intensity, setup.shot_noise * rng.uniform(0.7, 1.4), setup.read_noise * rng.uniform(0.7, 1.4), rng)
+    full_scale = 255 if bit_depth == 8 else 65535
+    image = np.clip((intensity + rng.uniform(0.0, 0.05)) * full_scale, 0, full_scale)
+    return image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask
+
+
+def expose(phase: np.ndarray, visibility: np.ndarray, reflect: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The frame's intensity (in place of `phase`): fringes of `visibility` (clipped to [0, 1]) on `reflect`,
+    scaled so the bright illumination sits at 0.30-0.45 of full scale, before noise."""
+    height, width = phase.shape
     np.clip(visibility, 0.0, 1.0, out=visibility)
     intensity = np.cos(phase, out=phase)
     intensity *= visibility
     intensity += 1
     intensity *= reflect
     intensity *= rng.uniform(0.3, 0.45) / float(np.percentile(reflect[:: max(1, height // 64), :: max(1, width // 64)], 95))
-    _add_noise(intensity, setup.shot_noise * rng.uniform(0.7, 1.4), setup.read_noise * rng.uniform(0.7, 1.4), rng)
-    full_scale = 255 if bit_depth == 8 else 65535
-    image = np.clip((intensity + rng.uniform(0.0, 0.05)) * full_scale, 0, full_scale)
-    return image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask
+    return intensity
 
 
 def varied_samples(seed: int = 0, *, small: int = 8, large: int = 2, small_size: int = 1024,
