@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segcore import __version__
+from segcore.cli.numbers import integer
 from segcore.errors import DiskFullError, SegcoreError
 from segcore.io.atomic import free_bytes, is_disk_full
 from segcore.io.header import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_image_pixels
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcore", description="segdesk's engine on the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
-    parser.add_argument("--max-pixels", type=int, metavar="N",
+    parser.add_argument("--max-pixels", type=integer(1), metavar="N",
                         help=f"largest image (width x height) to decode; default {DEFAULT_MAX_PIXELS:,}, "
                         f"or ${MAX_PIXELS_ENV}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

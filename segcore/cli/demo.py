@@ -6,15 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from segcore.cli.numbers import integer
 from segcore.demo import default_demo_dir, ensure_demo_project
 from segcore.project.store import ProjectStore
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,9 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "half of them labelled with boxes. An existing project in the folder is left as it is.",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"project folder (default: {default_demo_dir()})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same frames")
-    parser.add_argument("--small", type=_count, default=8, metavar="N", help="number of 1024x1024 8-bit frames")
-    parser.add_argument("--large", type=_count, default=2, metavar="N", help="number of 3072x3072 16-bit frames")
+    parser.add_argument("--seed", type=integer(0), default=0, help="random seed; the same seed gives the same frames (default 0)")
+    parser.add_argument("--small", type=integer(0), default=8, metavar="N", help="number of 1024x1024 8-bit frames (default 8)")
+    parser.add_argument("--large", type=integer(0), default=2, metavar="N", help="number of 3072x3072 16-bit frames (default 2)")
     parser.set_defaults(func=run)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segcore.cli.numbers import integer
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,9 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--checkpoint", type=Path, required=True, metavar="CKPT")
     parser.add_argument("--out", type=Path, required=True, metavar="MODEL.onnx", help="the sidecar goes to MODEL.onnx.json")
-    parser.add_argument("--opset", type=int, help="ai.onnx opset version (default: the exporter's)")
-    parser.add_argument("--height", type=int, default=512, help="example height, rounded up to the model's divisor (default 512)")
-    parser.add_argument("--width", type=int, default=512, help="example width, rounded up to the model's divisor (default 512)")
+    parser.add_argument("--opset", type=integer(1), help="ai.onnx opset version (default: the exporter's)")
+    parser.add_argument("--height", type=integer(1), default=512, help="example height, rounded up to the model's divisor (default 512)")
+    parser.add_argument("--width", type=integer(1), default=512, help="example width, rounded up to the model's divisor (default 512)")
     parser.add_argument("--fixed-size", action="store_true",
                         help="graph for exactly the example H x W (for models whose pooling is not size-dynamic)")
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-torch check")

@@ -6,12 +6,14 @@ import argparse
 import json
 from dataclasses import asdict
 
+from segcore.cli.numbers import integer
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list the segmentation models with their sizes and papers")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--num-classes", type=int, default=21, help="classes for the parameter count (default 21)")
-    parser.add_argument("--in-channels", type=int, default=3, help="input channels for the parameter count (default 3)")
+    parser.add_argument("--num-classes", type=integer(1), default=21, help="classes for the parameter count (default 21)")
+    parser.add_argument("--in-channels", type=integer(1), default=3, help="input channels for the parameter count (default 3)")
     parser.set_defaults(func=run)
 
 

@@ -10,6 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
+from segcore.cli.numbers import integer, real
+from segcore.inference.tiling import MAX_OVERLAP, MIN_TILE
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("predict", help="predict images with a checkpoint and export masks")
@@ -17,10 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", type=Path, required=True, help="an image or a folder of images (name order)")
     parser.add_argument("--out", type=Path, required=True)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--tile", type=int, help="sliding window of this size (default: chosen from free memory)")
+    mode.add_argument("--tile", type=integer(MIN_TILE), metavar="SIDE",
+                      help=f"sliding window of this side, at least {MIN_TILE} (default: chosen from free memory)")
     mode.add_argument("--resize", help="downscale first (N = long side, or a factor), predict, upscale")
     mode.add_argument("--whole", action="store_true", help="whole image in one forward")
-    parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
+    parser.add_argument("--overlap", type=real(0, MAX_OVERLAP), default=0.25,
+                        help=f"tile overlap fraction, 0 to {MAX_OVERLAP} (default 0.25)")
     parser.add_argument("--tta", action="store_true", help="labels from the mean of the image and its mirrored views (the quality estimate's: left-right, "
                         "up-down, both; with the fringe analysis, two with the phase negated)")
     parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
@@ -34,8 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="auto: bf16 where the hardware has it and it agrees with fp32 on >= 99.5%% of pixels")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--batch-size", type=int, default=1, help="images per forward in whole-image mode")
-    parser.add_argument("--workers", type=int, help="decoding / preprocessing processes (default: 2 with a GPU; "
+    parser.add_argument("--batch-size", type=integer(1), default=1, help="images per forward in whole-image mode (default 1)")
+    parser.add_argument("--workers", type=integer(0), help="decoding / preprocessing processes (default: 2 with a GPU; "
                         "0 on a CPU, whose cores are better spent on the model)")
     parser.add_argument("--no-uncertainty", action="store_true",
                         help="labels only: skip the per-pixel entropy and the per-image score (faster on a CPU)")

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segcore.cli.numbers import integer, real
 from segcore.cli.source_args import reader_options
 from segcore.data.readers import list_readers, open_dataset
 from segcore.errors import DatasetError
@@ -33,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="model option, e.g. base_channels=32 or output_stride=16 (repeatable)")
     train.add_argument("--pretrained", action="store_true", help="ImageNet backbone weights from torch's cache")
-    train.add_argument("--epochs", type=int, default=20,
+    train.add_argument("--epochs", type=integer(1), default=20,
                        help="epochs (default 20); with --time or --until-flat, the most the run may take")
     train.add_argument("--time", type=_duration, metavar="DURATION",
                        help="train for this long (90s, 5m, 1h30m): the first epochs are timed and the run gets the "
@@ -41,50 +42,57 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--until-flat", action="store_true",
                        help="stop once validation mIoU (training loss without validation) is no better for "
                        "--patience epochs")
-    train.add_argument("--patience", type=int, default=5, metavar="EPOCHS", help="for --until-flat (default 5)")
+    train.add_argument("--patience", type=integer(1), default=5, metavar="EPOCHS", help="for --until-flat (default 5)")
     train.add_argument("--pseudo-labels", action="store_true",
                        help="--format project: half-way, the model labels the unlabelled images and their confident "
                        "pixels train the rest of the run (kept in the run folder, never as the project's labels)")
-    train.add_argument("--pseudo-confidence", type=float, default=0.75, metavar="P",
+    train.add_argument("--pseudo-confidence", type=real(0.5, 1), default=0.75, metavar="P",
                        help="a pseudo-labelled pixel trains where its class probability is at least P (default 0.75)")
     train.add_argument("--one-region", action="store_true",
                        help="frames hold one object per class: the checkpoint's predictions keep each class's "
                        "largest region, holes filled (predict --no-one-region declines it)")
-    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--batch-size", type=integer(1), default=8, help="images per step (default 8)")
     train.add_argument("--crop", type=parse_size, metavar="N|HxW",
                        help="random training crop: N square, or HxW (height x width); default: whole images")
     train.add_argument("--resize", help="resize first: N = long side, or a factor like 0.333")
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--weight-decay", type=float, default=1e-4)
+    train.add_argument("--lr", type=real(0, above=True), default=1e-3, help="learning rate (default 0.001)")
+    train.add_argument("--weight-decay", type=real(0), default=1e-4, help="(default 0.0001)")
     train.add_argument("--loss", default="ce", help="ce, asl, dice, focal, or a sum like ce+dice")
     train.add_argument("--class-weights", choices=("none", "median_freq", "sqrt_median_freq"), default="none",
                        help="median_freq weighs rare classes up; sqrt_median_freq by the square root (less over-predicted)")
-    train.add_argument("--aux-weight", type=float, default=0.4)
+    train.add_argument("--aux-weight", type=real(0), default=0.4,
+                       help="weight of the auxiliary head's loss, for models that have one (default 0.4)")
     train.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adamw")
-    train.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    train.add_argument("--momentum", type=real(0, 1, below=True), default=0.9, help="SGD momentum (default 0.9)")
     train.add_argument("--schedule", choices=("poly", "step", "cosine", "constant"), default="poly")
-    train.add_argument("--poly-power", type=float, default=0.9, help="poly schedule: (1 - progress) ** POWER")
-    train.add_argument("--step-size", type=int, default=10, metavar="EPOCHS",
+    train.add_argument("--poly-power", type=real(0, above=True), default=0.9,
+                       help="poly schedule: (1 - progress) ** POWER (default 0.9)")
+    train.add_argument("--step-size", type=integer(1), default=10, metavar="EPOCHS",
                        help="step schedule: multiply the learning rate by --step-gamma every EPOCHS (default 10)")
-    train.add_argument("--step-gamma", type=float, default=0.5, help="step schedule factor (default 0.5)")
-    train.add_argument("--warmup", type=float, default=0.0, metavar="EPOCHS")
+    train.add_argument("--step-gamma", type=real(0, 1, above=True), default=0.5, help="step schedule factor (default 0.5)")
+    train.add_argument("--warmup", type=real(0), default=0.0, metavar="EPOCHS",
+                       help="learning rate ramped up from zero over these epochs (default 0)")
     train.add_argument("--aug", default="hflip", help="comma list: hflip, vflip, rot=DEG, scale=MIN:MAX, "
                        "jitter=B:C:G, invert (bright and dark mirrored in half the samples; invert=P), clahe=CLIP, "
                        "mean-image=PATH (`segcore mean-image`; with clahe, frame and mean are equalised alike before "
                        "subtracting) (default hflip; 'none' for nothing)")
-    train.add_argument("--val-fraction", type=float, default=0.2, help="held out when the data has no val split")
+    train.add_argument("--val-fraction", type=real(0, 1, below=True), default=0.2,
+                       help="held out when the data has no val split (default 0.2)")
     train.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, ...")
     train.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
     train.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPUs with native bf16")
-    train.add_argument("--grad-clip", type=float)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--grad-clip", type=real(0, above=True), metavar="NORM",
+                       help="clip the gradients' norm to NORM (default: no clipping)")
+    train.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     train.add_argument("--deterministic", action="store_true")
-    train.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    train.add_argument("--workers", type=integer(0), default=min(4, os.cpu_count() or 1),
+                       help="data loading processes; 0 loads in the training process (default: up to 4)")
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
     train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt (a project's run: "
                        "--out names its folder)")
     train.add_argument("--init-from", type=Path, metavar="CKPT", help="start from these weights (e.g. after new labels)")
-    train.add_argument("--keep-top-k", type=int, default=3, help="keep the k best epochs for `segcore average --run`")
+    train.add_argument("--keep-top-k", type=integer(1), default=3,
+                       help="keep the k best epochs for `segcore average --run` (default 3)")
     train.set_defaults(func=run_train)
 
     ev = subparsers.add_parser("eval", help="evaluate a checkpoint; prints one JSON object")
@@ -103,7 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     avg.add_argument("--out", type=Path, required=True)
     avg.add_argument("checkpoints", type=Path, nargs="*", help="checkpoint files")
     avg.add_argument("--run", type=Path, help="average the k best epochs this run kept (its top_k/)")
-    avg.add_argument("--k", type=int, help="with --run: only the k best of them")
+    avg.add_argument("--k", type=integer(1), help="with --run: only the k best of them (default: all it kept)")
     avg.set_defaults(func=run_average)
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 import torch
 
+MIN_TILE = 32
+"""The smallest sliding window: below it a model's own downsampling leaves nothing to predict from."""
+MAX_OVERLAP = 0.9
+"""The largest overlap between neighbouring tiles (0.9: every pixel seen about 100 times)."""
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -27,8 +32,8 @@ def tile_starts(length: int, tile: int, stride: int) -> list[int]:
 
 def tile_grid(height: int, width: int, tile: int, overlap: float) -> list[Tile]:
     """Tiles of `tile` x `tile` (smaller when the image is) overlapping by `overlap` (0..0.9)."""
-    if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    if not 0 <= overlap <= MAX_OVERLAP:
+        raise ValueError(f"overlap must be in [0, {MAX_OVERLAP}], got {overlap}")
     stride = max(1, int(round(tile * (1 - overlap))))
     th, tw = min(tile, height), min(tile, width)
     return [Tile(y, x, th, tw) for y in tile_starts(height, tile, stride) for x in tile_starts(width, tile, stride)]

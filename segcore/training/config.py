@@ -19,6 +19,11 @@ class ConfigError(SegcoreError):
     """A training configuration is invalid."""
 
 
+_NUMBERS = ("aux_weight", "lr", "weight_decay", "momentum", "poly_power", "step_gamma", "warmup_epochs",
+            "val_fraction", "grad_clip", "time_budget_s", "pseudo_confidence", "pseudo_after")
+"""The options that are real numbers: each must be finite (None where the option allows none)."""
+
+
 @dataclass
 class TrainConfig:
     model: str = "unet"
@@ -84,6 +89,12 @@ class TrainConfig:
             AugmentConfig.from_dict(self.augment)
         except ValueError as exc:  # said as what it is, before the first step that reads it
             raise ConfigError(f"augmentation: {exc}") from exc
+        for name in _NUMBERS:  # NaN passes every comparison below: said here, not as a NaN loss later
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        if self.weight_decay < 0 or self.aux_weight < 0 or self.warmup_epochs < 0 or (self.grad_clip or 1) <= 0:
+            raise ConfigError("weight_decay, aux_weight and warmup_epochs must be 0 or more and grad_clip positive")
         if self.model not in list_models():
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(list_models())}")
         for name, value, allowed in (
