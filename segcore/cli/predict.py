@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from segcore.cli.numbers import integer, real
+from segcore.export.writer import EXPORT_FORMATS, check_formats
 from segcore.inference.tiling import MAX_OVERLAP, MIN_TILE
 
 
@@ -31,8 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
                         help="each class but the first (background) keeps its largest region, holes filled: "
                         "for frames holding one object per class (default: as the checkpoint was trained)")
-    parser.add_argument("--export", default="palette", help="comma list of palette, color, overlay, binary, "
-                        "labelme, rle, probs (default palette)")
+    parser.add_argument("--export", type=_formats, default=("palette",), metavar="FORMATS",
+                        help=f"comma list of {', '.join(EXPORT_FORMATS)} (default palette)")
     parser.add_argument("--sequence-mean", action="store_true",
                         help="subtract the mean frame of the input folder first (interferogram sequences)")
     parser.add_argument("--device", default="auto")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from segcore.io.atomic import atomic_write_bytes
 
     paths = list_images(args.input)
-    formats = [f.strip() for f in args.export.split(",") if f.strip()]
+    formats = args.export
     resize = None
     if args.resize:
         resize = float(args.resize) if "." in args.resize else int(args.resize)
@@ -99,3 +100,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"estimated IoU in {args.out / 'quality.json'}; {len(check)} below {CHECK_BELOW:.2f}, to check"
               + (f": {', '.join(check[:10])}{' ...' if len(check) > 10 else ''}" if check else ""))
     return 1 if failed else 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """`--export palette,color` -> ("palette", "color"); an unknown format is a usage error, before predicting."""
+    try:
+        return check_formats([f.strip() for f in text.split(",") if f.strip()])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

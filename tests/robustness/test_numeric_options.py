@@ -44,6 +44,16 @@ def test_a_bad_number_is_one_usage_line_naming_the_option(command, option, value
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
+def test_an_unknown_export_format_is_refused_before_predicting(capsys, tmp_path):
+    # before: a traceback per image from the writer, "predicted 0 of 1", and exit 0
+    with pytest.raises(SystemExit) as exit_:
+        main([*PREDICT, "--export", "palette,jpeg2000"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert exit_.value.code == 2 and len(errors) == 1
+    assert "argument --export: unknown export format 'jpeg2000'; choose from palette, color" in errors[0]
+    assert build_parser().parse_args([*PREDICT, "--export", "color, palette,color"]).export == ("color", "palette")
+
+
 def test_tile_and_overlap_on_the_edge_of_their_range_are_taken():
     args = build_parser().parse_args([*PREDICT, "--tile", "32", "--overlap", "0.9"])
     assert (args.tile, args.overlap) == (32, 0.9)
