@@ -68,12 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # A full disk surfaces as whatever the writing library raises (OSError, torch, SQLite).
         disk_full = _as_disk_full(exc, args)
-        if disk_full is None:
-            raise
-        return _fail(args, disk_full)
+        if disk_full is not None:
+            return _fail(args, disk_full)
+        if isinstance(exc, _PATH_ERRORS) and exc.filename:  # a path the user gave cannot be made or written
+            return _fail(args, _path_error(exc))
+        raise
 
 
-def _fail(args: argparse.Namespace, exc: Exception) -> int:
+_PATH_ERRORS = (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def _path_error(exc: OSError) -> str:
+    """'cannot write out/a.png: File exists (a file stands where a folder is needed)'."""
+    hint = " (a file stands where a folder is needed)" if isinstance(exc, (FileExistsError, NotADirectoryError)) else ""
+    return f"cannot write {exc.filename}: {exc.strerror}{hint}"
+
+
+def _fail(args: argparse.Namespace, exc: Exception | str) -> int:
     message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     print(f"segcore {args.command}: error: {message}", file=sys.stderr)
     return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,6 +74,9 @@ class ClassTable:
             if info.index != expected:
                 raise DatasetError(f"class indices must run 0..n-1; {info.name!r} has {info.index}, expected {expected}")
         names = [c.name for c in self.classes]
+        unreadable = [n for n in names if not n.strip() or any(unicodedata.category(ch) == "Cc" for ch in n)]
+        if unreadable:
+            raise DatasetError(f"class names must be text without control characters; got {unreadable[0]!r}")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise DatasetError(f"duplicate class names: {', '.join(dupes)}")
@@ -84,6 +88,9 @@ class ClassTable:
         """A table from class names; colours default to the VOC colour map."""
         if colors is not None and len(colors) != len(names):
             raise DatasetError(f"{len(names)} class names but {len(colors)} colours")
+        if len(names) > IGNORE_INDEX:  # before the colour map, which has 256 entries
+            raise DatasetError(f"{len(names)} classes; at most {IGNORE_INDEX} fit an 8-bit index mask "
+                               f"({IGNORE_INDEX} is {IGNORE_NAME})")
         infos = tuple(
             ClassInfo(i, str(name), tuple(int(v) for v in (colors[i] if colors is not None else _VOC_CMAP[i])))  # type: ignore[misc]
             for i, name in enumerate(names)
@@ -215,6 +222,9 @@ def read_labels_file(path: str | Path) -> ClassTable:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DatasetError(f"cannot read labels file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"labels file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                           f"offset {exc.start}); save it as UTF-8") from exc
     if path.suffix.lower() == ".json":
         try:
             return ClassTable.from_dict(json.loads(text))
@@ -242,8 +252,12 @@ def read_labels_file(path: str | Path) -> ClassTable:
         colors.append(color)
     if not names:
         raise DatasetError(f"labels file {path} names no classes")
-    filled = [c if c is not None else tuple(int(v) for v in _VOC_CMAP[i]) for i, c in enumerate(colors)]
-    table = ClassTable.from_names(names, filled)  # type: ignore[arg-type]
+    try:
+        # a colour per class past the 255 that fit is never read: the table refuses them first
+        table = ClassTable.from_names(names, [c if c is not None else _voc_color(i % len(_VOC_CMAP))
+                                              for i, c in enumerate(colors)])
+    except DatasetError as exc:
+        raise DatasetError(f"labels file {path}: {exc}") from exc
     if ignore_color is not None:
         table = ClassTable(table.classes, ignore_color=ignore_color)
     return table

@@ -34,6 +34,7 @@ from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, read_index_mask, write_palette_png
 from segcore.errors import (
     DuplicateImageError,
+    ImageReadError,
     MaskError,
     ProjectError,
     ProjectReadOnlyError,
@@ -101,7 +102,12 @@ class ProjectStore:
         root = Path(root)
         if cls.is_project(root):
             raise ProjectError(f"a project already exists in {root}")
-        root.mkdir(parents=True, exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} is a file, not a folder: a project needs a folder of its own")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file on the way to it, no permission
+            raise ProjectError(f"cannot make the project folder {root}: {exc.strerror or exc}") from exc
         draft = root / f".{DB_NAME}.{os.getpid()}.{threading.get_ident()}.new"
         try:
             with disk_full_guard(root / DB_NAME):
@@ -293,7 +299,10 @@ class ProjectStore:
         Named after the file (or `name`), with _1, _2... when taken. Refused with
         `DuplicateImageError` when an image with the same pixels is already here.
         """
-        source = Path(source).resolve()
+        try:
+            source = Path(source).resolve()
+        except (RuntimeError, OSError) as exc:  # Python 3.11's resolve() raises RuntimeError on a link loop
+            raise ImageReadError(source, "a symbolic link that loops back on itself") from exc
         array = read_image(source)  # raises ImageReadError naming the file: nothing is added
         if copy and not _is_relative_to(source, self.root.resolve()):
             def write(target: Path) -> None:
