@@ -16,6 +16,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from segcore.data.classes import ClassTable
+from segcore.data.polygons import reachable_polygon
 from segcore.errors import DatasetError
 
 MIN_POLYGON_COORDS = 6
@@ -54,12 +55,13 @@ def region_annotation(binary: np.ndarray, *, ann_id: int, image_id: int, categor
 def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
     """The H x W boolean mask of a COCO segmentation.
 
-    Polygons of fewer than three points enclose nothing and are skipped. Raises `DatasetError`
-    for anything else pycocotools could not read or would misread.
+    Raises `DatasetError` for anything pycocotools could not read or would misread, a polygon of fewer
+    than three points among them (it encloses nothing: labelme refuses those too). Vertices far outside
+    the image are clipped first (`segcore.data.polygons`).
     """
     if isinstance(segmentation, list):
-        polygons = [_checked_polygon(p) for p in segmentation]
-        polygons = [p for p in polygons if len(p) >= MIN_POLYGON_COORDS]
+        polygons = [_reachable(_checked_polygon(p), height, width) for p in segmentation]
+        polygons = [p for p in polygons if len(p) >= MIN_POLYGON_COORDS]  # none left: wholly far outside
         if not polygons:
             return np.zeros((height, width), dtype=bool)
         rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
@@ -76,7 +78,15 @@ def _checked_polygon(polygon: Any) -> list[float]:
         raise DatasetError("a polygon must be a flat list of x, y numbers")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in polygon):
         raise DatasetError("a polygon holds a value that is not a finite number")
+    if len(polygon) < MIN_POLYGON_COORDS:
+        raise DatasetError(f"a polygon needs at least 3 points, got {len(polygon) // 2}")
     return [float(v) for v in polygon]
+
+
+def _reachable(polygon: list[float], height: int, width: int) -> list[float]:
+    """The flat polygon with vertices far outside the image clipped (pycocotools' integers overflow)."""
+    points = reachable_polygon(list(zip(polygon[0::2], polygon[1::2])), height, width)
+    return [v for point in points for v in point]
 
 
 def _checked_rle(rle: dict[str, Any], height: int, width: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from segcore.data.classes import ClassTable
+from segcore.data.polygons import reachable_polygon
 from segcore.errors import DatasetError, SegcoreError
 from segcore.io.header import open_checked
 
@@ -67,7 +68,7 @@ def shape_to_bool_mask(shape: Mapping[str, Any], shape_hw: tuple[int, int]) -> n
     points = [(float(x), float(y)) for x, y in shape["points"]]
     canvas = np.zeros((height, width), dtype=bool)
     if shape_type in ("polygon", "oriented_rectangle"):
-        _fill_polygon(canvas, [(int(x), int(y)) for x, y in points])
+        _fill_polygon(canvas, [(int(x), int(y)) for x, y in reachable_polygon(points, height, width)])
     elif shape_type == "rectangle":
         (xa, ya), (xb, yb) = points
         _fill_rectangle(canvas, min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
