@@ -181,6 +181,30 @@ def test_a_voc_box_of_nan_names_its_file(tmp_path):
         open_dataset("voc_boxes", tmp_path)
 
 
+def _voc_box(root: Path, corners: tuple[str, str, str, str]) -> None:
+    write_image(root / "JPEGImages" / "a.png", good_image())
+    (root / "Annotations").mkdir()
+    box = "".join(f"<{tag}>{value}</{tag}>" for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners))
+    (root / "Annotations" / "a.xml").write_text(f"<annotation><object><name>dog</name><bndbox>{box}</bndbox>"
+                                                "</object></annotation>")
+
+
+def test_a_voc_box_with_swapped_corners_is_refused_not_swapped(tmp_path):
+    _voc_box(tmp_path, ("20", "1", "5", "5"))  # issue 27: it was swapped without a word
+    with pytest.raises(LabelFileError, match=r"a\.xml: object 0 \(dog\): xmin 20 > xmax 5 or ymin 1 > ymax 5"):
+        open_dataset("voc_boxes", tmp_path)
+
+
+def test_a_voc_box_reaching_far_outside_the_image_is_refused(tmp_path):
+    _voc_box(tmp_path, ("1", "1", "1e300", "1e300"))  # issue 27: it filled the image
+    sample = open_dataset("voc_boxes", tmp_path)[0]
+    with pytest.raises(LabelFileError, match=r"a\.xml: a box .* reaches far outside the 32x32 image"):
+        sample.load_mask()
+    near = tmp_path / "near"
+    _voc_box(near, ("1", "1", "33", "20"))  # one pixel past the border, as some writers do: kept, clipped
+    assert open_dataset("voc_boxes", near)[0].load_mask()[:20].all()
+
+
 def test_a_folder_prediction_reaches_its_end_when_the_model_fails_on_one_image(tmp_path, checkpoint, monkeypatch):
     from segcore.inference.folder import list_images, predict_folder
     from segcore.inference.predictor import Predictor

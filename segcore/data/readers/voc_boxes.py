@@ -53,13 +53,22 @@ def parse_voc_xml(path: Path) -> tuple[str | None, list[tuple[str, float, float,
             corners = []
         if len(corners) != len(_CORNERS) or not all(math.isfinite(c) for c in corners):
             raise LabelFileError(path, f"object {n} ({name}): <bndbox> needs finite numbers {', '.join(_CORNERS)}")
+        xmin, ymin, xmax, ymax = corners
+        if xmin > xmax or ymin > ymax:  # swapped corners are a broken writer: which box was meant is a guess
+            raise LabelFileError(path, f"object {n} ({name}): xmin {xmin:g} > xmax {xmax:g} or ymin {ymin:g} > ymax "
+                                 f"{ymax:g}; a <bndbox> runs from min to max")
         objects.append((name, *corners))
     filename = (root.findtext("filename") or "").strip() or None
     return filename, objects
 
 
-def _box_mask(image_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
-    return boxes_to_mask(read_file_header(image_path).upright_shape, boxes, background=0)
+def _box_mask(image_path: Path, xml_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
+    height, width = shape = read_file_header(image_path).upright_shape
+    for box in boxes:  # a little past the border is common (xmax = width + 1); an image's size past it is not
+        if box.x < -width or box.y < -height or box.x + box.w > 2 * width or box.y + box.h > 2 * height:
+            raise LabelFileError(xml_path, f"a box ({box.x + 1}, {box.y + 1}, {box.x + box.w}, {box.y + box.h}) "
+                                 f"reaches far outside the {width}x{height} image")
+    return boxes_to_mask(shape, boxes, background=0)
 
 
 @register_reader("voc_boxes")
@@ -117,7 +126,7 @@ def read_voc_boxes(
             LabelledSample(
                 name=name,
                 image_path=image,
-                mask_loader=functools.partial(_box_mask, image, boxes),
+                mask_loader=functools.partial(_box_mask, image, xml_path, boxes),
                 split=split,
                 boxes=boxes,
             )
