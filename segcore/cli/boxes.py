@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     for key, path in bar_over(paths.items(), "image"):
         image = read_image(path)
         height, width = image.shape[:2]
-        outside = [b for b in boxes[key] if b.clipped(width, height).area == 0]
+        outside = [b for b in boxes[key] if b.misplaced(width, height)]
         if outside:
-            raise DatasetError(f"{key}: box {outside[0]} lies outside the {width}x{height} image")
+            raise DatasetError(f"{key}: box {outside[0]} lies or reaches far outside the {width}x{height} image")
         if args.refine:
             mask = refine_boxes_to_mask(image, boxes[key])
         else:

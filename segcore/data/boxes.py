@@ -30,6 +30,15 @@ class Box:
         x1, y1 = min(self.x + self.w, width), min(self.y + self.h, height)
         return Box(x0, y0, max(x1 - x0, 0), max(y1 - y0, 0), self.label)
 
+    def misplaced(self, width: int, height: int) -> bool:
+        """Wholly outside a width x height image, or reaching more than the image's own size past its border.
+
+        A pixel or two past the border is common (VOC's xmax = width + 1) and is clipped; a box that
+        reaches an image's size past it (1e300) is a broken file, not a box to draw over the whole image.
+        """
+        far = self.x < -width or self.y < -height or self.x + self.w > 2 * width or self.y + self.h > 2 * height
+        return far or self.clipped(width, height).area == 0
+
     @classmethod
     def from_corners(cls, x0: float, y0: float, x1: float, y1: float, label: int = 1) -> Box:
         """A box from two corners in any order (e.g. VOC xmin, ymin, xmax, ymax inclusive)."""

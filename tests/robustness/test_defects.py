@@ -198,11 +198,20 @@ def test_a_voc_box_with_swapped_corners_is_refused_not_swapped(tmp_path):
 def test_a_voc_box_reaching_far_outside_the_image_is_refused(tmp_path):
     _voc_box(tmp_path, ("1", "1", "1e300", "1e300"))  # issue 27: it filled the image
     sample = open_dataset("voc_boxes", tmp_path)[0]
-    with pytest.raises(LabelFileError, match=r"a\.xml: a box .* reaches far outside the 32x32 image"):
+    with pytest.raises(LabelFileError, match=r"a\.xml: a box .* lies or reaches far outside the 32x32 image"):
         sample.load_mask()
     near = tmp_path / "near"
     _voc_box(near, ("1", "1", "33", "20"))  # one pixel past the border, as some writers do: kept, clipped
     assert open_dataset("voc_boxes", near)[0].load_mask()[:20].all()
+
+
+def test_a_box_reaching_far_outside_is_refused_by_boxes_to_masks(tmp_path, capsys):
+    write_image(tmp_path / "images" / "a.png", good_image())
+    (tmp_path / "boxes.json").write_text('{"classes": ["background", "s"], "boxes": {"a.png": [0, 0, 1e300, 1e300]}}')
+    argv = ["boxes-to-masks", "--images", str(tmp_path / "images"), "--boxes", str(tmp_path / "boxes.json"),
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 2  # issue 27: it filled the image
+    assert "lies or reaches far outside the 32x32 image" in capsys.readouterr().err
 
 
 def test_a_folder_prediction_reaches_its_end_when_the_model_fails_on_one_image(tmp_path, checkpoint, monkeypatch):

@@ -64,10 +64,10 @@ def parse_voc_xml(path: Path) -> tuple[str | None, list[tuple[str, float, float,
 
 def _box_mask(image_path: Path, xml_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
     height, width = shape = read_file_header(image_path).upright_shape
-    for box in boxes:  # a little past the border is common (xmax = width + 1); an image's size past it is not
-        if box.x < -width or box.y < -height or box.x + box.w > 2 * width or box.y + box.h > 2 * height:
+    for box in boxes:
+        if box.misplaced(width, height):
             raise LabelFileError(xml_path, f"a box ({box.x + 1}, {box.y + 1}, {box.x + box.w}, {box.y + box.h}) "
-                                 f"reaches far outside the {width}x{height} image")
+                                 f"lies or reaches far outside the {width}x{height} image")
     return boxes_to_mask(shape, boxes, background=0)
 
 
