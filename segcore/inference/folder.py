@@ -24,7 +24,7 @@ from segcore.errors import DiskFullError, SegcoreError
 from segcore.export.writer import export_prediction
 from segcore.inference.predictor import Prediction, Predictor
 from segcore.io.atomic import free_bytes, is_disk_full
-from segcore.io.images import image_notes, is_file_or_broken_link, is_image_file, read_image
+from segcore.io.images import image_notes, is_file_or_broken_link, listed_image, read_image
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def list_images(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise SegcoreError(f"input {path} does not exist")
-    images = sorted(p for p in path.iterdir() if is_file_or_broken_link(p) and is_image_file(p))
+    images = sorted(p for p in path.iterdir() if listed_image(p))
     if not images:
         raise SegcoreError(f"no images (png, jpg, tif, bmp) in {path}")
     return images

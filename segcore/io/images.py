@@ -78,6 +78,12 @@ def is_file_or_broken_link(path: Path) -> bool:
     return path.is_file() or (path.is_symlink() and not path.exists())
 
 
+def listed_image(path: Path) -> bool:
+    """An entry of a folder that a listing of its images holds: named like an image and a file, a link that
+    loops or dangles, or a folder (a folder named a.png is said to be one when read, not passed over)."""
+    return is_image_file(path) and (is_file_or_broken_link(path) or path.is_dir())
+
+
 def read_image(path: str | Path, *, upright: bool = True) -> np.ndarray:
     """Decode an image file to an array (gray H x W, or H x W x 3/4 in RGB(A) order), upright unless asked not to."""
     path = Path(path)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from segcore.errors import DatasetError, SegcoreError
-from segcore.io.images import is_file_or_broken_link, is_image_file
+from segcore.io.images import listed_image
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import (
     ImportProgress,
@@ -31,13 +31,14 @@ log = logging.getLogger(__name__)
 def image_files(folder: str | Path) -> list[Path]:
     """The image files directly in `folder` (hidden ones skipped), sorted by name.
 
-    Symbolic links that loop or dangle are included, so that the import reports them.
+    Symbolic links that loop or dangle and folders named like images are included, so that the import
+    reports them.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder")
     return sorted(
-        p for p in folder.iterdir() if is_file_or_broken_link(p) and is_image_file(p) and not p.name.startswith(".")
+        p for p in folder.iterdir() if listed_image(p) and not p.name.startswith(".")
     )
 
 

@@ -73,3 +73,19 @@ def test_a_symlink_loop_given_to_add_images_is_skipped_and_named(tmp_path, capsy
     assert "added 1 of 2 images" in out and "skipped loop.png: cannot read image" in out
     assert "a symbolic link that loops back on itself" in out
     assert sorted(p.name for p in Path(tmp_path / "p" / "images").iterdir()) == ["good.png"]
+
+
+def test_a_folder_named_like_an_image_is_named_not_passed_over(tmp_path, checkpoint, capsys):
+    (tmp_path / "labels.txt").write_text("background\nsample\n")
+    write_image(tmp_path / "frames" / "b.png", good_image())
+    (tmp_path / "frames" / "a.png").mkdir()  # issue 27, item 12: ignored without a word
+    assert main(["project", "create", str(tmp_path / "p"), "--labels", str(tmp_path / "labels.txt")]) == 0
+    capsys.readouterr()
+    assert main(["project", "add-images", str(tmp_path / "p"), str(tmp_path / "frames")]) == 1
+    out = capsys.readouterr().out
+    assert "added 1 of 2 images" in out and "skipped a.png: " in out and "is a directory, not a file" in out
+    argv = ["predict", "--checkpoint", str(checkpoint), "--input", str(tmp_path / "frames"), "--out",
+            str(tmp_path / "out"), "--whole", "--device", "cpu"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "skipped a.png: " in out and "predicted 1 of 2 images" in out

@@ -18,7 +18,7 @@ from segcore.data.masks import read_index_mask
 from segcore.data.readers import register_reader
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.errors import DatasetError
-from segcore.io.images import IMAGE_SUFFIXES, is_file_or_broken_link, is_image_file
+from segcore.io.images import IMAGE_SUFFIXES, listed_image
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,14 @@ def warn_unused_options(fmt: str, options: dict) -> None:
 def files_by_stem(folder: Path) -> dict[str, Path]:
     """Image files in `folder` (not recursive, hidden files skipped) by stem, in name order.
 
-    Symbolic links that loop or dangle are kept: reading them reports the problem.
+    Symbolic links that loop or dangle and folders named like images are kept: reading them reports the problem.
 
     Where several files share a stem the suffix order .jpg, .jpeg, .png, .tif, .tiff, .bmp decides
     and one warning says how many stems were ambiguous.
     """
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not is_image_file(path) or not is_file_or_broken_link(path):
+        if path.name.startswith(".") or not listed_image(path):
             continue
         found.setdefault(path.stem, []).append(path)
     ambiguous = [stem for stem, paths in found.items() if len(paths) > 1]
