@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +77,25 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     with disk_full_guard(target):
         with _atomic_path(target) as tmp:
             yield tmp
+
+
+STALE_TEMPORARY_S = 600
+"""A temporary file untouched this long was left by a killed write (a live write takes seconds)."""
+_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+"""`atomic_path`'s temporaries: mkstemp's `.NAME.XXXXXXXX.tmp`."""
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Remove the temporaries that killed writes left in `folder` and below it; returns how many."""
+    cutoff, removed = time.time() - STALE_TEMPORARY_S, 0
+    for leftover in folder.rglob(".*.tmp"):
+        try:
+            if _TEMPORARY_NAME.fullmatch(leftover.name) and leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+                removed += 1
+        except OSError:  # gone meanwhile, or not ours to remove: the next open tries again
+            continue
+    return removed
 
 
 @contextlib.contextmanager

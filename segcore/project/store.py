@@ -40,7 +40,7 @@ from segcore.errors import (
     ProjectReadOnlyError,
     SegcoreError,
 )
-from segcore.io.atomic import atomic_path, disk_full_guard
+from segcore.io.atomic import atomic_path, disk_full_guard, remove_stale_temporaries
 from segcore.io.images import decode_image, encode_image, image_info, read_image, write_image
 from segcore.project.database import (
     DB_NAME,
@@ -141,7 +141,12 @@ class ProjectStore:
         if not read_only and not writable(root):
             log.info("project %s is not writable: opening it read-only", root)
             read_only = True
-        return cls._connect(root, read_only)
+        store = cls._connect(root, read_only)
+        if not read_only:
+            removed = remove_stale_temporaries(root)  # a killed import or save leaves its half-written file
+            if removed:
+                log.info("removed %d half-written file(s) that killed writes left in %s", removed, root)
+        return store
 
     @classmethod
     def _connect(cls, root: Path, read_only: bool) -> ProjectStore:

@@ -170,6 +170,25 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_write(tmp_path):
     assert not stale.exists() and fresh.exists() and (tmp_path / "new" / "classes.txt").is_file()
 
 
+def test_a_killed_imports_half_written_image_is_removed_when_the_project_next_opens(tmp_path):
+    from segcore.data.classes import ClassTable
+    from segcore.project.store import ProjectStore
+
+    ProjectStore.create(tmp_path / "p", ClassTable.from_names(["background", "sample"])).close()
+    images = tmp_path / "p" / "images"
+    images.mkdir(exist_ok=True)
+    stale, fresh = images / ".a.png.k3j_x9q2.tmp", images / ".b.png.0a1b2c3d.tmp"  # issue 27: left forever
+    for leftover in (stale, fresh):
+        leftover.write_bytes(b"half an image")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    mine = tmp_path / "p" / ".notes.tmp"  # not a name atomic writes give: not ours to remove
+    mine.write_text("x")
+    os.utime(mine, (hour_ago, hour_ago))
+    ProjectStore.open(tmp_path / "p").close()
+    assert not stale.exists() and fresh.exists() and mine.exists()  # a live write's temporary is kept
+
+
 def test_a_voc_box_of_nan_names_its_file(tmp_path):
     write_image(tmp_path / "JPEGImages" / "a.png", good_image())
     (tmp_path / "Annotations").mkdir()
