@@ -106,6 +106,7 @@ class Checkpoint:
             "class_table": self.class_table.to_dict(),
             "normalization": self.normalization,
             "state_dict": self.state_dict,
+            "weights_digest": weights_digest(self.state_dict),
             "config": self.config,
             "metrics": self.metrics,
             "label_set_hash": self.label_set_hash,
@@ -148,7 +149,34 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     except (KeyError, TypeError, ValueError, AttributeError, SegcoreError) as exc:
         what = f"lacks the field {exc}" if isinstance(exc, KeyError) else f"is damaged ({exc})"
         raise CheckpointError(f"checkpoint {path} {what}") from exc
+    _check_weights(checkpoint, payload.get("weights_digest"), path)
     return checkpoint
+
+
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """A digest of the weights (names, dtypes, shapes and bytes), written with them and checked on every load."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(state_dict):
+        tensor = state_dict[name]
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_weights(checkpoint: Checkpoint, digest: Any, path: Path) -> None:
+    """Refuse weights that changed since they were written, or that are not finite (a diverged run or damage)."""
+    odd = [name for name, value in checkpoint.state_dict.items() if not isinstance(value, torch.Tensor)]
+    if odd:
+        raise CheckpointError(f"checkpoint {path} is damaged: its weight {odd[0]} is not a tensor")
+    if digest is not None and digest != weights_digest(checkpoint.state_dict):  # None: written before digests
+        raise CheckpointError(f"checkpoint {path} is damaged: its weights do not match the digest written with "
+                              "them (a disk or copy error); use another checkpoint of the run")
+    for name, tensor in checkpoint.state_dict.items():
+        if tensor.is_floating_point():
+            bad = int((~torch.isfinite(tensor)).sum())
+            if bad:
+                raise CheckpointError(f"checkpoint {path} holds {bad} NaN or infinite weight(s) (e.g. in {name}): "
+                                      "the training diverged or the file is damaged")
 
 
 def checkpoint_config(path: str | Path) -> dict:
