@@ -173,7 +173,7 @@ def test_reader_rasterises_polygons_and_both_rles_as_pycocotools_does(tmp_path, 
     assert "1 annotation(s) that have a box but no segmentation" in caplog.text
     # Ids 3 and 7 become classes 1 and 2 (id order), background added as class 0.
     assert dataset.class_table.names == ["_background_", "dog", "cat"]
-    assert [s.name for s in dataset] == ["a", "sub_b", "empty"]
+    assert [s.name for s in dataset] == ["a", "b", "empty"]  # "sub/b.png" is b: its stem is its own
 
     coco = COCO(str(json_path))
     cls = {3: 1, 7: 2}
@@ -213,6 +213,17 @@ def test_reader_takes_a_json_file_and_an_image_root(tmp_path):
     assert dataset.class_table.names == ["background", "cell"]  # the file's background category is class 0
     assert dataset[0].split == "train"
     assert dataset[0].load(dataset.class_table)[1][5, 5] == 1
+
+
+def test_sample_names_are_stems_and_folders_join_in_only_where_stems_repeat(tmp_path):
+    # issue 27, item 17: VOC-style file names imported as "JPEGImages_2011_000003"
+    names = ["JPEGImages/2011_000003.jpg", "x/a.png", "y/a.png", "z/a.jpg", "b.png"]
+    for name in names:
+        write_image(tmp_path / "images" / name, np.full((H, W), 9, np.uint8))
+    doc = {"images": [{"id": i, "file_name": name, "height": H, "width": W} for i, name in enumerate(names)],
+           "categories": [{"id": 1, "name": "cell"}], "annotations": []}
+    json_path = _write_coco_json(tmp_path / "annotations" / "instances.json", doc)
+    assert [s.name for s in open_dataset("coco", json_path)] == ["2011_000003", "x_a", "y_a", "z_a", "b"]
 
 
 @pytest.mark.parametrize(

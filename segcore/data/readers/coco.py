@@ -189,8 +189,8 @@ def _samples(
         by_image[ids[0]].append((ann.get("id", n), ann["segmentation"], classes[ids[1]]))
     bases = _image_bases(f.path, root, image_root)
     samples = []
-    for image_id, file_name, height, width in images:
-        name = _sample_name(file_name)
+    names = _sample_names([file_name for _, file_name, *_ in images])
+    for (image_id, file_name, height, width), name in zip(images, names):
         image_path = _find_image(file_name, bases)
         if image_path is None:
             reason = f"{f.path}: image {file_name!r} not found in {', '.join(str(b) for b in bases)}"
@@ -225,10 +225,15 @@ def _find_image(file_name: str, bases: list[Path]) -> Path | None:
     return next((base / relative for base in bases if (base / relative).is_file()), None)
 
 
-def _sample_name(file_name: str) -> str:
-    path = PurePosixPath(PureWindowsPath(file_name).as_posix())
-    if path.is_absolute():
-        return path.stem
+def _sample_names(file_names: list[str]) -> list[str]:
+    """Each image's stem ("JPEGImages/2011_000003.jpg" -> "2011_000003"); where two images share a stem, their
+    relative folders joined in ("x/a.png", "y/a.png" -> "x_a", "y_a")."""
+    paths = [PurePosixPath(PureWindowsPath(name).as_posix()) for name in file_names]
+    stems = Counter(path.stem for path in paths)
+    return [path.stem if stems[path.stem] == 1 or path.is_absolute() else _qualified(path) for path in paths]
+
+
+def _qualified(path: PurePosixPath) -> str:
     parts = [p for p in path.with_suffix("").parts if p not in (".", "..")]
     return "_".join(parts) or path.stem
 
