@@ -6,7 +6,8 @@ labelme rasterises a file's shapes in order, each on its own canvas, later shape
 - every connected region of a class other than 0 becomes one polygon (8-connected regions,
   OpenCV's foreground convention);
 - regions of class 0 that are enclosed (4-connected regions not touching the image border:
-  the holes of the regions around them) become polygons of class 0, `table.names[0]`;
+  the holes of the regions around them) become polygons of class 0, labelled labelme's
+  `_background_` whatever its name in the table (labelme2voc.py asserts that class 0 is it);
 - ignore pixels become `__ignore__` polygons (labelme's own ignore label), unless
   `include_ignore=False` turns them into class 0 first;
 - shapes are written largest area first. A region inside another one's outline always has a
@@ -40,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from segcore.data.classes import IGNORE_NAME, ClassTable
+from segcore.data.classes import BACKGROUND_NAME, IGNORE_NAME, ClassTable
 from segcore.data.masks import check_index_mask
 from segcore.data.shapes import shape_to_bool_mask
 from segcore.errors import MaskError
@@ -84,8 +85,9 @@ def mask_to_labelme(
         mask = np.where(mask == table.ignore_index, 0, mask).astype(np.uint8)
 
     regions: list[tuple[float, int, str, list[np.ndarray]]] = []
+    names = labelme_names(table)
     for value in np.unique(mask).tolist():
-        label = IGNORE_NAME if value == table.ignore_index else table.names[value]
+        label = IGNORE_NAME if value == table.ignore_index else names[value]
         binary = (mask == value).astype(np.uint8)
         # The canvas already holds class 0 outside every shape: only enclosed class-0 regions
         # (holes, 4-connected as OpenCV's holes are) need shapes.
@@ -153,10 +155,18 @@ def relative_image_path(image_path: str | Path, json_dir: str | Path) -> str:
     return Path(rel).as_posix()
 
 
-def write_labelme_labels(path: str | Path, table: ClassTable) -> None:
+def labelme_names(table: ClassTable) -> list[str]:
+    """The class names as labelme has them: class 0 is always `_background_` (labelme2voc.py asserts it)."""
+    return [BACKGROUND_NAME, *table.names[1:]]
+
+
+def labelme_labels_text(table: ClassTable) -> str:
     """labelme's labels.txt for `table`: `__ignore__`, then one class name per line (index order)."""
-    lines = [IGNORE_NAME, *table.names]
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return "\n".join([IGNORE_NAME, *labelme_names(table)]) + "\n"
+
+
+def write_labelme_labels(path: str | Path, table: ClassTable) -> None:
+    atomic_write_bytes(path, labelme_labels_text(table).encode("utf-8"))
 
 
 def _region_outlines(binary: np.ndarray, *, connectivity: int, enclosed_only: bool):

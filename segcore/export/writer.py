@@ -27,7 +27,7 @@ import numpy as np
 from segcore.data.classes import IGNORE_INDEX, ClassTable
 from segcore.data.masks import check_index_mask, check_same_size, write_palette_png
 from segcore.errors import MaskError
-from segcore.export.labelme_json import write_labelme_json, write_labelme_labels
+from segcore.export.labelme_json import labelme_labels_text, write_labelme_json, write_labelme_labels
 from segcore.export.masks import write_binary_masks, write_color_mask, write_overlay
 from segcore.export.rle import mask_to_rle_doc
 from segcore.io.atomic import atomic_path, atomic_write_bytes
@@ -125,7 +125,7 @@ def export_prediction(
 
 def _ensure_labelme_labels(path: Path, table: ClassTable) -> list[Path]:
     # Once per folder, not per image: rewritten only when the class list differs.
-    wanted = "\n".join(["__ignore__", *table.names]) + "\n"
+    wanted = labelme_labels_text(table)
     try:
         if path.read_text(encoding="utf-8") == wanted:
             return []

@@ -55,10 +55,14 @@ def test_labelme_output_reads_back_to_the_same_masks_and_classes(tmp_path):
     assert (out / "ring.jpg").read_bytes() == (tmp_path / "src" / "ring.jpg").read_bytes()
     doc = json.loads((out / "ring.json").read_text())
     assert doc["imagePath"] == "ring.jpg" and doc["imageData"] is None
-    assert {s["label"] for s in doc["shapes"]} == {"road", "car", "tree", "background", "__ignore__"}
+    assert {s["label"] for s in doc["shapes"]} == {"road", "car", "tree", "_background_", "__ignore__"}
+    # labelme2voc.py's assertions on labels.txt: __ignore__ first, _background_ second, whatever class 0's name
+    lines = (out / "labels.txt").read_text().splitlines()
+    assert lines[:2] == ["__ignore__", "_background_"] and lines[2:] == TABLE.names[1:]
 
     back = open_dataset("labelme", out)
-    assert back.class_table.names == TABLE.names  # from labels.txt, not the order shapes first appear in
+    # from labels.txt, not the order shapes first appear in; class 0 under labelme's name
+    assert back.class_table.names == ["_background_", *TABLE.names[1:]]
     for sample in back:
         image, mask = sample.load(back.class_table)
         np.testing.assert_array_equal(mask, masks[sample.name], err_msg=sample.name)

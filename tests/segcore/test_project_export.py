@@ -62,7 +62,7 @@ def test_labels_in_every_per_image_format_read_back(store, tmp_path):
     assert not (out / "palette" / "img3.png").exists()
 
     labelme = open_dataset("labelme", out / "labelme", labels=out / "labelme" / "labels.txt")
-    assert labelme.class_table.names == TABLE.names
+    assert labelme.class_table.names == ["_background_", *TABLE.names[1:]]  # labelme's name for class 0
     for sample in labelme:
         image, mask = sample.load()
         record = store.image_by_name(sample.name)
