@@ -45,7 +45,7 @@ from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.errors import DatasetError, ImageReadError
 from segcore.export.labelme_json import write_labelme_json, write_labelme_labels
 from segcore.io.atomic import atomic_write_bytes
-from segcore.io.header import sniff_format
+from segcore.io.header import read_header, sniff_format
 from segcore.io.images import encode_image, write_image
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,9 @@ def _original_image(sample: LabelledSample) -> tuple[bytes, str] | None:
     except OSError as exc:
         raise ImageReadError(sample.image_path, f"cannot open file ({exc.strerror or exc})") from exc
     fmt = sniff_format(data[:16])
-    return (data, fmt) if fmt else None
+    if not fmt or read_header(data, sample.image_path).orientation != 1:
+        return None  # an EXIF-rotated file: readers that ignore EXIF (torchvision's VOC) would see it sideways
+    return data, fmt
 
 
 def _image_file(sample: LabelledSample, image: np.ndarray, keep: tuple[str, ...]) -> tuple[bytes, str]:

@@ -15,6 +15,7 @@ from segcore.data.classes import ClassTable
 from segcore.data.readers.base import LabelledDataset, LabelledSample
 from segcore.data.writers import write_dataset
 from segcore.errors import DuplicateImageError, ProjectError, SegcoreError
+from segcore.io.header import read_file_header
 from segcore.project.store import ImageStatus, ProjectStore
 
 log = logging.getLogger(__name__)
@@ -157,17 +158,28 @@ def masks_dataset(
     samples = []
     for image_id in image_ids:
         record = store.image(image_id)
+        path = store.image_path(image_id)
         samples.append(
             LabelledSample(
                 name=record.name,
-                image_path=store.image_path(image_id),
-                image_loader=functools.partial(store.read_image, image_id),  # the store's orientation rule
+                image_path=path,
+                # The store's orientation rule, where it differs from reading the file; without a loader a
+                # writer may copy the file's bytes (a JPEG stays the JPEG it was).
+                image_loader=None if _reads_as_stored(path) else functools.partial(store.read_image, image_id),
                 mask_loader=functools.partial(load, image_id),
                 split=record.split,
                 boxes=tuple(store.boxes(image_id)) if with_boxes else (),
             )
         )
     return LabelledDataset(store.class_table(), samples, source=store.root, format="project")
+
+
+def _reads_as_stored(path: Path) -> bool:
+    """Whether the file decodes upright as it is (no EXIF rotation): then the store reads it as the file is."""
+    try:
+        return read_file_header(path).orientation == 1
+    except SegcoreError:  # unreadable: the store's loader says why, when the sample loads
+        return False
 
 
 def _stored_mask(store: ProjectStore, image_id: int) -> np.ndarray:

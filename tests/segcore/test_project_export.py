@@ -163,3 +163,45 @@ def test_an_image_whose_edits_were_all_undone_exports_no_label(store, tmp_path):
     steps = list(export_project_masks(store, tmp_path / "out", ["palette"]))
     assert steps[4].image_id == undone.id and steps[4].error == "no label"
     assert not (tmp_path / "out" / "palette" / f"{undone.name}.png").exists()
+
+
+def test_a_voc_export_keeps_jpeg_originals_and_torchvision_reads_it(tmp_path):
+    """Issue 27, item 15: JPEG originals were re-encoded as JPEGImages/*.png, which VOCSegmentation cannot read."""
+    from PIL import Image
+    from torchvision.datasets import VOCSegmentation
+
+    from segcore.cli import main
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photo, quality=90)
+    with ProjectStore.create(tmp_path / "proj", TABLE) as store:
+        record = store.add_image(photo)
+        mask = np.zeros((48, 64), np.uint8)
+        mask[10:30, 5:40] = 1
+        store.save_mask(record.id, mask)
+    out = tmp_path / "export" / "VOCdevkit" / "VOC2012"
+    assert main(["project", "export", str(tmp_path / "proj"), str(out), "--to", "voc"]) == 0
+    assert (out / "JPEGImages" / "photo.jpg").read_bytes() == photo.read_bytes()  # the bytes, not a re-encoding
+
+    voc = VOCSegmentation(str(tmp_path / "export"), year="2012", image_set="train", download=False)
+    image, target = voc[0]
+    assert image.size == (64, 48) and np.array_equal(np.asarray(target), mask)
+
+
+def test_an_exif_rotated_original_is_exported_upright_not_copied(tmp_path):
+    from PIL import Image
+
+    from segcore.cli import main
+
+    rotated = tmp_path / "turned.jpg"
+    im = Image.fromarray(np.full((20, 30, 3), 120, np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    im.save(rotated, exif=exif)
+    with ProjectStore.create(tmp_path / "proj", TABLE) as store:
+        record = store.add_image(rotated)
+        store.save_mask(record.id, np.zeros((30, 20), np.uint8))  # upright: 30 high, 20 wide
+    assert main(["project", "export", str(tmp_path / "proj"), str(tmp_path / "voc"), "--to", "voc"]) == 0
+    written = tmp_path / "voc" / "JPEGImages" / "turned.png"  # upright pixels, losslessly: EXIF-blind readers agree
+    assert written.is_file() and read_image(written, upright=False).shape[:2] == (30, 20)
