@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from segcore import __version__
+from segcore.cli.bars import set_quiet
 from segcore.cli.numbers import integer
 from segcore.errors import DiskFullError, SegcoreError
 from segcore.io.atomic import free_bytes, is_disk_full
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segcore", description="segdesk's engine on the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     parser.add_argument("--max-pixels", type=integer(1), metavar="N",
                         help=f"largest image (width x height) to decode; default {DEFAULT_MAX_PIXELS:,}, "
                         f"or ${MAX_PIXELS_ENV}")
@@ -39,13 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+QUIET_HELP = "errors only: no warnings and no progress bars (what a command reports at its end stays)"
+
+
 def _verbose_after_commands(parser: argparse.ArgumentParser) -> None:
-    """Accept -v after every (sub)command too; SUPPRESS keeps a -v given before it when none comes after."""
+    """Accept -v and -q after every (sub)command too; SUPPRESS keeps one given before it when none comes after."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for command in set(action.choices.values()):
                 command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                                      help="log progress and details")
+                command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
                 _verbose_after_commands(command)
 
 
@@ -53,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet = args.quiet and not args.verbose
+    if quiet:
+        logging.getLogger().setLevel(logging.ERROR)  # basicConfig sets a level only once a process
+    set_quiet(quiet)
     if args.max_pixels is not None:
         os.environ[MAX_PIXELS_ENV] = str(args.max_pixels)  # the environment reaches worker processes too
     _quiet_libraries()

@@ -10,12 +10,24 @@ from tqdm import tqdm
 
 T = TypeVar("T")
 
+_quiet = False
+"""Set by `segcore -q`: no bars at all."""
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def bars_disabled() -> bool | None:
+    """tqdm's `disable`: True under -q; else None, no bar when stderr is not a terminal (logs, pipes)."""
+    return True if _quiet else None
+
 
 @contextlib.contextmanager
 def progress_bar(unit: str, desc: str | None = None) -> Iterator[Callable[[int, int], None]]:
     """A `progress(done, total)` callback, as the engine's functions take, drawing one bar."""
-    # disable=None: no bar when stderr is not a terminal (logs, pipes get no \r redraws).
-    with tqdm(unit=unit, desc=desc, leave=False, disable=None) as bar:
+    with tqdm(unit=unit, desc=desc, leave=False, disable=bars_disabled()) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -26,4 +38,4 @@ def progress_bar(unit: str, desc: str | None = None) -> Iterator[Callable[[int, 
 
 def bar_over(items: Iterable[T], unit: str, desc: str | None = None) -> Iterator[T]:
     """`items`, drawing a bar as they are consumed."""
-    yield from tqdm(items, unit=unit, desc=desc, leave=False, disable=None)
+    yield from tqdm(items, unit=unit, desc=desc, leave=False, disable=bars_disabled())

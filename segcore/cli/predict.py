@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from segcore.cli.bars import bars_disabled
 from segcore.cli.numbers import integer, real
 from segcore.export.writer import EXPORT_FORMATS, check_formats
 from segcore.inference.tiling import MAX_OVERLAP, MIN_TILE
@@ -27,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--whole", action="store_true", help="whole image in one forward")
     parser.add_argument("--overlap", type=real(0, MAX_OVERLAP), default=0.25,
                         help=f"tile overlap fraction, 0 to {MAX_OVERLAP} (default 0.25)")
-    parser.add_argument("--tta", action="store_true", help="labels from the mean of the image and its mirrored views (the quality estimate's: left-right, "
-                        "up-down, both; with the fringe analysis, two with the phase negated)")
+    parser.add_argument("--tta", action="store_true",
+                        help="labels from the mean of the image and its mirrored views (the quality estimate's: "
+                        "left-right, up-down, both; with the fringe analysis, two with the phase negated)")
     parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
                         help="each class but the first (background) keeps its largest region, holes filled: "
                         "for frames holding one object per class (default: as the checkpoint was trained)")
@@ -72,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
     scores, qualities, predicted, failed = {}, {}, 0, 0
-    # disable=None: no bar when stderr is not a terminal.
-    with tqdm(total=len(paths), unit="img", disable=None) as bar:
+    with tqdm(total=len(paths), unit="img", disable=bars_disabled()) as bar:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
                                      workers=min(workers, len(paths))):
             bar.update(1)

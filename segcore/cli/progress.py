@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from segcore.cli.bars import bars_disabled
 from segcore.training.events import (
     BatchProgress,
     BatchSizeReduced,
@@ -52,9 +53,8 @@ class ConsoleReporter:
                 if self.bar is not None:
                     self.bar.close()
                 # Start at the finished batch: a bar created now and updated at once shows a bogus rate.
-                # disable=None: no bar when stderr is not a terminal (logs, pipes get no \r redraws).
                 self.bar = tqdm(total=event.batches, initial=event.batch, desc=f"epoch {event.epoch}", unit="batch",
-                                leave=False, disable=None)
+                                leave=False, disable=bars_disabled())
             else:
                 self.bar.update(1)
             self.bar.set_postfix(loss=f"{event.loss:.4f}", img_s=f"{event.images_per_s:.1f}", eta=f"{event.eta_s / 60:.1f}min")

@@ -103,8 +103,9 @@ def _child(request: dict, limit: int) -> int:
     try:
         os.setpgid(0, 0)
         os.chdir(request["cwd"])
-        for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
-                                (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
+        written = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # a second run in one folder starts empty files
+        for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], written),
+                                (2, request["stderr"], written)):
             os.dup2(os.open(path, flags, 0o644), fd)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         sys.argv = ["segcore", *request["argv"]]

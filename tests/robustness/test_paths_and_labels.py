@@ -89,3 +89,15 @@ def test_a_folder_named_like_an_image_is_named_not_passed_over(tmp_path, checkpo
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "skipped a.png: " in out and "predicted 1 of 2 images" in out
+
+
+def test_quiet_keeps_the_report_and_drops_the_warnings(tmp_path, cli):
+    """In a child process, where the CLI's own logging setup is what prints (issue 27, item 18: no -q)."""
+    (tmp_path / "labels.txt").write_text("background\nsample\n")
+    assert main(["project", "create", str(tmp_path / "p"), "--labels", str(tmp_path / "labels.txt")]) == 0
+    (tmp_path / "loop.png").symlink_to("loop.png")
+    loud = cli.run(["project", "add-images", "p", "loop.png"], tmp_path)
+    assert loud.code == 1 and "WARNING segcore.project.image_import: skipped" in loud.stderr
+    for argv in (["project", "add-images", "-q"], ["-q", "project", "add-images"]):
+        quiet = cli.run([*argv, "p", "loop.png"], tmp_path)
+        assert quiet.code == 1 and "skipped loop.png" in quiet.stdout and quiet.stderr == "", quiet.stderr
