@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QLabel, QMainWindow, QSlider, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QTabWidget,
+    QWidget,
+)
 
 from app.canvas.image_view import ImageView
 from app.canvas.tool_toolbar import ToolBar
@@ -37,6 +46,8 @@ class MainWindow(QMainWindow):
     def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self._quitting = False
+        """The user chose to stop the running training and quit: the window closes once the run has ended."""
         self.setWindowTitle(APP_NAME)
         self.resize(1400, 860)
 
@@ -227,5 +238,31 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.training.is_running:
+            # Quitting mid-run used to close at once; now the user chooses, and the run ends as cancelled
+            # (its last finished epoch kept) before the window goes.
+            if not self._quitting and confirm_quit_during_training(self):
+                self._quitting = True
+                self.training.state_changed.connect(self._close_when_stopped)
+                self.training.cancel()
+                self.statusBar().showMessage("Stopping the training run after its current batch, then quitting…")
+            event.ignore()
+            return
         self.state.close()  # flushes pending edits to the store before the window goes
         super().closeEvent(event)
+
+    def _close_when_stopped(self, _state: str) -> None:
+        if not self.training.is_running:
+            self.close()
+
+
+def confirm_quit_during_training(parent: QWidget) -> bool:
+    """Ask before quitting while a run trains: True to stop it (its last finished epoch is kept) and quit."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Training in progress",
+                      "A training run is in progress. Stop it and quit?", parent=parent)
+    box.setInformativeText("The run ends as cancelled; its last finished epoch's checkpoint is kept, and "
+                           "Resume in the Runs panel continues it.")
+    stop = box.addButton("Stop training and quit", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    return box.clickedButton() is stop
