@@ -541,6 +541,10 @@ class TrainPanel(QDockWidget):
         self._defaults_shown = None
         self._show_split()
         self.iou_table.setRowCount(0)
+        if not self._session.is_running:  # the last run's curves and words belong to the project that closed
+            self.curves.clear()
+            self.progress_bar.setValue(0)
+            self.status_label.clear()
         self._update_enabled()
 
     def _run(self, worker: Worker, on_return: Callable[[Any], None]) -> None:

@@ -158,6 +158,24 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_set
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
+def test_another_project_starts_with_an_empty_run_display(qtbot, train_setup, tmp_path):
+    """Issue 27, item 4: the panel kept the previous project's run, curves and words after switching."""
+    from segcore.demo.project import create_demo_project
+
+    panel, session, state = train_setup.panel, train_setup.session, train_setup.state
+    panel.set_form(tiny_config(epochs=1))
+    with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS):
+        _click(panel.train_button)
+    assert panel.curves.batch_losses and panel.status_label.text().startswith("Finished")
+    other = create_demo_project(tmp_path / "other", small=4, large=0, labelled=2, small_size=32)
+    with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
+        state.open(other)
+    assert not panel.curves.batch_losses and not panel.curves.mious
+    assert panel.status_label.text() == "" and panel.progress_bar.value() == 0
+    table = panel.iou_table  # the new project's classes, no IoU yet
+    assert all(table.item(row, 1) is None or table.item(row, 1).text() == "" for row in range(table.rowCount()))
+
+
 def test_cancel_is_honoured_within_one_batch(qtbot, train_setup):
     panel, session = train_setup.panel, train_setup.session
     panel.set_form(slow_config(epochs=3))
