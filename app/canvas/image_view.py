@@ -34,6 +34,8 @@ ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
 LOADING_NOTICE_MS = 150
 """A load slower than this (a 3072x3072 frame on a busy machine) shows a notice and dims the image it replaces."""
+NOTICE_MS = 8_000
+"""How long a tool's notice stays over the canvas: long enough to read two lines while boxing on."""
 STALE_IMAGE_OPACITY = 0.3
 
 
@@ -90,6 +92,13 @@ class ImageView(QGraphicsView):
         self.loading_notice.hide()
         self._loading_timer = QTimer(self, singleShot=True, interval=LOADING_NOTICE_MS)
         self._loading_timer.timeout.connect(self._show_loading)
+        self.notice = QLabel(self.viewport(), wordWrap=True)
+        """A tool's word to the user over the canvas (e.g. a box that could not be refined), for NOTICE_MS."""
+        self.notice.setStyleSheet(
+            "QLabel { background: rgba(120, 70, 0, 220); color: white; padding: 6px 12px; font-size: 13px; }")
+        self.notice.hide()
+        self._notice_timer = QTimer(self, singleShot=True, interval=NOTICE_MS)
+        self._notice_timer.timeout.connect(self.notice.hide)
         for z, item in enumerate((self.image_item, self.overlay_item, self.prediction_item)):
             item.setZValue(z)
             self._scene.addItem(item)
@@ -308,6 +317,20 @@ class ImageView(QGraphicsView):
             self._clear()  # never leave the previous image on screen under the new name
         report_worker_error(exc)
 
+    def show_notice(self, text: str) -> None:
+        """Say `text` over the bottom of the canvas for NOTICE_MS (a newer notice replaces it)."""
+        self.notice.setText(text)
+        self.notice.setFixedWidth(min(560, self.viewport().width() - 24))
+        self.notice.adjustSize()
+        self._place_notice()
+        self.notice.show()
+        self.notice.raise_()
+        self._notice_timer.start()
+
+    def _place_notice(self) -> None:
+        area = self.viewport().rect()
+        self.notice.move(area.center().x() - self.notice.width() // 2, area.bottom() - self.notice.height() - 12)
+
     def _show_loading(self) -> None:
         """The load is slow: say so, and dim the previous image so it is not taken for the new one."""
         if self._loading_id == NO_IMAGE or not self.state.is_open:
@@ -434,5 +457,6 @@ class ImageView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self._place_notice()
         if self._fit_mode:
             self.fit_to_window()

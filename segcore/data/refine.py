@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -56,12 +57,27 @@ PHASE_CHANNELS = (3, 4, 5)
 """Fringe amplitude, cosine and sine of the phase: what GrabCut's phase features hold."""
 
 
+@dataclass(frozen=True)
+class Refinement:
+    """What `refine` made of a box: the object's mask, or the whole box and why it was kept."""
+
+    mask: np.ndarray
+    """bool H x W, never outside the box."""
+    kept_box: str | None = None
+    """Why the whole box was kept ("too small to refine", "no object found in it"); None when refined."""
+
+
 def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | None = None) -> np.ndarray:
-    """A bool H x W mask of the object inside `box`, never outside it.
+    """A bool H x W mask of the object inside `box`, never outside it (`refine`'s mask)."""
+    return refine(image, box, iterations=iterations, margin=margin).mask
+
+
+def refine(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | None = None) -> Refinement:
+    """The object inside `box`, or the whole box (with a warning, and the reason in `kept_box`).
 
     `margin` is how many pixels around the box feed the background model (default: a quarter
-    of the box's longer side, at least 16). Falls back to the whole box, with a warning, when the
-    box is too small or the refinement degenerates (empty, or nearly the whole box).
+    of the box's longer side, at least 16). The whole box is kept when it is too small or the
+    refinement degenerates (empty, or nearly the whole box).
     """
     height, width = image.shape[:2]
     b = box.clipped(width, height)
@@ -69,7 +85,7 @@ def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int 
     if b.w < MIN_BOX_SIDE or b.h < MIN_BOX_SIDE:
         log.warning("box %s is too small to refine (< %d px); keeping the box", _fmt(box), MIN_BOX_SIDE)
         out[b.y : b.y + b.h, b.x : b.x + b.w] = True
-        return out
+        return Refinement(out, f"too small to refine (under {MIN_BOX_SIDE} px)")
     pad = max(16, max(b.w, b.h) // 4) if margin is None else max(0, int(margin))
     x0, y0 = max(b.x - pad, 0), max(b.y - pad, 0)
     x1, y1 = min(b.x + b.w + pad, width), min(b.y + b.h + pad, height)
@@ -100,7 +116,7 @@ def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int 
     if object_mask is None:
         log.warning("refining box %s degenerated (no cut fills 5-97%% of it); keeping the box", _fmt(box))
         out[b.y : b.y + b.h, b.x : b.x + b.w] = True
-        return out
+        return Refinement(out, "no object found in it")
     if scale < 1.0:
         # Upscale the soft mask, not the binary one, so edges stay smooth at full resolution.
         soft = cv2.resize(object_mask.astype(np.float32), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
@@ -108,7 +124,7 @@ def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int 
     out[y0:y1, x0:x1] = object_mask
     box_only = np.zeros_like(out)
     box_only[b.y : b.y + b.h, b.x : b.x + b.w] = True
-    return out & box_only
+    return Refinement(out & box_only)
 
 
 def refine_boxes_to_mask(

@@ -114,6 +114,26 @@ def test_refined_box_is_the_object_inside_the_box(qtbot, tiny_project):
         ws.state.close()
 
 
+def test_a_box_refine_cannot_cut_says_so_on_the_canvas(qtbot, tiny_project):
+    """Issue 27, item 2: a failed refine was stored as a plain rectangle with the warning in the terminal only."""
+    flat = np.full((96, 96), 1200, np.uint16)  # nothing in it to cut out
+    with ProjectStore.open(tiny_project.root) as store:
+        image_id = store.add_image_array("flat", flat).id
+    ws = test_canvas.open_workspace(qtbot, tiny_project.root)
+    try:
+        ws.select("flat")
+        ws.tools.refine.setChecked(True)
+        _use(ws, Qt.Key.Key_R)
+        ws.drag((20, 20), (75, 75))
+        with qtbot.waitSignal(ws.view.document.mask_changed, timeout=10_000):
+            ws.key(Qt.Key.Key_Return)
+        assert ws.stored_mask(image_id)[20:76, 20:76].all()  # the whole box, as before
+        assert ws.view.notice.isVisible()
+        assert "no object found in it, so the whole 56 × 56 box is labelled. Ctrl+Z undoes it" in ws.view.notice.text()
+    finally:
+        ws.state.close()
+
+
 def test_polygon_enter_backspace_escape_and_double_click(qtbot, workspace):
     image_id = workspace.select("alpha_gray8")
     _use(workspace, Qt.Key.Key_P)

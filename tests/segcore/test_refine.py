@@ -150,3 +150,12 @@ def test_the_rim_trim_leaves_a_mask_alone_when_object_and_background_contrast_al
     contrast[mask] = 220  # now the object stands out, and a rim of background contrast is labelled
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     np.testing.assert_array_equal(refine._trim_rim(grown, contrast, period=12.0), mask)
+
+
+def test_refine_says_why_it_kept_the_whole_box():
+    yy, xx = np.mgrid[0:96, 0:96]
+    disc = np.where(np.hypot(xx - 48, yy - 48) < 20, 200, 40).astype(np.uint8)
+    assert refine.refine(disc, Box(20, 20, 56, 56, 1)).kept_box is None
+    assert refine.refine(np.full((96, 96), 90, np.uint8), Box(20, 20, 56, 56, 1)).kept_box == "no object found in it"
+    small = refine.refine(disc, Box(40, 40, 8, 8, 1))
+    assert small.kept_box.startswith("too small to refine") and small.mask.sum() == 64

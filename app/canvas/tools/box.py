@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 
-import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
@@ -18,7 +17,7 @@ from app.canvas.tools.base import Tool, ToolSettings
 from app.workers import Worker
 from segcore.data.boxes import Box
 from segcore.data.editing import Region, fill_rect, paste_where
-from segcore.data.refine import refine_box
+from segcore.data.refine import Refinement, refine
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +134,21 @@ class BoxTool(Tool):
         image = self.view.image
         if self.settings.refine_boxes and image is not None:
             image_id = self.document.image_id
-            worker = Worker(refine_box, image, box)
-            worker.returned.connect(lambda where: self._paste_refined(image_id, box, where))
+            worker = Worker(refine, image, box)
+            worker.returned.connect(lambda refined: self._paste_refined(image_id, box, refined))
             worker.start()
         else:
             self.document.edit("Box", fill_rect, box.x, box.y, box.w, box.h, box.label, box=box)
 
-    def _paste_refined(self, image_id: int, box: Box, where: np.ndarray) -> None:
+    def _paste_refined(self, image_id: int, box: Box, refined: Refinement) -> None:
         if self.document.image_id != image_id:
             log.info("dropped a refined box: its image is no longer shown")
             return
         region = Region(box.x, box.y, box.w, box.h)
-        self.document.edit("Refined box", paste_where, region, where[region.slices()], box.label, box=box)
+        self.document.edit("Refined box", paste_where, region, refined.mask[region.slices()], box.label, box=box)
+        if refined.kept_box:  # a failed refinement used to become a plain rectangle without a word
+            self.view.show_notice(f"Refine boxes: {refined.kept_box}, so the whole {box.w} × {box.h} box is "
+                                  "labelled. Ctrl+Z undoes it; draw the box closer round the object, or paint it.")
 
     # -- geometry ----------------------------------------------------------------------------------
 
