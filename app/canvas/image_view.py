@@ -359,8 +359,14 @@ class ImageView(QGraphicsView):
         self.overlay_item.set_mask(mask, self.state.class_table)
 
     def _cancel_tool(self) -> None:
+        """The mask under the tool was replaced (another image, an accepted prediction): drop what is in
+        progress, and say so when the user drew it (it used to vanish without a word)."""
         if self._tool is not None:
+            dropped = self._tool.pending()
             self._tool.cancel()
+            if dropped:
+                self.show_notice(f"The {dropped} you drew was not accepted, so it is dropped: "
+                                 "Enter or Space accepts it before you move on.")
 
     def _mask_edited(self, region: Region | None) -> None:
         if self.document.mask is not None and self.document.image_id == self._image_id:

@@ -60,6 +60,20 @@ def test_box_escape_cancels_and_stores_nothing(workspace):
     assert workspace.state.store.boxes(image_id) == []
 
 
+def test_a_box_left_pending_when_the_image_changes_is_dropped_with_a_word(workspace):
+    """Issue 27, item 5: it was dropped without a word when moving to the next image."""
+    first = workspace.select("alpha_gray8")
+    _use(workspace, Qt.Key.Key_R)
+    workspace.drag((5, 4), (20, 15))
+    workspace.select("beta_gray16")
+    assert workspace.tools.tools["box"].edges is None and workspace.state.store.boxes(first) == []
+    assert workspace.view.notice.isVisible()
+    assert workspace.view.notice.text().startswith("The box you drew was not accepted, so it is dropped")
+    workspace.view.notice.hide()
+    workspace.select("alpha_gray8")  # nothing pending this time: nothing said
+    assert not workspace.view.notice.isVisible()
+
+
 def test_box_space_accepts_only_while_a_box_is_pending(workspace):
     window_space = QAction("Some window command", workspace.win, shortcut=QKeySequence(Qt.Key.Key_Space))
     triggered = []

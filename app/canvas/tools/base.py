@@ -84,6 +84,10 @@ class Tool(QObject):
     def cancel(self) -> None:
         """Drop an edit in progress (also called when the mask is replaced under the tool)."""
 
+    def pending(self) -> str | None:
+        """What `cancel` would throw away that the user drew ("box", "polygon"), or None."""
+        return None
+
     def pixel(self, event: QMouseEvent) -> tuple[int, int]:
         """The image pixel (x, y) under a mouse event (may lie outside the image)."""
         point = self.view.mapToScene(event.position().toPoint())

@@ -73,6 +73,9 @@ class BoxTool(Tool):
         self.edges = self._drag = None
         self._frame.setVisible(False)
 
+    def pending(self) -> str | None:
+        return "box" if self.edges is not None else None
+
     # -- mouse -------------------------------------------------------------------------------------
 
     def mouse_press(self, event: QMouseEvent) -> bool:

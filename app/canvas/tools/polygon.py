@@ -29,6 +29,9 @@ class PolygonTool(Tool):
         self.vertices = []
         self._redraw()
 
+    def pending(self) -> str | None:
+        return "polygon" if self.vertices else None
+
     def mouse_press(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
             return False
