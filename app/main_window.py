@@ -173,7 +173,8 @@ class MainWindow(QMainWindow):
         show_review = QAction("Show the review view", self, shortcut=QKeySequence("Ctrl+R"))
         show_review.triggered.connect(self.review_view.reveal)
         review_menu.addActions([show_review, self.review_panel.next_action, *self.review_accept.actions,
-                                self.review_view.errors_action, self.review_panel.toggleViewAction()])
+                                self.review_accept.confident_action, self.review_view.errors_action,
+                                self.review_panel.toggleViewAction()])
 
         view_menu = self.menuBar().addMenu("&View")
         toolbar = self.view_toolbar

@@ -8,12 +8,13 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
+from app.review.accept_confident import ConfidentDialog
 from app.review.triptych import ReviewView
 from app.state.mask_document import MaskDocument
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import SHUTDOWN_WAIT_S, Worker
 from segcore.data.editing import Region
-from segcore.project.review import accept_prediction
+from segcore.project.review import accept_confident, accept_prediction
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,13 @@ class AcceptController(QObject):
             action.setEnabled(False)
         review_view.add_actions(self.actions)  # buttons by the prediction; their shortcuts work while it shows
 
+        self.confident_action = QAction("Accept confident predictions…", self)
+        self.confident_action.setToolTip("Every unlabelled prediction estimated at or above an IoU you choose "
+                                         "becomes its label")
+        self.confident_action.setEnabled(False)
+
         self.accept_action.triggered.connect(lambda: self.accept())
+        self.confident_action.triggered.connect(self.ask_accept_confident)
         self.accept_region_action.toggled.connect(review_view.set_region_mode)
         review_view.region_drawn.connect(self._region_drawn)
         review_view.shown.connect(self._update_enabled)
@@ -82,6 +89,27 @@ class AcceptController(QObject):
         self._update_enabled()
         return worker.start()
 
+    def ask_accept_confident(self) -> Worker | None:
+        """Ask for the threshold (`ConfidentDialog`), then accept in the background, one image at a time."""
+        if not self._state.is_open or self._worker is not None:
+            return None
+        dialog = ConfidentDialog(self._state, self._view)
+        if not dialog.exec():
+            return None
+        return self.accept_confident(dialog.at_least.value())
+
+    def accept_confident(self, at_least: float) -> Worker | None:
+        """Accept every unlabelled prediction estimated at `at_least` or more; each image refreshes as it goes."""
+        if not self._state.is_open or self._worker is not None:
+            return None
+        log.info("accepting the predictions estimated at %.2f or more", at_least)
+        worker = Worker(accept_confident, self._state.store, at_least)
+        worker.yielded.connect(self._accepted)
+        worker.finished.connect(self._finished)
+        self._worker = worker
+        self._update_enabled()
+        return worker.start()
+
     def _wait(self) -> None:
         # The accept writes to the store that is about to close: let it finish.
         if self._worker is not None:
@@ -109,6 +137,7 @@ class AcceptController(QObject):
         preview = view.data is not None and view.data.is_preview
         ready = (self._worker is None and self._state.editable and view.has_prediction and not preview
                  and view.image_id == self._state.current_id)
+        self.confident_action.setEnabled(self._worker is None and self._state.editable)
         self.accept_action.setEnabled(ready)
         self.accept_region_action.setEnabled(ready)
         why = "A live preview is not saved: predict the image (Ctrl+P) to accept its prediction." if preview else ""

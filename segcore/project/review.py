@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -157,3 +158,20 @@ def accept_prediction(store: ProjectStore, image_id: int, region: np.ndarray | N
         label[region] = prediction.labels[region]
     store.save_mask(image_id, label, source="prediction accepted", status=ImageStatus.REVIEWED)
     return label
+
+
+def confident_predictions(store: ProjectStore, at_least: float) -> list[int]:
+    """The unlabelled images whose prediction is estimated at an IoU of `at_least` or more, best first."""
+    qualities = store.prediction_qualities()
+    chosen = [(quality, record.id) for record in store.images()
+              if record.status is ImageStatus.PREDICTED and (quality := qualities.get(record.id)) is not None
+              and quality >= at_least]
+    return [image_id for _, image_id in sorted(chosen, reverse=True)]
+
+
+def accept_confident(store: ProjectStore, at_least: float) -> Iterator[int]:
+    """Accept every prediction `confident_predictions` lists, one image (one transaction) at a time, yielding
+    each id once accepted: a run stopped half-way keeps what it accepted."""
+    for image_id in confident_predictions(store, at_least):
+        accept_prediction(store, image_id)
+        yield image_id

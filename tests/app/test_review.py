@@ -444,3 +444,24 @@ def test_the_queue_lists_every_labelled_image_says_where_predictions_came_from_a
 def _rows(panel: ReviewPanel) -> list[tuple[str, str, str]]:
     return [tuple(panel.list.topLevelItem(row).text(column) for column in range(3))
             for row in range(panel.list.topLevelItemCount())]
+
+
+def test_accept_confident_predictions_takes_those_estimated_at_the_threshold_or_more(qtbot, review, monkeypatch):
+    """Issue 27, item 9: bulk accept of the predictions above an estimated quality, as peers offer."""
+    from app.review import accept_confident
+
+    dialog = accept_confident.ConfidentDialog(review.state)
+    assert dialog.at_least.value() == 0.95 and dialog.chosen == 0 and "0 of the 2 estimated" in dialog.count.text()
+    assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+    dialog.at_least.setValue(0.9)
+    assert dialog.chosen == 1 and "1 of the 2 estimated" in dialog.count.text()  # e_very_unsure (0.92)
+
+    assert review.accept.confident_action.isEnabled()
+    with qtbot.waitSignal(review.accept.accepted, timeout=10_000) as accepted:
+        review.accept.accept_confident(0.9)
+    assert accepted.args == [review.id("e_very_unsure")]
+    qtbot.waitUntil(lambda: not review.accept.is_running, timeout=10_000)
+    label, status = review.stored("e_very_unsure")
+    assert status is ImageStatus.REVIEWED and np.array_equal(label, CASES["e_very_unsure"][1])
+    assert review.stored("d_unsure")[1] is ImageStatus.PREDICTED  # 0.35: left for the user to check
+    assert review.state.record(review.id("e_very_unsure")).status is ImageStatus.REVIEWED  # the window knows
