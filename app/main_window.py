@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionController(state, self)
         self.live_preview = LivePreview(state, self.training, self.previews, self)
         self.review_accept = AcceptController(state, self.review_view, self.view.document, self)
+        self.review_accept.next_wanted.connect(self.review_panel.open_next_after)
         self.label_next = LabelNext(state, self)
         self.review_panel.add_footer(LabelNextBar(self.label_next))
         self.predict_action = QAction("&Predict…", self, shortcut=QKeySequence("Ctrl+P"))

@@ -19,6 +19,7 @@ from segcore.project.review import accept_confident, accept_prediction
 log = logging.getLogger(__name__)
 
 ACCEPT_TIP = "Make the prediction the label of this image; it becomes 'reviewed' (Ctrl+Return)"
+ACCEPT_NEXT_TIP = "Accept the prediction, then open the next image of the review queue (Shift+N)"
 ACCEPT_REGION_TIP = "Drag a rectangle on the prediction: only that part becomes the label (Ctrl+Shift+Return)"
 
 
@@ -31,6 +32,8 @@ class AcceptController(QObject):
 
     accepted = Signal(int)
     """An image's prediction became its label (its id); it is now 'reviewed'."""
+    next_wanted = Signal(int)
+    """An "accept and next" was accepted (the image's id): the review queue opens its next image."""
 
     def __init__(self, state: ProjectState, review_view: ReviewView, document: MaskDocument | None,
                  parent: QObject | None = None) -> None:
@@ -44,6 +47,8 @@ class AcceptController(QObject):
         self.accept_region_action = QAction("Accept prediction inside region", self, checkable=True,
                                             shortcut=QKeySequence("Ctrl+Shift+Return"))
         self.accept_region_action.setToolTip(ACCEPT_REGION_TIP)
+        self.accept_next_action = QAction("Accept and next", self, shortcut=QKeySequence("Shift+N"))
+        self.accept_next_action.setToolTip(ACCEPT_NEXT_TIP)
         for action in self.actions:
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.setEnabled(False)
@@ -55,6 +60,7 @@ class AcceptController(QObject):
         self.confident_action.setEnabled(False)
 
         self.accept_action.triggered.connect(lambda: self.accept())
+        self.accept_next_action.triggered.connect(lambda: self.accept(then_next=True))
         self.confident_action.triggered.connect(self.ask_accept_confident)
         self.accept_region_action.toggled.connect(review_view.set_region_mode)
         review_view.region_drawn.connect(self._region_drawn)
@@ -65,14 +71,15 @@ class AcceptController(QObject):
 
     @property
     def actions(self) -> list[QAction]:
-        return [self.accept_action, self.accept_region_action]
+        return [self.accept_action, self.accept_next_action, self.accept_region_action]
 
     @property
     def is_running(self) -> bool:
         return self._worker is not None
 
-    def accept(self, region: Region | None = None) -> Worker | None:
-        """Accept the current image's prediction (only inside `region` if given); None if there is nothing to do."""
+    def accept(self, region: Region | None = None, *, then_next: bool = False) -> Worker | None:
+        """Accept the current image's prediction (only inside `region` if given), then ask for the queue's next
+        image when `then_next`; None if there is nothing to do."""
         image_id = self._state.current_id if self._state.is_open else NO_IMAGE
         if image_id == NO_IMAGE or self._worker is not None:
             return None
@@ -83,7 +90,7 @@ class AcceptController(QObject):
             mask[region.clipped(mask.shape).slices()] = True
         log.info("accepting the prediction of image %d%s", image_id, "" if region is None else f" inside {region}")
         worker = Worker(accept_prediction, self._state.store, image_id, mask)
-        worker.returned.connect(lambda _label: self._accepted(image_id))
+        worker.returned.connect(lambda _label: self._accepted(image_id, then_next))
         worker.finished.connect(self._finished)
         self._worker = worker
         self._update_enabled()
@@ -119,7 +126,7 @@ class AcceptController(QObject):
         self.accept_region_action.setChecked(False)  # one region per command, as a dialog would be
         self.accept(region)
 
-    def _accepted(self, image_id: int) -> None:
+    def _accepted(self, image_id: int, then_next: bool = False) -> None:
         if not self._state.is_open:
             return
         self._state.reload_record(image_id)
@@ -127,6 +134,8 @@ class AcceptController(QObject):
             self._document.reload()
         self._view.refresh(image_id)
         self.accepted.emit(image_id)
+        if then_next:
+            self.next_wanted.emit(image_id)
 
     def _finished(self) -> None:
         self._worker = None
@@ -139,9 +148,11 @@ class AcceptController(QObject):
                  and view.image_id == self._state.current_id)
         self.confident_action.setEnabled(self._worker is None and self._state.editable)
         self.accept_action.setEnabled(ready)
+        self.accept_next_action.setEnabled(ready)
         self.accept_region_action.setEnabled(ready)
         why = "A live preview is not saved: predict the image (Ctrl+P) to accept its prediction." if preview else ""
-        for action, tip in ((self.accept_action, ACCEPT_TIP), (self.accept_region_action, ACCEPT_REGION_TIP)):
+        for action, tip in ((self.accept_action, ACCEPT_TIP), (self.accept_next_action, ACCEPT_NEXT_TIP),
+                            (self.accept_region_action, ACCEPT_REGION_TIP)):
             action.setToolTip(why or tip)
         if not ready and self.accept_region_action.isChecked():
             self.accept_region_action.setChecked(False)

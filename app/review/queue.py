@@ -191,6 +191,11 @@ class ReviewPanel(QDockWidget):
             pending = ranked
         self._open(pending[0])
 
+    def open_next_after(self, image_id: int) -> None:
+        """`open_next`, counting `image_id` (just accepted, say) as opened."""
+        self._visited.add(image_id)
+        self.open_next()
+
     def _open(self, image_id: int) -> None:
         self._visited.add(image_id)
         self.state.select(image_id)

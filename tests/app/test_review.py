@@ -465,3 +465,15 @@ def test_accept_confident_predictions_takes_those_estimated_at_the_threshold_or_
     assert status is ImageStatus.REVIEWED and np.array_equal(label, CASES["e_very_unsure"][1])
     assert review.stored("d_unsure")[1] is ImageStatus.PREDICTED  # 0.35: left for the user to check
     assert review.state.record(review.id("e_very_unsure")).status is ImageStatus.REVIEWED  # the window knows
+
+
+def test_accept_and_next_is_one_key(qtbot, review):
+    """Issue 27, item 9: accept the prediction and open the queue's next image on one key (Shift+N)."""
+    review.accept.next_wanted.connect(review.panel.open_next_after)  # as the main window wires it
+    review.select("d_unsure")
+    assert review.accept.accept_next_action.isEnabled()
+    assert review.accept.accept_next_action.shortcut().toString() == "Shift+N"
+    with qtbot.waitSignal(review.accept.accepted, timeout=10_000):
+        qtbot.keyClick(review.win, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: review.state.current_id == review.id("e_very_unsure"), timeout=5000)
+    assert review.stored("d_unsure")[1] is ImageStatus.REVIEWED
