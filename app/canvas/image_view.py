@@ -63,6 +63,8 @@ class ImageView(QGraphicsView):
     """Text describing the pixel under the cursor; empty when the cursor is off the image."""
     image_shown = Signal(int)
     """An image's pixels are on the canvas (its id); also after a window/level or CLAHE change."""
+    zoom_changed = Signal(float)
+    """Screen pixels per image pixel, after every fit, 1:1 and zoom."""
     window_changed = Signal(object)
     """The (low, high) display window of the shown image."""
 
@@ -183,16 +185,19 @@ class ImageView(QGraphicsView):
         self._fit_mode = True
         if not self.image_item.pixmap().isNull():
             self.fitInView(self.image_item, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom_changed.emit(self.scale_factor())
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel."""
         self._fit_mode = False
         self.resetTransform()
+        self.zoom_changed.emit(self.scale_factor())
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
         """Zoom by `factor`, keeping the image point under `anchor` (viewport pixels; default: centre) in place."""
         self._fit_mode = False
         zoom_view(self, factor, anchor)
+        self.zoom_changed.emit(self.scale_factor())
 
     def display_window(self) -> Window | None:
         """The (low, high) window the shown image is displayed with."""

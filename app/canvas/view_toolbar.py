@@ -23,6 +23,7 @@ class ViewToolBar(QToolBar):
         self.fit_action = QAction("Fit", self, shortcut=QKeySequence(Qt.Key.Key_F), toolTip="Fit to window (F)")
         # Plain number keys pick classes: 1:1 lives on Ctrl+1.
         self.actual_size_action = QAction("1:1", self, shortcut=QKeySequence("Ctrl+1"), toolTip="Actual size (Ctrl+1)")
+        self.zoom_label = QLabel(" 100 % ", toolTip="Zoom: screen pixels per image pixel")
         self.overlay_action = QAction("Labels", self, shortcut=QKeySequence(Qt.Key.Key_O), checkable=True, checked=True)
         self.overlay_action.setToolTip("Show the label overlay (O)")
         self.prediction_action = QAction("Prediction", self, shortcut=QKeySequence("Shift+O"), checkable=True)
@@ -47,6 +48,7 @@ class ViewToolBar(QToolBar):
 
         self.addAction(self.fit_action)
         self.addAction(self.actual_size_action)
+        self.addWidget(self.zoom_label)
         self.addSeparator()
         self.addAction(self.overlay_action)
         self.addWidget(QLabel(" Opacity "))
@@ -75,6 +77,7 @@ class ViewToolBar(QToolBar):
         self.auto_window_action.triggered.connect(view.auto_display_window)
         self.clahe_action.toggled.connect(view.set_clahe)
         view.window_changed.connect(self._show_window)
+        view.zoom_changed.connect(lambda scale: self.zoom_label.setText(f" {scale * 100:.0f} % "))
 
     def _window_edited(self) -> None:
         self._view.set_display_window(self.window_low.value(), self.window_high.value())

@@ -158,8 +158,12 @@ def test_fit_and_actual_size(qtbot, window):
     view = window.view
     window.view_toolbar.actual_size_action.trigger()
     assert view.scale_factor() == 1.0
+    assert window.view_toolbar.zoom_label.text().strip() == "100 %"  # issue 27, item 9: no zoom readout
     window.view_toolbar.fit_action.trigger()
     assert view.scale_factor() > 5  # a 40 x 30 image fitted into a ~1000 px canvas
+    assert window.view_toolbar.zoom_label.text().strip() == f"{view.scale_factor() * 100:.0f} %"
+    view.zoom_by(0.5)
+    assert window.view_toolbar.zoom_label.text().strip() == f"{view.scale_factor() * 100:.0f} %"
 
 
 def test_a_new_project_leaves_nothing_of_the_old_one_on_the_canvas(qtbot, window, tmp_path):
