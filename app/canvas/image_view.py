@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QCursor, QKeyEvent, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QLabel, QWidget
 
 from app.canvas.overlay import MaskOverlayItem
@@ -362,6 +362,16 @@ class ImageView(QGraphicsView):
             self.overlay_item.clear()
             return
         self.overlay_item.set_mask(mask, self.state.class_table)
+        self._describe_under_cursor()
+
+    def _describe_under_cursor(self) -> None:
+        """Read out the pixel under a cursor that did not move: the image (or its label) under it changed."""
+        cursor = self.viewport().mapFromGlobal(QCursor.pos())
+        if not self.viewport().rect().contains(cursor):
+            self.hover_changed.emit("")
+            return
+        point = self.mapToScene(cursor)
+        self.hover_changed.emit(self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y()))))
 
     def _cancel_tool(self) -> None:
         """The mask under the tool was replaced (another image, an accepted prediction): drop what is in

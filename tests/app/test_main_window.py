@@ -137,6 +137,18 @@ def test_mouse_move_reports_pixel_value_and_class(qtbot, window, tiny_project):
     assert "class: ignore" in window.statusBar().currentMessage()
 
 
+def test_the_readout_follows_the_image_under_a_still_cursor(qtbot, window):
+    """Issue 27, item 8: moving to another image with the keys kept the previous image's class in the status bar."""
+    _select(qtbot, window, "beta_gray16")
+    view = window.view
+    qtbot.mouseMove(view.viewport(), _view_point(view, 25, 15))
+    assert "class: cell" in window.statusBar().currentMessage()
+    _select(qtbot, window, "alpha_gray8")  # the cursor has not moved
+    qtbot.waitUntil(lambda: "class: cell" not in window.statusBar().currentMessage(), timeout=5000)
+    message = window.statusBar().currentMessage()
+    assert message == "" or "class: — (not labelled)" in message
+
+
 def test_wheel_zooms_around_the_cursor(qtbot, window):
     _wait_shown(qtbot, window)
     view = window.view
