@@ -124,9 +124,16 @@ class ImageView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # crisp pixels when zoomed in
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
+        self.placeholder = QLabel(self.viewport(), alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        """What to do on an empty canvas: open a project, or import images into an empty one."""
+        self.placeholder.setStyleSheet("QLabel { color: rgb(210, 210, 210); font-size: 15px; padding: 20px; }")
+        self.placeholder.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         state.current_image_changed.connect(self._load)
         state.about_to_close.connect(self._workers.wait)
         state.project_closed.connect(self._clear)
+        for signal in (state.project_opened, state.project_closed, state.images_changed):
+            signal.connect(self._update_placeholder)
+        self._update_placeholder()
         self.document.mask_replaced.connect(self._show_mask)
         self.document.mask_replaced.connect(self._cancel_tool)
         self.document.mask_changed.connect(self._mask_edited)
@@ -322,6 +329,19 @@ class ImageView(QGraphicsView):
             self._clear()  # never leave the previous image on screen under the new name
         report_worker_error(exc)
 
+    def _update_placeholder(self) -> None:
+        if not self.state.is_open:
+            text = "No project is open.\nFile ▸ Open project… (Ctrl+O) or File ▸ New project… (Ctrl+N)"
+        elif not self.state.images:
+            text = ("This project has no images yet.\nFile ▸ Import images…, Import a folder of images… or "
+                    "Import a labelled dataset… adds them.")
+        else:
+            self.placeholder.hide()
+            return
+        self.placeholder.setText(text)
+        self.placeholder.setGeometry(self.viewport().rect())
+        self.placeholder.show()
+
     def show_notice(self, text: str) -> None:
         """Say `text` over the bottom of the canvas for NOTICE_MS (a newer notice replaces it)."""
         self.notice.setText(text)
@@ -479,5 +499,6 @@ class ImageView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_notice()
+        self.placeholder.setGeometry(self.viewport().rect())
         if self._fit_mode:
             self.fit_to_window()

@@ -226,3 +226,15 @@ def test_single_key_shortcuts_reach_the_window_after_editing_a_toolbar_field(qtb
     first = window.state.current_id
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_D)
     assert window.state.current_id != first
+
+
+def test_an_empty_project_says_how_to_add_images(qtbot, window, tmp_path):
+    """Issue 27, item 8: a new project showed a dark canvas with no hint to import."""
+    placeholder = window.view.placeholder
+    assert not placeholder.isVisible()  # the tiny project has images
+    window.projects.new_project(tmp_path / "fresh", "Fresh", ClassTable.from_names(["background", "sample"]))
+    assert placeholder.isVisible() and "no images yet" in placeholder.text() and "Import images…" in placeholder.text()
+    window.state.store.add_image_array("first", np.zeros((20, 20), np.uint8))
+    window.state.refresh()
+    qtbot.waitUntil(lambda: not placeholder.isVisible(), timeout=5000)
+
