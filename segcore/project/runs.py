@@ -41,6 +41,13 @@ def run_dir(store: ProjectStore, run: RunRecord | int) -> Path:
     return store.root / record.checkpoint_dir
 
 
+def default_run_name(config: TrainConfig, labelled: int) -> str:
+    """'unet · 8 labelled · 4 min': what a run unnamed by the user is called (runs were all named after the model)."""
+    length = (f"{config.time_budget_s / 60:g} min" if config.time_budget_s is not None
+              else f"{config.epochs} epochs")
+    return f"{config.model} · {labelled} labelled · {length}"
+
+
 def train_project(
     store: ProjectStore,
     config: TrainConfig,
@@ -67,7 +74,7 @@ def train_project(
         run_id, folder = record.id, run_dir(store, record)
         store.reopen_run(run_id)
     else:
-        run_id = store.add_run(name or config.model, config.to_dict())
+        run_id = store.add_run(name or default_run_name(config, len(data.train)), config.to_dict())
         # Named after the id the insert gave; a folder of the user's choice is kept relative when inside.
         rel = f"{RUNS_DIR}/{run_id:04d}" if folder is None else _recorded_folder(store, Path(folder))
         store.set_run_checkpoint_dir(run_id, rel)

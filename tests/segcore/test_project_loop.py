@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,9 @@ def test_continue_from_a_checkpoint_after_new_labels(project):
     extra = select_images(store, "unlabelled")[0]
     store.save_mask(extra, truths[extra])
     events = list(train_project(store, tiny_config(epochs=1), init_from=best, name="more labels"))
-    assert isinstance(events[-1], Finished) and [r.name for r in store.runs()] == ["unet", "more labels"]
+    assert isinstance(events[-1], Finished) and [r.name for r in store.runs()][1] == "more labels"
+    # unnamed, a run says what it was (issue 27, item 8: every run was named after the model)
+    assert re.fullmatch(r"unet · \d+ labelled · 2 epochs", store.runs()[0].name)
 
 
 def test_accept_inside_a_region_keeps_the_rest_of_the_label(project):
