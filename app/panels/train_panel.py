@@ -281,7 +281,7 @@ class TrainPanel(QDockWidget):
         self.val_spin = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
         self.split_label = QLabel()
         self.device_combo = _combo(device_choices())
-        self.name_edit = QLineEdit(placeholderText="named after the model")
+        self.name_edit = QLineEdit(placeholderText="unnamed: after the model, labels and length")
         self.init_check = QCheckBox("Continue from checkpoint")
         self.init_edit = QLineEdit(placeholderText="checkpoint (.pt) whose weights the run starts from")
         self.browse_button = QPushButton("…", toolTip="Choose a checkpoint")
@@ -302,8 +302,6 @@ class TrainPanel(QDockWidget):
         form.addRow("Optimiser", self.optimizer_combo)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Schedule", self.schedule_combo)
-        form.addRow("Train for", self.train_for_combo)
-        form.addRow(self.epochs_label, self.epochs_spin)
         form.addRow("Batch", self.batch_spin)
 
         data_box = QGroupBox("Data")
@@ -365,9 +363,13 @@ class TrainPanel(QDockWidget):
         buttons = QHBoxLayout()
         for button in (self.train_button, self.pause_button, self.resume_button, self.cancel_button):
             buttons.addWidget(button)
+        length = QFormLayout()  # the setting changed most, beside the button: never scrolled out of sight
+        length.addRow("Train for", self.train_for_combo)
+        length.addRow(self.epochs_label, self.epochs_spin)
         monitor = QWidget()
         layout = QVBoxLayout(monitor)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(length)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.eta_label)

@@ -72,3 +72,16 @@ def test_a_budgeted_run_shows_its_plan_and_finishes_within_it(qtbot, train_setup
     [run] = store.runs()
     metrics = store.run_metrics(run.id)
     assert metrics[planned[0].after_epoch]["planned_epochs"] == planned[0].epochs  # the plan, recorded in the run
+
+
+def test_train_for_sits_beside_the_train_button_not_in_the_scrolled_form(train_setup):
+    """Issue 27, item 8: the form showed ~5 rows and "Train for" needed scrolling."""
+    from PySide6.QtWidgets import QScrollArea
+
+    panel = train_setup.panel
+    widget, ancestors = panel.train_for_combo, []
+    while widget is not None:
+        ancestors.append(widget)
+        widget = widget.parentWidget()
+    assert not any(isinstance(w, QScrollArea) for w in ancestors)
+    assert panel.train_button.parentWidget() is panel.train_for_combo.parentWidget()
