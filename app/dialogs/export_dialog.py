@@ -60,13 +60,18 @@ class ExportDialog(QDialog):
         self._close_when_done = False
         self._files = 0
         self._skipped: list[str] = []
+        self._replaced: list[str] = []
+        """Images whose files from an earlier export into the folder held their other source."""
         self._completed = self._cancelled = False
 
         self.folder = QLineEdit(placeholderText="Output folder (one sub-folder per format)")
         self.browse = QPushButton("Browse…")
         self.labels = QRadioButton("Labels", checked=True)
         self.predictions = QRadioButton("Predictions")
-        self.source = _group(self, {"labels": self.labels, "predictions": self.predictions})
+        self.either = QRadioButton("Labels, else predictions")
+        self.either.setToolTip("Each image's label where it has one, else its prediction (manifest.csv says which)")
+        self.source = _group(self, {"labels": self.labels, "predictions": self.predictions,
+                                    "labels_else_predictions": self.either})
         self.all_images = QRadioButton("All images", checked=True)
         self.current_image = QRadioButton("Current image")
         self.current_image.setEnabled(state.current_id != NO_IMAGE)
@@ -86,7 +91,7 @@ class ExportDialog(QDialog):
         form.setContentsMargins(0, 0, 0, 0)
         folder_row = path_row(self.folder, self.browse)
         form.addRow("Folder", folder_row)
-        form.addRow("Export", _row(self.labels, self.predictions))
+        form.addRow("Export", _row(self.labels, self.predictions, self.either))
         status_row = _row(*self.statuses.values())
         form.addRow("Images", _column(self.all_images, self.current_image, self.by_status, status_row))
         format_grid = QGridLayout()
@@ -126,7 +131,7 @@ class ExportDialog(QDialog):
         return [fmt for fmt, box in self.formats.items() if box.isChecked()]
 
     def chosen_source(self) -> str:
-        """'labels' or 'predictions'."""
+        """'labels', 'predictions' or 'labels_else_predictions'."""
         return self.source.checkedButton().objectName()
 
     def chosen_images(self) -> list[int]:
@@ -172,7 +177,7 @@ class ExportDialog(QDialog):
         worker.returned.connect(self._on_returned)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
-        self._worker, self._files, self._skipped = worker, 0, []
+        self._worker, self._files, self._skipped, self._replaced = worker, 0, [], []
         self._completed = self._cancelled = False
         self.progress.setRange(0, max(len(ids), 1))
         self.progress.setValue(0)
@@ -198,6 +203,8 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, step.total)
         self.progress.setValue(step.done)
         self._files += len(step.files)
+        if step.replaced is not None:
+            self._replaced.append(self._state.record(step.image_id).name)
         if step.error is not None:
             name = "Dataset folder" if step.image_id is None else self._state.record(step.image_id).name
             self._skipped.append(f"{name}: {step.error}")
@@ -218,6 +225,10 @@ class ExportDialog(QDialog):
         else:
             head = f"The export stopped on an error after {self._files} file(s)."
         lines = [head]
+        if self._replaced:
+            shown = ", ".join(self._replaced[:SKIPPED_SHOWN]) + (" …" if len(self._replaced) > SKIPPED_SHOWN else "")
+            lines.append(f"{len(self._replaced)} image(s) exported there before from the other source now hold "
+                         f"this export's files: {shown}. manifest.csv says which file holds what.")
         if self._skipped:
             lines.append(f"{len(self._skipped)} skipped:")
             lines += self._skipped[:SKIPPED_SHOWN]

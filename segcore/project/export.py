@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,14 @@ import numpy as np
 from segcore.data.writers import write_dataset
 from segcore.errors import DatasetError, ProjectError, SegcoreError
 from segcore.export.writer import check_formats, export_prediction
+from segcore.project.export_manifest import ManifestRow, read_manifest, write_manifest
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, masks_dataset
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("labels", "predictions")
+SOURCES = ("labels", "predictions", "labels_else_predictions")
+"""What an export writes: labels, predictions, or each image's label where it has one, else its prediction."""
 DATASET_FOLDER_FORMATS = ("voc", "coco")
 PROJECT_EXPORT_FORMATS = ("palette", "color", "overlay", "labelme", "binary", *DATASET_FOLDER_FORMATS)
 
@@ -39,6 +42,9 @@ class ExportProgress:
     files: tuple[Path, ...] = ()
     error: str | None = None
     """Why the image was skipped (no label or prediction, unreadable image), or None."""
+    replaced: str | None = None
+    """An earlier export into the folder wrote this image's other source ('label' or 'prediction'): its files
+    of the same name now hold this one's (the manifest says which)."""
 
 
 def export_project_masks(
@@ -52,7 +58,9 @@ def export_project_masks(
     """Write each image's label (or prediction) in `formats`; images without one are skipped and reported.
 
     `image_ids` defaults to every image of the project. One progress step per image, plus one
-    per dataset folder (`voc`, `coco`) among the formats.
+    per dataset folder (`voc`, `coco`) among the formats. `manifest.csv` in `out_dir` records each
+    image's source, run, checkpoint and time (merged with an earlier export's; written even when the
+    caller stops early, for what was written).
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
@@ -68,59 +76,102 @@ def export_project_masks(
             raise DatasetError(f"{folder} already exists and is not empty; choose another output folder")
 
     ids = [r.id for r in store.images()] if image_ids is None else list(image_ids)
-    load = _loader(store, source)
-    available = _ids_with(store, source)
+    kinds = _kinds(store, source)
+    load = _loader(store, kinds)
     table = store.class_table()
     total = len(ids) + len(folders)
     exported: list[int] = []
-    for done, image_id in enumerate(ids, start=1):
-        if image_id not in available:
-            yield ExportProgress(done, total, image_id, error=f"no {source[:-1]}")
-            continue
-        files: list[Path] = []
-        if per_image:
-            record = store.image(image_id)
-            try:
-                files = export_prediction(
-                    out, record.name, labels=load(image_id), table=table,
-                    image_path=store.image_path(image_id), formats=per_image,
-                )
-            except SegcoreError as exc:
-                log.warning("image %d not exported: %s", image_id, exc)
-                yield ExportProgress(done, total, image_id, error=str(exc))
+    manifest = _Manifest(store, out, formats)
+    try:
+        for done, image_id in enumerate(ids, start=1):
+            if image_id not in kinds:
+                yield ExportProgress(done, total, image_id, error=f"no {_WANTED[source]}")
                 continue
-        exported.append(image_id)
-        yield ExportProgress(done, total, image_id, tuple(files))
+            files: list[Path] = []
+            record = store.image(image_id)
+            if per_image:
+                try:
+                    files = export_prediction(
+                        out, record.name, labels=load(image_id), table=table,
+                        image_path=store.image_path(image_id), formats=per_image,
+                    )
+                except SegcoreError as exc:
+                    log.warning("image %d not exported: %s", image_id, exc)
+                    yield ExportProgress(done, total, image_id, error=str(exc))
+                    continue
+            exported.append(image_id)
+            replaced = manifest.add(record.name, image_id, kinds[image_id])
+            yield ExportProgress(done, total, image_id, tuple(files), replaced=replaced)
 
-    for done, (fmt, folder) in enumerate(folders.items(), start=len(ids) + 1):
-        if not exported:
-            reason = f"no image has a {source[:-1]}: no {fmt.upper()} folder written"
-            yield ExportProgress(done, total, None, error=reason)
-            continue
-        dataset = masks_dataset(store, exported, load)
-        yield ExportProgress(done, total, None, (write_dataset(dataset, folder, fmt),))
+        for done, (fmt, folder) in enumerate(folders.items(), start=len(ids) + 1):
+            if not exported:
+                reason = f"no image has a {_WANTED[source]}: no {fmt.upper()} folder written"
+                yield ExportProgress(done, total, None, error=reason)
+                continue
+            dataset = masks_dataset(store, exported, load)
+            yield ExportProgress(done, total, None, (write_dataset(dataset, folder, fmt),))
+    finally:
+        manifest.write()
 
 
-def _ids_with(store: ProjectStore, source: str) -> set[int]:
-    """The images that have a label (or a prediction).
+_WANTED = {"labels": "label", "predictions": "prediction", "labels_else_predictions": "label or prediction"}
+
+
+def _kinds(store: ProjectStore, source: str) -> dict[int, str]:
+    """{image id: 'label' or 'prediction'}: what each image that has what `source` asks for exports.
 
     A label counts where training counts it: a labelled or reviewed image with a mask. An image
     whose edits were all undone keeps an empty mask in its history, but it is not labelled.
     """
-    if source == "predictions":
-        return set(store.prediction_scores())
-    return {r.id for r in store.images() if r.status in LABELLED_STATUSES and store.has_mask(r.id)}
+    kinds: dict[int, str] = {}
+    if source != "labels":
+        kinds.update(dict.fromkeys(store.prediction_scores(), "prediction"))
+    if source != "predictions":
+        kinds.update({r.id: "label" for r in store.images()
+                      if r.status in LABELLED_STATUSES and store.has_mask(r.id)})
+    return kinds
 
 
-def _loader(store: ProjectStore, source: str) -> Callable[[int], np.ndarray]:
+def _loader(store: ProjectStore, kinds: dict[int, str]) -> Callable[[int], np.ndarray]:
     def load(image_id: int) -> np.ndarray:
-        if source == "predictions":
+        if kinds[image_id] == "prediction":
             prediction = store.load_prediction(image_id)
             mask = None if prediction is None else prediction.labels
         else:
             mask = store.load_mask(image_id)
         if mask is None:  # removed between listing and loading
-            raise ProjectError(f"image {image_id} has no {source[:-1]}")
+            raise ProjectError(f"image {image_id} has no {kinds[image_id]}")
         return mask
 
     return load
+
+
+class _Manifest:
+    """The export's `manifest.csv` rows, merged into the folder's earlier ones."""
+
+    def __init__(self, store: ProjectStore, out: Path, formats: Sequence[str]) -> None:
+        self._store, self._out, self._formats = store, out, ";".join(formats)
+        self._rows = read_manifest(out)
+        self._added = False
+        self._predictions = store.prediction_records()
+        self._runs = {run.id: run.name for run in store.runs()}
+        self._now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def add(self, name: str, image_id: int, kind: str) -> str | None:
+        """Record the image's export; returns the source it replaced ('label' or 'prediction'), or None."""
+        before = self._rows.get(name)
+        if kind == "prediction":
+            record = self._predictions[image_id]
+            run = "" if record.run_id is None else f"{record.run_id} {self._runs.get(record.run_id, '')}".strip()
+            row = ManifestRow(name, kind, run, record.checkpoint, record.created_at, self._now, self._formats)
+        else:
+            revisions = self._store.mask_revisions(image_id)
+            made = revisions[-1].created_at if revisions else ""
+            row = ManifestRow(name, kind, made_at=made, exported_at=self._now, formats=self._formats)
+        self._rows[name] = row
+        self._added = True
+        return before.source if before is not None and before.source != kind else None
+
+    def write(self) -> None:
+        if self._added:
+            write_manifest(self._out, self._rows)

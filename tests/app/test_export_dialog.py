@@ -105,6 +105,38 @@ def test_export_predictions_skips_images_without_one(qtbot, dialog, state, tmp_p
     assert "3 skipped" in dialog.summary.text() and "alpha_gray8: no prediction" in dialog.summary.text()
 
 
+def test_labels_else_predictions_and_the_word_when_a_source_replaces_another(qtbot, dialog, state, tmp_path):
+    """Issue 27, item 1: predictions exported over labels replaced them silently, with no 'label, else prediction'."""
+    beta, gamma = state.find("beta_gray16").id, state.find("gamma_rgb").id
+    for image_id, shape in ((beta, (48, 64)), (gamma, (32, 36))):
+        prediction = np.zeros(shape, np.uint8)
+        prediction[2:9, 3:12] = 1
+        state.store.save_prediction(image_id, prediction, checkpoint="test")
+    out = tmp_path / "out"
+    QTest.keyClicks(dialog.folder, str(out))
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000):
+        dialog.start_export()  # labels: beta_gray16
+    _click(dialog.predictions)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000):
+        dialog.start_export()  # predictions: beta_gray16 (over its label) and gamma_rgb
+    assert "1 image(s) exported there before from the other source now hold this export's files: beta_gray16" \
+        in dialog.summary.text()
+    assert "beta_gray16,prediction," in (out / "manifest.csv").read_text()
+
+    either = tmp_path / "either"
+    dialog.folder.clear()
+    QTest.keyClicks(dialog.folder, str(either))
+    _click(dialog.either)
+    assert dialog.chosen_source() == "labels_else_predictions"
+    with qtbot.waitSignal(dialog.export_finished, timeout=20_000):
+        dialog.start_export()
+    np.testing.assert_array_equal(read_index_mask(either / "palette" / "beta_gray16.png"),
+                                  state.store.load_mask(beta))  # its label, not its prediction
+    assert (either / "palette" / "gamma_rgb.png").is_file()  # no label: its prediction
+    manifest = (either / "manifest.csv").read_text()
+    assert "beta_gray16,label," in manifest and "gamma_rgb,prediction," in manifest
+
+
 def test_cancel_stops_the_export(qtbot, dialog, state, tmp_path, monkeypatch):
     gate = threading.Event()  # holds the worker after its first image until the test has pressed Cancel
 

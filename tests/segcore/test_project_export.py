@@ -205,3 +205,39 @@ def test_an_exif_rotated_original_is_exported_upright_not_copied(tmp_path):
     assert main(["project", "export", str(tmp_path / "proj"), str(tmp_path / "voc"), "--to", "voc"]) == 0
     written = tmp_path / "voc" / "JPEGImages" / "turned.png"  # upright pixels, losslessly: EXIF-blind readers agree
     assert written.is_file() and read_image(written, upright=False).shape[:2] == (30, 20)
+
+
+def test_labels_else_predictions_and_a_manifest_that_tells_them_apart(store, tmp_path):
+    """Issue 27, item 1: labels then predictions into one folder replaced labels without a word."""
+    import csv
+
+    out = tmp_path / "out"
+    names = {r.id: r.name for r in store.images()}
+    list(export_project_masks(store, out, ["palette"], source="labels"))
+    steps = list(export_project_masks(store, out, ["palette"], source="predictions"))
+    # img1 has both: its label's files now hold its prediction, and the step says so
+    assert [(names[s.image_id], s.replaced) for s in steps if s.replaced] == [("img1", "label")]
+    rows = {row["image"]: row for row in csv.DictReader((out / "manifest.csv").open())}
+    assert {name: row["source"] for name, row in rows.items()} == {
+        "img0": "label", "img1": "prediction", "img2": "label", "img3": "prediction"}
+    assert rows["img3"]["checkpoint"] == "test" and rows["img3"]["made_at"] and rows["img0"]["made_at"]
+    assert rows["img1"]["formats"] == "palette"
+
+    either = tmp_path / "either"
+    steps = list(export_project_masks(store, either, ["palette"], source="labels_else_predictions"))
+    assert [s.error for s in steps] == [None, None, None, None, "no label or prediction"]
+    rows = {row["image"]: row["source"] for row in csv.DictReader((either / "manifest.csv").open())}
+    assert rows == {"img0": "label", "img1": "label", "img2": "label", "img3": "prediction"}
+    img1, img3 = store.image_by_name("img1").id, store.image_by_name("img3").id
+    np.testing.assert_array_equal(read_index_mask(either / "palette" / "img1.png"), store.load_mask(img1))
+    np.testing.assert_array_equal(read_index_mask(either / "palette" / "img3.png"), store.load_prediction(img3).labels)
+
+
+def test_an_export_stopped_half_way_still_writes_the_manifest_of_what_it_wrote(store, tmp_path):
+    import csv
+
+    steps = export_project_masks(store, tmp_path / "out", ["palette"])
+    next(steps)
+    steps.close()  # as the dialog's Cancel stops it between images
+    rows = list(csv.DictReader((tmp_path / "out" / "manifest.csv").open()))
+    assert [row["image"] for row in rows] == ["img0"]
