@@ -79,6 +79,7 @@ TRAIN_FOR = (("1 min", "time:60"), ("2 min", "time:120"), ("5 min", "time:300"),
              ("until it stops improving", UNTIL_FLAT), ("a number of epochs", BY_EPOCHS))
 """The "Train for" choices: (text, value); a time budget is "time:SECONDS" (another budget is added as it comes)."""
 STOPPING = "Stopping after the current batch…"
+IOU_TABLE_HEIGHT = 120
 
 
 @dataclass(frozen=True)
@@ -347,10 +348,10 @@ class TrainPanel(QDockWidget):
         self.resume_button = QPushButton("Resume")
         self.cancel_button = QPushButton("Cancel")
         self.progress_bar = QProgressBar(minimum=0, maximum=PROGRESS_STEPS, value=0)
-        self.eta_label = QLabel()
-        self.status_label = QLabel(wordWrap=True)
+        self.eta_label = _HiddenWhenEmpty()
+        self.status_label = _HiddenWhenEmpty(wordWrap=True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notes_label = QLabel(wordWrap=True)
+        self.notes_label = _HiddenWhenEmpty(wordWrap=True)
         """What the run said about its data (conversions, padding, pseudo-labels): kept after it ends."""
         self.notes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.curves = TrainingCurves()
@@ -359,6 +360,7 @@ class TrainPanel(QDockWidget):
         self.iou_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.iou_table.verticalHeader().setVisible(False)
         self.iou_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.iou_table.setMaximumHeight(IOU_TABLE_HEIGHT)  # it scrolls: the form above needs the room more
 
         buttons = QHBoxLayout()
         for button in (self.train_button, self.pause_button, self.resume_button, self.cancel_button):
@@ -697,6 +699,22 @@ def _ignoring_weights(config: TrainConfig) -> TrainConfig:
 def _side(value: object) -> int:
     """The form's single number for a crop or resize option: an int, or 0 for none or another form."""
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class _HiddenWhenEmpty(QLabel):
+    """A line of the monitor that takes no room while it says nothing (the form above is short of rows)."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.hide()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setVisible(bool(text))
+
+    def clear(self) -> None:
+        super().clear()
+        self.hide()
 
 
 def _budget_position(combo: QComboBox, seconds: float) -> int:
