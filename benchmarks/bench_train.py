@@ -51,7 +51,7 @@ def loop_vs_pure(camvid: Path, model: str, batch: int, batches: int, workers: in
     dataset = open_dataset("camvid", camvid)
     dataset.samples = [s for s in dataset.samples if s.split == "train"][: batch * (batches + 2)]
     config = TrainConfig(model=model, epochs=1, batch_size=batch, augment={"crop": CROP, "scale_range": list(SCALE)},
-                         val_fraction=0.0, num_workers=workers, amp="off")
+                         val_fraction=0.0, workers=workers, amp="off")
     data = prepare(dataset, 0.0, 0)
     rates = []
     with tempfile.TemporaryDirectory() as tmp:

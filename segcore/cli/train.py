@@ -198,7 +198,7 @@ def run_train(args: argparse.Namespace) -> int:
         poly_power=args.poly_power, step_epochs=args.step_size, step_gamma=args.step_gamma, warmup_epochs=args.warmup,
         epochs=args.epochs, batch_size=args.batch_size, augment=parse_aug(args.aug, args.crop, args.resize),
         val_fraction=args.val_fraction, device=args.device, amp=args.amp, cpu_bf16=args.cpu_bf16,
-        grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, num_workers=args.workers,
+        grad_clip=args.grad_clip, seed=args.seed, deterministic=args.deterministic, workers=args.workers,
         sync_bn=args.sync_bn, keep_top_k=args.keep_top_k,
         time_budget_s=args.time, until_flat=args.until_flat, patience=args.patience,
         pseudo_labels=args.pseudo_labels, pseudo_confidence=args.pseudo_confidence, one_region=args.one_region,

@@ -19,6 +19,8 @@ class ConfigError(SegcoreError):
     """A training configuration is invalid."""
 
 
+_RENAMED = {"num_workers": "workers"}
+"""Old option names -> today's, so runs and checkpoints saved before a rename still load."""
 _NUMBERS = ("aux_weight", "lr", "weight_decay", "momentum", "poly_power", "step_gamma", "warmup_epochs",
             "val_fraction", "grad_clip", "time_budget_s", "pseudo_confidence", "pseudo_after")
 """The options that are real numbers: each must be finite (None where the option allows none)."""
@@ -57,7 +59,8 @@ class TrainConfig:
     grad_clip: float | None = None
     seed: int = 0
     deterministic: bool = False
-    num_workers: int = 0
+    workers: int = 0
+    """Data-loading processes (0: load in the training process); the CLI's --workers."""
     sync_bn: bool = False
     keep_top_k: int = 3
     """Also keep the k best epochs (top_k/) for weight averaging; 0 keeps only best.pt and last.pt."""
@@ -127,6 +130,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
+        data = {_RENAMED.get(key, key): value for key, value in data.items()}  # configs saved before a rename
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -101,7 +101,7 @@ def build_pipeline(config: TrainConfig, data: TrainingData, ctx: DistContext) ->
         val_set=val_set,
         loss=build_loss(config, data),
         normalization={"mean": list(mean), "std": list(std), "augment": augment.to_dict()},
-        num_workers=config.num_workers,
+        num_workers=config.workers,
         notes=(*channel_notes(data.image_channels, data.in_channels), *padding_notes(augment, data.same_size)),
         mean_image=mean_image,
     )

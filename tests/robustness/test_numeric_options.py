@@ -84,3 +84,12 @@ def test_the_engine_refuses_a_nan_option_too(field):
         TrainConfig(**{field: math.nan}).validate()
     with pytest.raises(ConfigError):
         TrainConfig(**{field: -1.0}).validate()
+
+
+def test_the_config_option_is_named_as_the_cli_names_it_and_old_configs_still_load():
+    # issue 27, item 18: TrainConfig(workers=0) failed where the CLI says --workers
+    assert TrainConfig(workers=2).workers == 2
+    assert build_parser().parse_args([*TRAIN, "--workers", "3"]).workers == 3
+    old = {**TrainConfig().to_dict(), "num_workers": 1}  # a run or checkpoint saved before the rename
+    del old["workers"]
+    assert TrainConfig.from_dict(old).workers == 1
