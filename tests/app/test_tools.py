@@ -106,19 +106,26 @@ def test_box_handles_adjust_before_accepting(workspace):
     assert workspace.state.store.boxes(image_id) == [Box(7, 6, 20, 15, 0)]
 
 
+def _refined_box(qtbot, root, name: str, image: np.ndarray):
+    """A workspace on `root` with `image` added as `name`, a (20, 20)-(75, 75) box drawn and accepted with
+    Refine boxes on; (workspace, image id): the caller closes the workspace's state."""
+    with ProjectStore.open(root) as store:
+        image_id = store.add_image_array(name, image).id
+    ws = test_canvas.open_workspace(qtbot, root)
+    ws.select(name)
+    ws.tools.refine.setChecked(True)
+    _use(ws, Qt.Key.Key_R)
+    ws.drag((20, 20), (75, 75))
+    with qtbot.waitSignal(ws.view.document.mask_changed, timeout=10_000):
+        ws.key(Qt.Key.Key_Return)
+    return ws, image_id
+
+
 def test_refined_box_is_the_object_inside_the_box(qtbot, tiny_project):
     yy, xx = np.mgrid[0:96, 0:96]
     disc = np.where(np.hypot(xx - 48, yy - 48) < 20, 3000, 500).astype(np.uint16)
-    with ProjectStore.open(tiny_project.root) as store:
-        image_id = store.add_image_array("disc", disc).id
-    ws = test_canvas.open_workspace(qtbot, tiny_project.root)
+    ws, image_id = _refined_box(qtbot, tiny_project.root, "disc", disc)
     try:
-        ws.select("disc")
-        ws.tools.refine.setChecked(True)
-        _use(ws, Qt.Key.Key_R)
-        ws.drag((20, 20), (75, 75))
-        with qtbot.waitSignal(ws.view.document.mask_changed, timeout=10_000):
-            ws.key(Qt.Key.Key_Return)
         mask = ws.stored_mask(image_id)
         refined = refine_box(disc, Box(20, 20, 56, 56, 1))
         np.testing.assert_array_equal(mask, refined.astype(np.uint8))  # segcore's answer, class 1, nothing else
@@ -131,16 +138,8 @@ def test_refined_box_is_the_object_inside_the_box(qtbot, tiny_project):
 def test_a_box_refine_cannot_cut_says_so_on_the_canvas(qtbot, tiny_project):
     """Issue 27, item 2: a failed refine was stored as a plain rectangle with the warning in the terminal only."""
     flat = np.full((96, 96), 1200, np.uint16)  # nothing in it to cut out
-    with ProjectStore.open(tiny_project.root) as store:
-        image_id = store.add_image_array("flat", flat).id
-    ws = test_canvas.open_workspace(qtbot, tiny_project.root)
+    ws, image_id = _refined_box(qtbot, tiny_project.root, "flat", flat)
     try:
-        ws.select("flat")
-        ws.tools.refine.setChecked(True)
-        _use(ws, Qt.Key.Key_R)
-        ws.drag((20, 20), (75, 75))
-        with qtbot.waitSignal(ws.view.document.mask_changed, timeout=10_000):
-            ws.key(Qt.Key.Key_Return)
         assert ws.stored_mask(image_id)[20:76, 20:76].all()  # the whole box, as before
         assert ws.view.notice.isVisible()
         assert "no object found in it, so the whole 56 × 56 box is labelled. Ctrl+Z undoes it" in ws.view.notice.text()
