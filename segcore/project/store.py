@@ -33,6 +33,7 @@ from segcore.data.boxes import Box
 from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, read_index_mask, write_palette_png
 from segcore.errors import (
+    DiskFullError,
     DuplicateImageError,
     ImageReadError,
     MaskError,
@@ -141,7 +142,15 @@ class ProjectStore:
         if not read_only and not writable(root):
             log.info("project %s is not writable: opening it read-only", root)
             read_only = True
-        store = cls._connect(root, read_only)
+        try:
+            store = cls._connect(root, read_only)
+        except DiskFullError:
+            if read_only:
+                raise
+            # Opening to write needs a few pages (the journal, the shared memory); reading needs none.
+            log.warning("the disk holding project %s is full: opening it read-only", root)
+            store = cls._connect(root, True)
+            read_only = True
         if not read_only:
             removed = remove_stale_temporaries(root)  # a killed import or save leaves its half-written file
             if removed:

@@ -22,7 +22,7 @@ from segcore.cli import main
 from segcore.data.masks import read_index_mask
 from segcore.data.readers import open_dataset
 from segcore.data.writers import write_dataset
-from segcore.errors import ImageReadError, ImageTooLargeError, LabelFileError, SegcoreError
+from segcore.errors import DiskFullError, ImageReadError, ImageTooLargeError, LabelFileError, SegcoreError
 from segcore.io.header import MAX_PIXELS_ENV, max_image_pixels
 from segcore.io.images import decode_image, image_notes, read_image, write_image
 
@@ -153,6 +153,27 @@ def test_a_full_disk_in_any_library_is_one_line_naming_the_disk(tmp_path, monkey
     assert main(["project", "import", str(tmp_path / "p"), str(tmp_path / "src"), "--from", "folder"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"segcore project: error: the disk holding {tmp_path / 'p'} is full")
+
+
+def test_a_project_on_a_full_disk_still_opens_to_read(tmp_path, monkeypatch, capsys):
+    """Issue 27, item 13: on a full disk even `project info` was refused (opening to write needs a few pages)."""
+    from segcore.data.classes import ClassTable
+    from segcore.project.store import ProjectStore
+
+    with ProjectStore.create(tmp_path / "p", ClassTable.from_names(["background", "sample"])) as store:
+        store.add_image_array("a", good_image())
+    connect = ProjectStore._connect.__func__
+
+    def full_unless_reading(cls, root, read_only):
+        if not read_only:
+            raise DiskFullError(root / "project.segdesk", 0)
+        return connect(cls, root, read_only)
+
+    monkeypatch.setattr(ProjectStore, "_connect", classmethod(full_unless_reading))
+    assert main(["project", "info", str(tmp_path / "p")]) == 0
+    assert "images: 1 (unlabelled 1)" in capsys.readouterr().out
+    with ProjectStore.open(tmp_path / "p") as store:
+        assert store.read_only and [r.name for r in store.images()] == ["a"]
 
 
 # -- smaller ones --------------------------------------------------------------------------------------
