@@ -37,6 +37,7 @@ DATASET_FORMATS: dict[str, str] = {
     "colormask": "Colour masks (images/, masks/ coloured by class)",
     "labelme": "labelme JSON files",
     "voc_boxes": "PASCAL VOC boxes (JPEGImages/, Annotations/*.xml)",
+    "boxes": "Frames with boxes.json (selectROI boxes per image)",
     "coco": "COCO JSON (annotations + images/)",
 }
 FROM_DATASET = "from the dataset"

@@ -52,7 +52,7 @@ def open_dataset(fmt: str, root: str | Path, **options) -> LabelledDataset:
 
 def _load_builtin_readers() -> None:
     # Importing the modules runs their @register_reader decorators.
-    from segcore.data.readers import camvid, coco, colormask, folder, labelme, voc, voc_boxes  # noqa: F401
+    from segcore.data.readers import boxes, camvid, coco, colormask, folder, labelme, voc, voc_boxes  # noqa: F401
     from segcore.project import reader  # noqa: F401  (a project folder read as a dataset)
 
 

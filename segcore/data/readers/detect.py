@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from segcore.data.boxes_file import BOXES_FILE
 from segcore.errors import ImageReadError
 from segcore.io.header import read_file_header
 from segcore.io.images import is_image_file
@@ -41,7 +42,8 @@ class DetectedFormat:
 
 
 def detect_format(root: str | Path) -> DetectedFormat | None:
-    """The format whose layout `root` has (first match: voc, voc_boxes, camvid, folder/colormask, labelme, coco)."""
+    """The format whose layout `root` has (first match: voc, voc_boxes, camvid, folder/colormask, boxes, labelme,
+    coco)."""
     try:
         root = Path(root)
         if not root.is_dir():
@@ -90,6 +92,12 @@ def _image_and_mask_folders(root: Path) -> DetectedFormat | None:
     return None
 
 
+def _boxes(root: Path) -> DetectedFormat | None:
+    if (root / BOXES_FILE).is_file():
+        return DetectedFormat("boxes", f"{BOXES_FILE} (box labels per image) found beside the images")
+    return None
+
+
 def _labelme(root: Path) -> DetectedFormat | None:
     for path in _first_files(root, _is_json, MAX_JSON_FILES):
         if _is_labelme_file(path):
@@ -107,7 +115,7 @@ def _coco(root: Path) -> DetectedFormat | None:
 
 
 _PROBES: tuple[Callable[[Path], DetectedFormat | None], ...] = (
-    _voc, _voc_boxes, _camvid, _image_and_mask_folders, _labelme, _coco,
+    _voc, _voc_boxes, _camvid, _image_and_mask_folders, _boxes, _labelme, _coco,
 )
 
 
