@@ -248,9 +248,12 @@ class ImageView(QGraphicsView):
 
     def refresh_prediction(self, image_id: int | None = None) -> None:
         """Re-read the shown image's prediction (after a prediction or live preview of `image_id`)."""
-        if not self.prediction_item.isVisible() or self._image_id == NO_IMAGE or not self.state.is_open:
+        if self._image_id == NO_IMAGE or not self.state.is_open:
             return
         if image_id is not None and image_id != self._image_id:
+            return
+        if not self.prediction_item.isVisible():
+            self._caption_hidden_preview()
             return
         self._prediction_serial += 1
         serial, shown = self._prediction_serial, self._image_id
@@ -258,6 +261,16 @@ class ImageView(QGraphicsView):
                         self.previews.of(shown))
         worker.returned.connect(lambda layer: self._prediction_loaded(serial, shown, layer))
         self._workers.start(worker)  # reads the store: done before it closes
+
+    def _caption_hidden_preview(self) -> None:
+        """With the prediction layer hidden, a live preview of the image still says it is there (it went unseen)."""
+        preview = self.previews.of(self._image_id)
+        if preview is None:
+            self.prediction_caption.hide()
+            return
+        self.prediction_caption.setText(f"{preview.describe()} — hidden: Shift+O shows it")
+        self.prediction_caption.adjustSize()
+        self.prediction_caption.show()
 
     def _prediction_loaded(self, serial: int, image_id: int, layer: PredictionLayer | None) -> None:
         if serial != self._prediction_serial or image_id != self._image_id or not self.prediction_item.isVisible():

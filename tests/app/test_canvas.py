@@ -321,3 +321,19 @@ def test_closing_the_project_with_a_live_preview_on_screen_is_quiet(qtbot, works
                     timeout=5000)
     workspace.state.close()  # the preview goes with the project: nothing may reach for the closed store
     assert view.prediction_item.is_empty and not view.prediction_caption.isVisible()
+
+
+def test_a_live_preview_with_the_prediction_layer_hidden_still_says_so(qtbot, workspace):
+    """Issue 27, item 6: the live preview's caption was missing from the canvas (the layer is off by default)."""
+    from app.state.preview import Preview
+
+    image_id = workspace.select("beta_gray16")
+    view = workspace.view
+    assert not view.prediction_item.isVisible() and not view.prediction_caption.isVisible()
+    view.previews.show(Preview(image_id, np.zeros((48, 64), np.uint8), "runs/0001/last.pt", 3))
+    qtbot.waitUntil(view.prediction_caption.isVisible, timeout=5000)
+    assert view.prediction_caption.text() == "live preview · epoch 3 · last.pt (not saved) — hidden: Shift+O shows it"
+    view.set_prediction_visible(True)  # Shift+O: the preview itself, captioned as before
+    qtbot.waitUntil(lambda: view.prediction_caption.text() == "live preview · epoch 3 · last.pt (not saved)",
+                    timeout=5000)
+
