@@ -95,7 +95,7 @@ class ReviewView(QWidget):
         toolbar.addActions([self.fit_action, self.actual_size_action, self.errors_action])
         # The scores get a line of their own: at the end of the toolbar a narrow window hid them.
         self.scores_label.setContentsMargins(6, 0, 6, 0)
-        grid = QGridLayout()
+        grid = self._grid = QGridLayout()
         self.titles = [QLabel(title, alignment=Qt.AlignmentFlag.AlignCenter) for title in PANE_TITLES]
         for title in self.titles:  # a long title must not make its pane wider than the others
             title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -188,6 +188,11 @@ class ReviewView(QWidget):
             if self._fit_mode or previous_size != self._pixmap.size():
                 self.fit_to_window()
         self._data = data
+        # Without a label the ground-truth pane is the image again: it gives its width to the other two.
+        labelled = data.label is not None
+        self.label_pane.setVisible(labelled)
+        self.titles[1].setVisible(labelled)
+        self._grid.setColumnStretch(1, int(labelled))  # an empty column would keep its share
         table = self.state.class_table
         for pane, mask in ((self.label_pane, data.label), (self.prediction_pane, data.prediction)):
             if mask is None:

@@ -477,3 +477,15 @@ def test_accept_and_next_is_one_key(qtbot, review):
         qtbot.keyClick(review.win, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: review.state.current_id == review.id("e_very_unsure"), timeout=5000)
     assert review.stored("d_unsure")[1] is ImageStatus.REVIEWED
+
+
+def test_without_a_label_the_ground_truth_pane_gives_its_width_to_the_others(qtbot, review):
+    """Issue 27, item 8: the three panes were ~190 px wide in the default window, the empty one included."""
+    view = review.view
+    review.select("d_unsure")  # predicted, no label
+    qtbot.waitUntil(lambda: not view.label_pane.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: view.prediction_pane.width() > 0.4 * view.width(), timeout=5000)
+    assert abs(view.image_pane.width() - view.prediction_pane.width()) <= 2
+    review.select("a_fair")  # labelled: all three
+    qtbot.waitUntil(lambda: view.label_pane.isVisible() and view.prediction_pane.width() < 0.4 * view.width(),
+                    timeout=5000)
