@@ -27,6 +27,20 @@ def _color_channels(image: np.ndarray) -> np.ndarray:
     return image[:, :, :3] if image.ndim == 3 else image
 
 
+HISTOGRAM_BINS = 64
+
+
+def intensity_histogram(image: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, Window]:
+    """Counts of the image's values (all channels, from ~1M samples) in `bins` bins over their own range,
+    and that (low, high) range: what a window/level control draws beside its two numbers."""
+    sample = _subsample(_color_channels(image)).ravel()
+    low, high = float(sample.min()), float(sample.max())
+    if high <= low:
+        high = low + 1.0
+    counts, _ = np.histogram(sample, bins=bins, range=(low, high))
+    return counts, (low, high)
+
+
 def auto_window(image: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> Window:
     """A (low, high) display window from intensity percentiles; 8-bit colour images get the full range.
 

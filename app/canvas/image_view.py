@@ -67,6 +67,8 @@ class ImageView(QGraphicsView):
     """Screen pixels per image pixel, after every fit, 1:1 and zoom."""
     window_changed = Signal(object)
     """The (low, high) display window of the shown image."""
+    histogram_changed = Signal(object)
+    """(counts, (low, high)): the shown image's value histogram, for the window/level control."""
 
     def __init__(self, state: ProjectState, parent: QWidget | None = None, *,
                  document: MaskDocument | None = None, previews: PreviewState | None = None) -> None:
@@ -334,6 +336,7 @@ class ImageView(QGraphicsView):
             self._show_mask()
             self._clear_prediction()
             self.refresh_prediction()
+        self.histogram_changed.emit(rendered.histogram)
         self.window_changed.emit(rendered.window)
         self.image_shown.emit(image_id)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QImage
 
-from segcore.display import Window, apply_clahe, auto_window, to_display_rgb
+from segcore.display import Window, apply_clahe, auto_window, intensity_histogram, to_display_rgb
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Rendered:
     image: np.ndarray
     window: Window
     qimage: QImage
+    histogram: tuple[np.ndarray, Window]
+    """The image's value counts and their range (`intensity_histogram`), for the window/level control."""
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -38,7 +40,8 @@ def render(image: np.ndarray, window: Window | None, clahe: bool) -> Rendered:
         rgb = apply_clahe(rgb)
     # RGB32 is what the raster paint engine draws without converting; the conversion also copies,
     # so the QImage owns its pixels and can cross to the GUI thread.
-    return Rendered(image, window, rgb_to_qimage(rgb).convertToFormat(QImage.Format.Format_RGB32))
+    return Rendered(image, window, rgb_to_qimage(rgb).convertToFormat(QImage.Format.Format_RGB32),
+                    intensity_histogram(image))
 
 
 def decode_and_render(load: Callable[[], np.ndarray], window: Window | None, clahe: bool) -> Rendered:

@@ -1,4 +1,5 @@
-"""The canvas toolbar: fit, 1:1, overlay on/off and opacity, window/level (with Auto) and the CLAHE view."""
+"""The canvas toolbar: fit, 1:1 and the zoom, overlay on/off and opacity, window/level (with its histogram and Auto)
+and the CLAHE view."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QSpinBox, QToolBar, QW
 
 from app.canvas.image_view import ImageView
 from app.canvas.prediction_overlay import PredictionStyle
+from app.widgets.histogram import WindowHistogram
 from segcore.display import Window
 
 MAX_LEVEL = 65535
@@ -41,6 +43,7 @@ class ViewToolBar(QToolBar):
         self.prediction_opacity.setToolTip("Prediction opacity")
         self.window_low = QSpinBox(minimum=0, maximum=MAX_LEVEL, keyboardTracking=False)
         self.window_high = QSpinBox(minimum=0, maximum=MAX_LEVEL, keyboardTracking=False)
+        self.histogram = WindowHistogram()
         self.window_low.setToolTip("Display window: the value shown black")
         self.window_high.setToolTip("Display window: the value shown white")
         self.auto_window_action = QAction("Auto", self, toolTip="Window from each image's percentiles")
@@ -61,6 +64,7 @@ class ViewToolBar(QToolBar):
         self.addWidget(QLabel(" Window "))
         self.addWidget(self.window_low)
         self.addWidget(self.window_high)
+        self.addWidget(self.histogram)
         self.addAction(self.auto_window_action)
         self.addAction(self.clahe_action)
 
@@ -77,6 +81,8 @@ class ViewToolBar(QToolBar):
         self.auto_window_action.triggered.connect(view.auto_display_window)
         self.clahe_action.toggled.connect(view.set_clahe)
         view.window_changed.connect(self._show_window)
+        view.window_changed.connect(self.histogram.set_window)
+        view.histogram_changed.connect(self.histogram.set_histogram)
         view.zoom_changed.connect(lambda scale: self.zoom_label.setText(f" {scale * 100:.0f} % "))
 
     def _window_edited(self) -> None:

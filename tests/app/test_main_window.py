@@ -126,6 +126,19 @@ def test_16bit_image_is_window_levelled(qtbot, window):
     assert left == 0 and right == 255  # x*1000 ramp: the percentiles land at the ends
 
 
+def test_a_histogram_beside_the_window_shows_the_image_values_and_the_window(qtbot, window, tiny_project):
+    """Issue 27, item 9: no histogram beside window/level."""
+    _select(qtbot, window, "beta_gray16")
+    histogram = window.view_toolbar.histogram
+    values = tiny_project.gray16
+    assert histogram.counts.sum() == values.size and histogram.value_range == (values.min(), values.max())
+    assert histogram.window == window.view.display_window()
+    window.view.set_display_window(float(values.min()), (float(values.min()) + float(values.max())) / 2)
+    qtbot.waitUntil(lambda: histogram.window_span() is not None and abs(histogram.window_span()[1] - 0.5) < 0.01,
+                    timeout=5000)
+    assert histogram.window_span()[0] == 0.0 and not histogram.grab().isNull()
+
+
 def test_mouse_move_reports_pixel_value_and_class(qtbot, window, tiny_project):
     _select(qtbot, window, "beta_gray16")
     view = window.view
