@@ -17,7 +17,19 @@ and scored against their truth: IoU mean, worst, per frame size, and the trainin
   random      the frames in a seeded random order;
   label_next  the app's suggestion (`segcore.project.suggest`): K frames are labelled in rounds
               (2, then the next suggestions up to 4, 8, 16), each round training on what is
-              labelled and predicting the pool, as a user of *Label next* would.
+              labelled and predicting the pool, as a user of *Label next* would (once a model
+              has predicted the pool, the frames it estimates worst);
+  at_once     the largest K of the curve by *Label next* before any model (its cold start alone).
+
+The last K of each order trains once per `--train-seeds` seed (`--peer-train-seeds N`: the orders
+but label_next train with the first N only): the spread between seeds is the run-to-run spread a
+user pressing Train twice would see. Every run also scores the quality estimate each prediction
+carries (`segcore.inference.quality`) against the true IoU: Spearman's rank correlation, and how
+many of the worst 10 % of the frames stand in the first quarter of the queue it orders.
+
+`--generator inside|everywhere|phase` draws one project of that family per seed
+(`segcore.demo.families`: the fringe period over a 10-14x range within the project, contrast,
+sample size 1-40 %, five shapes, five kinds of camera noise; the phase object among them).
 
 `--plain K` adds a run on the same random K frames with the plain boxes (no refinement);
 `--peer K` adds a run with the earlier grayscale defaults (`one_factor`: every frame resized by
@@ -35,6 +47,8 @@ hold one object per class (`TrainConfig.one_region`, on for every project here).
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import shutil
 import statistics
 import sys
@@ -51,17 +65,19 @@ from segcore.data.boxes import boxes_to_mask  # noqa: E402
 from segcore.data.classes import ClassTable  # noqa: E402
 from segcore.data.refine import refine_box  # noqa: E402
 from segcore.demo import demo_samples  # noqa: E402
+from segcore.demo.families import FAMILIES, family_samples  # noqa: E402
 from segcore.demo.varied import varied_samples  # noqa: E402
 from segcore.inference.regions import keep_one_region  # noqa: E402
 from segcore.project.defaults import default_config, project_profile  # noqa: E402
-from segcore.project.predict import predict_project  # noqa: E402
+from segcore.project.predict import predict_project, project_predictor  # noqa: E402
 from segcore.project.runs import train_project  # noqa: E402
 from segcore.project.store import ProjectStore  # noqa: E402
 from segcore.training import TrainConfig  # noqa: E402
 from segcore.training.events import Finished  # noqa: E402
 
 ONE_FACTOR_SIDE = 1024
-GENERATORS = {"varied": varied_samples, "demo": demo_samples}
+GENERATORS = {"varied": varied_samples, "demo": demo_samples,
+              **{family: functools.partial(family_samples, family) for family in FAMILIES}}
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,10 @@ def split(frames: list[Frame], held_out: tuple[int, int], seed: int) -> tuple[li
     return [pool[i] for i in rng.permutation(len(pool))], evaluation
 
 
+LABEL_IOU: dict[str, float] = {}
+"""IoU of each frame's label (refined or plain box) against its truth, as labelled (reported with each run)."""
+
+
 def label(store: ProjectStore, frames: list[Frame], refined: bool) -> None:
     for frame in frames:
         if store.has_mask(frame.image_id):
@@ -100,10 +120,17 @@ def label(store: ProjectStore, frames: list[Frame], refined: bool) -> None:
         mask = refine_box(frame.image, frame.box) if refined else boxes_to_mask(frame.truth.shape, [frame.box])
         store.add_box(frame.image_id, frame.box)
         store.save_mask(frame.image_id, mask.astype(np.uint8), source="refined box" if refined else "boxes")
+        LABEL_IOU[frame.name] = iou(mask, frame.truth)
 
 
-def policy_config(store: ProjectStore, policy: str) -> TrainConfig:
+def policy_config(store: ProjectStore, policy: str, overrides: dict | None = None, seed: int = 0) -> TrainConfig:
     config = default_config(store)
+    config.seed = seed
+    for key, value in (overrides or {}).items():  # --set: "augment.x" sets an augmentation option
+        if key.startswith("augment."):
+            config.augment[key.split(".", 1)[1]] = value
+        else:
+            setattr(config, key, value)
     config.pseudo_labels = policy == "pseudo_labels"
     if policy == "carrier":
         config.augment["fringe_background"] = "carrier"
@@ -115,33 +142,72 @@ def policy_config(store: ProjectStore, policy: str) -> TrainConfig:
     return config
 
 
-def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, name: str) -> dict:
-    config = policy_config(store, policy)
+def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, name: str,
+                    overrides: dict | None = None, seed: int = 0) -> dict:
+    config = policy_config(store, policy, overrides, seed)
+    config.validate()
     start = time.perf_counter()
     finished = next(e for e in train_project(store, config, name=name) if isinstance(e, Finished))
     train_s = time.perf_counter() - start
     checkpoint = Path(finished.best_checkpoint)
-    # The network's own labels are stored; the defaults' tidy-up (config.one_region) is applied here, so
-    # both are scored from one prediction.
-    list(predict_project(store, checkpoint, [f.image_id for f in evaluation], one_region=False))
-    network = {f.name: store.load_prediction(f.image_id).labels for f in evaluation}
-    tidied = {name: keep_one_region(labels) for name, labels in network.items()}
-    truth = {f.name: f.truth for f in evaluation}
-    network_scores = {name: iou(labels, truth[name]) for name, labels in network.items()}
-    tidied_scores = {name: iou(labels, truth[name]) for name, labels in tidied.items()}
-    scores = tidied_scores if config.one_region else network_scores
+    # As the app predicts (the checkpoint's one-region default, the quality estimate); the network's own labels
+    # are the same prediction before the tidy-up, scored too.
+    predictor = project_predictor(store, checkpoint, quality=True, keep_probabilities=True)
+    scores, network_scores, tidied_scores, estimates, agreements, entropies = {}, {}, {}, {}, {}, {}
+    for frame in evaluation:
+        result = predictor.predict(store.read_image(frame.image_id))
+        network = result.probabilities.argmax(0).astype(np.uint8)
+        scores[frame.name] = iou(result.labels, frame.truth)
+        network_scores[frame.name] = iou(network, frame.truth)
+        tidied_scores[frame.name] = iou(keep_one_region(network), frame.truth)
+        estimates[frame.name], agreements[frame.name] = result.quality.iou, result.quality.agreement
+        entropies[frame.name] = result.score
     by_size: dict[str, list[float]] = {}
     for frame in evaluation:
         by_size.setdefault(str(frame.size), []).append(scores[frame.name])
     return {
-        "train_s": round(train_s, 1), "epochs": finished.epochs, "checkpoint": str(checkpoint),
+        "train_seed": seed, "train_s": round(train_s, 1), "epochs": finished.epochs, "checkpoint": str(checkpoint),
         "one_region_default": config.one_region,
         "mean_iou": statistics.fmean(scores.values()), "worst_iou": min(scores.values()),
         "by_size": {size: {"mean": statistics.fmean(v), "worst": min(v), "n": len(v)} for size, v in by_size.items()},
         "per_frame": scores,
+        "estimated": estimates, "agreement": agreements, "entropy": entropies,
+        "quality": quality_report(scores, estimates, agreements, entropies),
         "network": {"mean": statistics.fmean(network_scores.values()), "worst": min(network_scores.values())},
         "one_region": {"mean": statistics.fmean(tidied_scores.values()), "worst": min(tidied_scores.values())},
     }
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+    def ranks(values: list[float]) -> np.ndarray:
+        order = np.argsort(values, kind="stable")
+        r = np.empty(len(values))
+        r[order] = np.arange(len(values))
+        for value in set(values):  # ties share their mean rank
+            same = np.asarray(values) == value
+            r[same] = r[same].mean()
+        return r
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def quality_report(true: dict, estimated: dict, agreement: dict, entropy: dict) -> dict:
+    """How well each per-frame estimate tracks the true IoU: Spearman, and whether the worst 10 % of the frames
+    stand in the first quarter of the queue that sorts by it (lowest estimate first)."""
+    names = sorted(true)
+    worst = sorted(names, key=lambda n: true[n])[:max(1, round(0.1 * len(names)))]
+    report = {}
+    for key, values in (("estimated", estimated), ("agreement", agreement),
+                        ("certainty", {n: -entropy[n] for n in names})):
+        queue = sorted(names, key=lambda n: values[n])
+        first = set(queue[:max(1, len(names) // 4)])
+        report[key] = {"spearman": spearman([true[n] for n in names], [values[n] for n in names]),
+                       "worst_in_first_quarter": sum(n in first for n in worst), "worst": len(worst)}
+    report["mean_abs_error"] = statistics.fmean(abs(estimated[n] - true[n]) for n in names)
+    return report
 
 
 def next_frames(store: ProjectStore, pool: list[Frame], count: int, checkpoint: Path | None) -> list[Frame]:
@@ -167,30 +233,38 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
         base, frames = build_project(Path(tmp) / "base", args, seed)
         base.close()
         pool, evaluation = split(frames, tuple(args.held_out), seed)
-        runs = [(order, k) for order in args.orders.split(",") for k in [args.curve]]
-        for index, (order, curve) in enumerate(runs):
+        orders = args.orders.split(",")
+        for index, order in enumerate(orders):
             with _fresh_copy(Path(tmp), index) as store:  # each annotator starts from the unlabelled project
                 checkpoint = None
+                curve = [max(args.curve)] if order == "at_once" else args.curve
                 for k in curve:
                     if order == "random":
                         label(store, pool[:k], refined=True)
-                    else:
+                    else:  # label_next in rounds; at_once: all K before any model (the cold start alone)
                         have = sum(store.has_mask(f.image_id) for f in pool)
                         label(store, next_frames(store, pool, k - have, checkpoint), refined=True)
-                    result = train_and_score(store, evaluation, "defaults", f"{order} K={k}")
-                    checkpoint = Path(result["checkpoint"])
-                    rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
-                                 "labelled": [f.name for f in pool if store.has_mask(f.image_id)], **result})
-                    _print_row(rows[-1])
+                    labelled = [f.name for f in pool if store.has_mask(f.image_id)]
+                    last_seeds = args.train_seeds if order == "label_next" or args.peer_train_seeds is None \
+                        else args.train_seeds[:args.peer_train_seeds]
+                    seeds = last_seeds if k == curve[-1] else args.train_seeds[:1]
+                    for train_seed in seeds:
+                        result = train_and_score(store, evaluation, "defaults", f"{order} K={k} seed {train_seed}",
+                                                 args.set, train_seed)
+                        rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
+                                     "labelled": labelled, "label_iou": {n: LABEL_IOU[n] for n in labelled}, **result})
+                        _print_row(rows[-1])
+                        if train_seed == seeds[0]:
+                            checkpoint = Path(result["checkpoint"])  # the next round's suggestions come from it
         extra = [(args.plain, "plain", "defaults"), (args.peer, "refined", "one_factor"), (args.carrier, "refined", "carrier"),
                  *((k, "refined", "pseudo_labels") for k in args.pseudo)]
-        for index, (k, labels, policy) in enumerate(extra, start=len(runs)):
+        for index, (k, labels, policy) in enumerate(extra, start=len(orders)):
             if not k:
                 continue
             with _fresh_copy(Path(tmp), index) as store:
                 label(store, pool[:k], refined=labels == "refined")
                 rows.append({"seed": seed, "order": "random", "k": k, "labels": labels, "policy": policy,
-                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}")})
+                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}", args.set)})
                 _print_row(rows[-1])
     return rows
 
@@ -204,15 +278,27 @@ def _fresh_copy(tmp: Path, index: int) -> ProjectStore:
 
 def _print_row(row: dict) -> None:
     sizes = " ".join(f"{s}: {v['mean']:.3f} (worst {v['worst']:.3f})" for s, v in sorted(row["by_size"].items()))
-    print(f"seed {row['seed']} {row['order']:<10} K={row['k']:<3} {row['labels']:<7} {row['policy']:<10} "
-          f"train {row['train_s']:>6.0f} s ({row['epochs']} ep)  mean IoU {row['mean_iou']:.3f}  "
-          f"worst {row['worst_iou']:.3f}  {sizes}  network's own: {row['network']['mean']:.3f} "
-          f"(worst {row['network']['worst']:.3f})  one region: {row['one_region']['mean']:.3f} "
-          f"(worst {row['one_region']['worst']:.3f})", flush=True)
+    labels = statistics.fmean(row.get("label_iou", {}).values() or [1])
+    quality = "  ".join(f"{kind} rho {v['spearman']:.2f} {v['worst_in_first_quarter']}/{v['worst']}"
+                        for kind, v in row["quality"].items() if isinstance(v, dict))
+    parts = [
+        f"seed {row['seed']} {row['order']:<10} K={row['k']:<3} t{row['train_seed']} {row['labels']:<7} "
+        f"{row['policy']:<10} train {row['train_s']:>6.0f} s ({row['epochs']} ep)",
+        f"mean IoU {row['mean_iou']:.3f}", f"worst {row['worst_iou']:.3f}", f"labels {labels:.3f}", sizes,
+        f"network's own: {row['network']['mean']:.3f} (worst {row['network']['worst']:.3f})",
+        f"one region: {row['one_region']['mean']:.3f} (worst {row['one_region']['worst']:.3f})",
+        f"quality: {quality}", f"|est-true| {row['quality']['mean_abs_error']:.3f}",
+    ]
+    print("  ".join(parts), flush=True)
+
+
+def _spread(values: list[float]) -> float:
+    return max(values) - min(values)
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Mean over seeds of each (order, K, labels, policy)."""
+    """Mean over seeds of each (order, K, labels, policy); spread: the largest, over projects, of the difference
+    between a project's best and worst training seed."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(f"{row['order']} K={row['k']} {row['labels']} {row['policy']}", []).append(row)
@@ -222,10 +308,15 @@ def summarise(rows: list[dict]) -> dict:
         summary[key] = {
             "seeds": len(group),
             "mean_iou": statistics.fmean(r["mean_iou"] for r in group),
+            "spread": max(_spread([r["mean_iou"] for r in group if r["seed"] == seed])
+                          for seed in {r["seed"] for r in group}),
             "worst_iou": min(r["worst_iou"] for r in group),
             "train_s": statistics.fmean(r["train_s"] for r in group),
             "network_iou": statistics.fmean(r["network"]["mean"] for r in group),
             "one_region_iou": statistics.fmean(r["one_region"]["mean"] for r in group),
+            "quality_spearman": statistics.fmean(r["quality"]["estimated"]["spearman"] for r in group),
+            "worst_in_first_quarter": f"{sum(r['quality']['estimated']['worst_in_first_quarter'] for r in group)}/"
+                                      f"{sum(r['quality']['estimated']['worst'] for r in group)}",
             **{f"{s}_mean": statistics.fmean(r["by_size"][s]["mean"] for r in group if s in r["by_size"]) for s in sizes},
         }
         print(f"{key:<32} " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
@@ -246,6 +337,12 @@ def main() -> int:
     parser.add_argument("--carrier", type=int, default=8, help="K for a run with the carrier-only fringe analysis (0: none)")
     parser.add_argument("--pseudo", type=int, nargs="*", default=[8], help="K of runs with pseudo-labels on (none: none)")
     parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[0],
+                        help="training seeds of each order's last K (earlier rounds train with the first)")
+    parser.add_argument("--peer-train-seeds", type=int, help="how many of --train-seeds the other orders' last K "
+                        "train with (default: all)")
+    parser.add_argument("--set", type=json.loads, default={},
+                        help='JSON overrides of the defaults, e.g. \'{"time_budget_s": 120, "augment.invert": 0}\'')
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
     args = parser.parse_args()
     rows = [row for seed in args.seeds for row in run_seed(seed, args)]
