@@ -96,6 +96,8 @@ class ImageView(QGraphicsView):
         self.loading_notice.hide()
         self._loading_timer = QTimer(self, singleShot=True, interval=LOADING_NOTICE_MS)
         self._loading_timer.timeout.connect(self._show_loading)
+        self._reading_out = False
+        """The status bar shows this view's pixel readout (the cursor moved over the image)."""
         self.notice = QLabel(self.viewport(), wordWrap=True)
         """A tool's word to the user over the canvas (e.g. a box that could not be refined), for NOTICE_MS."""
         self.notice.setStyleSheet(
@@ -401,13 +403,18 @@ class ImageView(QGraphicsView):
         self._describe_under_cursor()
 
     def _describe_under_cursor(self) -> None:
-        """Read out the pixel under a cursor that did not move: the image (or its label) under it changed."""
-        cursor = self.viewport().mapFromGlobal(QCursor.pos())
-        if not self.viewport().rect().contains(cursor):
-            self.hover_changed.emit("")
+        """Read out the pixel under a cursor that did not move: the image (or its label) under it changed.
+
+        Only while a readout is showing: otherwise the status bar holds another message, which it keeps."""
+        if not self._reading_out:
             return
+        cursor = self.viewport().mapFromGlobal(QCursor.pos())
         point = self.mapToScene(cursor)
-        self.hover_changed.emit(self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y()))))
+        readout = self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y())))
+        if not self.viewport().rect().contains(cursor):
+            readout = ""
+        self._reading_out = bool(readout)
+        self.hover_changed.emit(readout)
 
     def _cancel_tool(self) -> None:
         """The mask under the tool was replaced (another image, an accepted prediction): drop what is in
@@ -430,6 +437,7 @@ class ImageView(QGraphicsView):
         self.overlay_item.clear()
         self._clear_prediction()
         self._image, self._image_id, self._loading_id = None, NO_IMAGE, NO_IMAGE
+        self._reading_out = False
         self.hover_changed.emit("")
 
     # -- pixel read-out ----------------------------------------------------------------------------
@@ -472,7 +480,9 @@ class ImageView(QGraphicsView):
         elif self._tool is None or not self._tool.mouse_move(event):
             super().mouseMoveEvent(event)
         point = self.mapToScene(event.position().toPoint())
-        self.hover_changed.emit(self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y()))))
+        readout = self.describe_pixel(int(np.floor(point.x())), int(np.floor(point.y())))
+        self._reading_out = bool(readout)
+        self.hover_changed.emit(readout)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.MiddleButton and self._pan_from is not None:
@@ -504,6 +514,7 @@ class ImageView(QGraphicsView):
         super().leaveEvent(event)
         if self._tool is not None:
             self._tool.leave()
+        self._reading_out = False
         self.hover_changed.emit("")
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802

@@ -91,7 +91,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last.pt (a project's run: "
                        "--out names its folder)")
     train.add_argument("--init-from", type=Path, metavar="CKPT", help="start from these weights (e.g. after new labels)")
-    train.add_argument("--keep-top-k", type=integer(1), default=3,
+    train.add_argument("--keep-top-k", type=integer(0), default=3,
                        help="keep the k best epochs for `segcore average --run` (default 3)")
     train.set_defaults(func=run_train)
 

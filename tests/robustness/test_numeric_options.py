@@ -23,7 +23,7 @@ BAD = [
     (TRAIN, "--epochs", "0"), (TRAIN, "--batch-size", "2.5"), (TRAIN, "--val-fraction", "1"),
     (TRAIN, "--momentum", "1"), (TRAIN, "--step-gamma", "0"), (TRAIN, "--workers", "-1"), (TRAIN, "--seed", "-1"),
     (TRAIN, "--grad-clip", "0"), (TRAIN, "--weight-decay", "-1"), (TRAIN, "--pseudo-confidence", "0.2"),
-    (TRAIN, "--warmup", "nan"), (TRAIN, "--keep-top-k", "0"), (TRAIN, "--patience", "0"),
+    (TRAIN, "--warmup", "nan"), (TRAIN, "--keep-top-k", "-1"), (TRAIN, "--patience", "0"),
     (PREDICT, "--tile", "0"), (PREDICT, "--tile", "16"), (PREDICT, "--overlap", "2"), (PREDICT, "--overlap", "nan"),
     (PREDICT, "--overlap", "-1"), (PREDICT, "--batch-size", "0"), (PREDICT, "--workers", "-2"),
     (["demo"], "--small", "-1"), (["models"], "--num-classes", "0"), ([], "--max-pixels", "0"),

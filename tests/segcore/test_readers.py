@@ -56,7 +56,8 @@ def as_labelme(mask: np.ndarray) -> np.ndarray:
 
 
 def test_every_reader_is_registered():
-    assert list_readers() == ["camvid", "coco", "colormask", "folder", "labelme", "project", "voc", "voc_boxes"]
+    assert list_readers() == ["boxes", "camvid", "coco", "colormask", "folder", "labelme", "project", "voc",
+                              "voc_boxes"]
 
 
 # ------------------------------------------------------------------------------------ CamVid

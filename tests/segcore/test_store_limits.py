@@ -94,8 +94,13 @@ def test_a_really_full_disk_leaves_no_half_written_mask_or_prediction(tmp_path):
                 with pytest.raises(DiskFullError, match=f"the disk holding {disk}.* is full"):
                     write()
         _fill(filler)  # what closing freed (the -wal and -shm files)
-        with pytest.raises(DiskFullError, match=f"the disk holding {disk / 'proj' / DB_NAME} is full"):
-            ProjectStore.open(disk / "proj")  # SQLite cannot even make its shared-memory file
+        # Opening to write cannot make SQLite's shared-memory file; the project still opens to read (issue 27:
+        # even `project info` was refused), and writing stays refused.
+        with ProjectStore.open(disk / "proj") as store:
+            assert store.read_only
+            np.testing.assert_array_equal(store.load_mask(image_id), mask)
+            with pytest.raises(ProjectReadOnlyError):
+                store.save_mask(image_id, big)
         filler.unlink()
         with ProjectStore.open(disk / "proj") as store:
             assert [r.revision for r in store.mask_revisions(image_id)] == [1]
