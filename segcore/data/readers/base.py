@@ -10,10 +10,11 @@ from typing import NoReturn
 
 import numpy as np
 
-from segcore.data.boxes import Box
+from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.classes import ClassTable
 from segcore.data.masks import check_index_mask, check_same_size
-from segcore.errors import DatasetError
+from segcore.errors import DatasetError, LabelFileError
+from segcore.io.header import read_file_header
 from segcore.io.images import read_image
 
 
@@ -89,3 +90,14 @@ class LabelledDataset:
         """(image, mask) for every sample, checked against the class table."""
         for sample in self.samples:
             yield sample.load(self.class_table)
+
+
+def box_mask(image_path: Path, label_file: Path, boxes: tuple[Box, ...]) -> np.ndarray:
+    """The index mask of `boxes` (x, y, w, h) on the image at `image_path`, its size read from the header; a box
+    wholly outside it, or reaching an image's size past its border, is a `LabelFileError` naming `label_file`."""
+    height, width = shape = read_file_header(image_path).upright_shape
+    for box in boxes:
+        if box.misplaced(width, height):
+            raise LabelFileError(label_file, f"a box of {image_path.name} (x {box.x}, y {box.y}, w {box.w}, h {box.h})"
+                                 f" lies or reaches far outside the {width}x{height} image")
+    return boxes_to_mask(shape, boxes, background=0)

@@ -12,16 +12,12 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.boxes_file import BOXES_FILE, load_boxes_file
 from segcore.data.classes import ClassTable, resolve_class_table
 from segcore.data.readers import register_reader
-from segcore.data.readers.base import LabelledDataset, LabelledSample, unreadable_sample
+from segcore.data.readers.base import LabelledDataset, LabelledSample, box_mask, unreadable_sample
 from segcore.data.readers.folder import warn_unused_options
-from segcore.errors import DatasetError, LabelFileError
-from segcore.io.header import read_file_header
+from segcore.errors import DatasetError
 from segcore.io.images import is_file_or_broken_link
 
 
@@ -44,15 +40,7 @@ def read_boxes(root: Path, *, class_table: ClassTable | None = None, labels: str
             samples.append(unreadable_sample(Path(name).stem, f"{path}: image {name!r} is not in {path.parent}"))
             continue
         samples.append(LabelledSample(name=Path(name).stem, image_path=image,
-                                      mask_loader=functools.partial(_box_mask, image, path, tuple(image_boxes)),
+                                      mask_loader=functools.partial(box_mask, image, path, tuple(image_boxes)),
                                       boxes=tuple(image_boxes)))
     return LabelledDataset(class_table=table, samples=samples, source=root, format="boxes")
 
-
-def _box_mask(image: Path, boxes_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
-    height, width = shape = read_file_header(image).upright_shape
-    for box in boxes:
-        if box.misplaced(width, height):
-            raise LabelFileError(boxes_path, f"{image.name}: a box {box.x, box.y, box.w, box.h} lies or reaches far "
-                                 f"outside the {width}x{height} image")
-    return boxes_to_mask(shape, boxes, background=0)

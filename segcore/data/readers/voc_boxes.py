@@ -18,16 +18,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from segcore.data.boxes import Box, boxes_to_mask
+from segcore.data.boxes import Box
 from segcore.data.classes import BACKGROUND_NAME, IGNORE_NAME, ClassTable
 from segcore.data.readers import register_reader
-from segcore.data.readers.base import LabelledDataset, LabelledSample
+from segcore.data.readers.base import LabelledDataset, LabelledSample, box_mask
 from segcore.data.readers.folder import files_by_stem, warn_unused_options
 from segcore.data.readers.voc import read_image_sets, require_dir, table_from_root
 from segcore.errors import DatasetError, LabelFileError
-from segcore.io.header import read_file_header
 from segcore.io.images import is_file_or_broken_link
 
 _CORNERS = ("xmin", "ymin", "xmax", "ymax")
@@ -61,14 +58,6 @@ def parse_voc_xml(path: Path) -> tuple[str | None, list[tuple[str, float, float,
     filename = (root.findtext("filename") or "").strip() or None
     return filename, objects
 
-
-def _box_mask(image_path: Path, xml_path: Path, boxes: tuple[Box, ...]) -> np.ndarray:
-    height, width = shape = read_file_header(image_path).upright_shape
-    for box in boxes:
-        if box.misplaced(width, height):
-            raise LabelFileError(xml_path, f"a box ({box.x + 1}, {box.y + 1}, {box.x + box.w}, {box.y + box.h}) "
-                                 f"lies or reaches far outside the {width}x{height} image")
-    return boxes_to_mask(shape, boxes, background=0)
 
 
 @register_reader("voc_boxes")
@@ -126,7 +115,7 @@ def read_voc_boxes(
             LabelledSample(
                 name=name,
                 image_path=image,
-                mask_loader=functools.partial(_box_mask, image, xml_path, boxes),
+                mask_loader=functools.partial(box_mask, image, xml_path, boxes),
                 split=split,
                 boxes=boxes,
             )
