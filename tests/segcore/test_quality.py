@@ -41,7 +41,10 @@ def test_views_that_agree_estimate_one_and_disagreement_lowers_the_estimate():
     assert agreeing == QualityEstimate(1.0, 1.0) and not agreeing.check
     outline = estimate_quality(_probabilities(good, _square(9, 8), _square(8, 9), good), good)
     elsewhere = estimate_quality(_probabilities(good, _square(20, 20), good, _square(20, 20)), good)
-    assert 1.0 > outline.iou > elsewhere.iou  # one pixel of the outline costs less than another region
+    # the mean IoU of the ten pairs among the prediction and its four views: three good views and two shifted
+    # by a pixel (90/110 with a good one, 81/119 with each other); two views elsewhere share nothing with the rest
+    assert outline.iou == pytest.approx((3 + 6 * 90 / 110 + 81 / 119) / 10)
+    assert elsewhere.iou == pytest.approx(4 / 10)  # one pixel of the outline costs far less than another region
     assert elsewhere.check and elsewhere.agreement == 0.0  # a view that sees the sample elsewhere
     nothing = np.zeros_like(good)
     found_nothing = estimate_quality(_probabilities(nothing, nothing), nothing)  # a missed sample, most often
