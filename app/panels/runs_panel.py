@@ -33,7 +33,7 @@ from app.widgets.wheel_guard import guard_wheel
 from app.workers import Worker, WorkerGroup
 from segcore.errors import SegcoreError
 from segcore.project.runs import average_run, run_checkpoints
-from segcore.project.store import RunRecord
+from segcore.project.records import RunRecord
 from segcore.training import TrainConfig
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole

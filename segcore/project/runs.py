@@ -19,7 +19,8 @@ from pathlib import Path
 
 from segcore.errors import ProjectError
 from segcore.project.predict import select_images
-from segcore.project.store import ProjectStore, RunRecord
+from segcore.project.records import RunRecord
+from segcore.project.store import ProjectStore
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
 from segcore.training.checkpoint import TopK

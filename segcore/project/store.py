@@ -23,8 +23,7 @@ import os
 import shutil
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,24 +57,22 @@ from segcore.project.records import (
     ImageRecord,
     ImageStatus,
     MaskRevision,
-    PredictionRecord,
-    RunRecord,
-    StoredPrediction,
 )
 from segcore.project.schema import check_current, migrate, schema_version
+from segcore.project.store_predictions import PredictionStore
+from segcore.project.store_runs import RunStore
 
 log = logging.getLogger(__name__)
 
 IMAGES_DIR = "images"
 MASKS_DIR = "masks"
-PREDICTIONS_DIR = "predictions"
 ANNOTATION_KINDS = ("box", "polygon")
 
 Place = Callable[[str, str], "str | None"]
 """Puts an image's file under a candidate name (given its content hash): its project path, or None if taken."""
 
 
-class ProjectStore:
+class ProjectStore(PredictionStore, RunStore):
     """A project on disk. Thread-safe: one connection guarded by a lock; every write is a transaction."""
 
     def __init__(self, root: Path, conn: sqlite3.Connection, *, read_only: bool = False):
@@ -626,150 +623,6 @@ class ProjectStore:
             conn.execute("DELETE FROM mask_patches")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'class_table'", (json.dumps(table.to_dict()),))
 
-    # -- predictions -----------------------------------------------------------------------------------
-    def save_prediction(
-        self,
-        image_id: int,
-        labels: np.ndarray,
-        uncertainty: np.ndarray | None = None,
-        *,
-        score: float | None = None,
-        checkpoint: str,
-        run_id: int | None = None,
-        method: Sequence[str] = (),
-        quality: float | None = None,
-    ) -> None:
-        """Keep `labels` (and the per-pixel uncertainty) as the image's latest prediction.
-
-        `method`: what the predictor added to the network (`Predictor.method`), shown where the prediction is.
-        `quality`: its estimated IoU (`segcore.inference.quality`), what the review queue sorts by.
-        An unlabelled image becomes 'predicted'; labelled and reviewed ones keep their status.
-        """
-        record = self.image(image_id)
-        if labels.shape != (record.height, record.width):
-            raise MaskError(f"prediction size {labels.shape[::-1]} differs from image {record.name} "
-                            f"({record.width}x{record.height})")
-        if uncertainty is not None and uncertainty.shape != labels.shape:
-            raise MaskError(f"uncertainty shape {uncertainty.shape} differs from the labels' {labels.shape}")
-        table = self.class_table()
-        stamp = time.time_ns()
-        with self.transaction() as conn:  # files written inside it go again if it fails (a full disk)
-            labels_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}.png"
-            write_palette_png(self._new_file(self.root / labels_rel), labels, table)
-            uncertainty_rel = None
-            if uncertainty is not None:  # 16-bit PNG: lossless to 1.5e-5, a quarter of a float32 .npy
-                uncertainty_rel = f"{PREDICTIONS_DIR}/{image_id}-{stamp}-uncertainty.png"
-                scaled = np.rint(np.clip(uncertainty, 0.0, 1.0) * 65535).astype(np.uint16)
-                write_image(self._new_file(self.root / uncertainty_rel), scaled)
-            old = conn.execute("SELECT labels_file, uncertainty_file FROM predictions WHERE image_id = ?",
-                               (image_id,)).fetchall()
-            conn.execute(
-                "INSERT OR REPLACE INTO predictions(image_id, labels_file, uncertainty_file, score, checkpoint, run_id, "
-                "method, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (image_id, labels_rel, uncertainty_rel, score, str(checkpoint), run_id, json.dumps(list(method)), quality),
-            )
-            if record.status is ImageStatus.UNLABELLED:
-                conn.execute("UPDATE images SET status = ? WHERE id = ?", (ImageStatus.PREDICTED.value, image_id))
-        for row in old:  # superseded files go only after the new row is committed
-            for rel in (row["labels_file"], row["uncertainty_file"]):
-                if rel:
-                    (self.root / rel).unlink(missing_ok=True)
-
-    def load_prediction(self, image_id: int) -> StoredPrediction | None:
-        """The image's latest prediction, or None."""
-        rows = self._query("SELECT * FROM predictions WHERE image_id = ?", (image_id,))
-        if not rows:
-            return None
-        row = rows[0]
-        try:
-            labels = read_index_mask(self.root / row["labels_file"])
-            uncertainty = None
-            if row["uncertainty_file"]:
-                uncertainty = read_image(self.root / row["uncertainty_file"]).astype(np.float32) / 65535
-        except SegcoreError as exc:
-            raise ProjectError(f"the stored prediction of image {image_id} cannot be read: {exc}") from exc
-        return StoredPrediction(image_id, labels, uncertainty, row["score"], row["checkpoint"], row["run_id"],
-                                row["created_at"], _method(row["method"]), row["quality"])
-
-    def prediction_scores(self) -> dict[int, float | None]:
-        """{image id: mean uncertainty} of every image that has a prediction."""
-        return {image_id: record.score for image_id, record in self.prediction_records().items()}
-
-    def prediction_records(self) -> dict[int, PredictionRecord]:
-        """{image id: where its prediction came from} of every image that has a prediction."""
-        rows = self._query("SELECT image_id, score, checkpoint, run_id, created_at, method, quality FROM predictions")
-        return {r["image_id"]: PredictionRecord(r["image_id"], r["score"], r["checkpoint"], r["run_id"], r["created_at"],
-                                                _method(r["method"]), r["quality"])
-                for r in rows}
-
-    def prediction_quality(self, image_id: int) -> float | None:
-        """The estimated IoU of the image's prediction (None: no prediction, or one not estimated)."""
-        rows = self._query("SELECT quality FROM predictions WHERE image_id = ?", (image_id,))
-        return rows[0]["quality"] if rows else None
-
-    def prediction_qualities(self) -> dict[int, float | None]:
-        """{image id: estimated IoU} of every image that has a prediction (None: not estimated)."""
-        return {image_id: record.quality for image_id, record in self.prediction_records().items()}
-
-    # -- training runs -----------------------------------------------------------------------------
-    def add_run(self, name: str, config: dict, *, checkpoint_dir: str | None = None) -> int:
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO runs(name, config, checkpoint_dir) VALUES (?, ?, ?)", (name, json.dumps(config), checkpoint_dir)
-            )
-            return int(cur.lastrowid)
-
-    def log_metrics(self, run_id: int, epoch: int, metrics: dict[str, float]) -> None:
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO run_metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)",
-                [(run_id, epoch, k, float(v)) for k, v in metrics.items()],
-            )
-
-    def set_run_checkpoint_dir(self, run_id: int, checkpoint_dir: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET checkpoint_dir = ? WHERE id = ?", (checkpoint_dir, run_id))
-
-    def set_run_split(self, run_id: int, split: dict[str, list[str]]) -> None:
-        """Record the sample names a run trains on and holds out (`TrainingData.split_names`)."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET split = ? WHERE id = ?", (json.dumps(split), run_id))
-
-    def reopen_run(self, run_id: int) -> None:
-        """Mark a run as running again (it is being resumed)."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
-
-    def run(self, run_id: int) -> RunRecord:
-        for record in self.runs():
-            if record.id == run_id:
-                return record
-        raise ProjectError(f"no run with id {run_id} in project {self.root}")
-
-    def finish_run(self, run_id: int, status: str, *, best_score: float | None = None) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE runs SET status = ?, best_score = COALESCE(?, best_score), "
-                "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-                (status, best_score, run_id),
-            )
-
-    def runs(self) -> list[RunRecord]:
-        return [
-            RunRecord(
-                r["id"], r["name"], json.loads(r["config"]), r["status"], r["checkpoint_dir"],
-                r["best_score"], r["created_at"], r["finished_at"], json.loads(r["split"]) if r["split"] else None,
-            )
-            for r in self._query("SELECT * FROM runs ORDER BY id")
-        ]
-
-    def run_metrics(self, run_id: int) -> dict[int, dict[str, float]]:
-        """Per-epoch metrics of a run: {epoch: {key: value}}."""
-        out: dict[int, dict[str, float]] = {}
-        for r in self._query("SELECT epoch, key, value FROM run_metrics WHERE run_id = ? ORDER BY epoch", (run_id,)):
-            out.setdefault(r["epoch"], {})[r["key"]] = r["value"]
-        return out
-
     # -- health --------------------------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
         """Problems found: SQLite's own check plus mask rows whose files are missing (empty = healthy)."""
@@ -792,11 +645,6 @@ def content_hash(image: np.ndarray) -> str:
     digest = hashlib.sha256(f"{image.shape}{image.dtype.str}".encode())
     digest.update(np.ascontiguousarray(image).data)
     return digest.hexdigest()
-
-
-def _method(stored: str | None) -> tuple[str, ...] | None:
-    """A prediction's recorded method (a JSON list); None for predictions made before it was recorded."""
-    return None if stored is None else tuple(json.loads(stored))
 
 
 def _pixels_hash(path: Path) -> str | None:
