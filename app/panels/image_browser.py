@@ -34,10 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas.render import rgb_to_qimage
+from app.quality_marks import CHECK_COLOR, describe_quality
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker
 from segcore.errors import SegcoreError
-from segcore.inference.quality import CHECK_BELOW
+from segcore.inference.quality import CHECK_BELOW, to_check
 from segcore.project.store import ImageRecord, ImageStatus
 from segcore.project.thumbnails import cached_thumbnail, thumbnail_cache_path
 
@@ -61,7 +62,6 @@ _COLUMNS = ("Name", "Size", "Bits", "Status")
 _NAME_COLUMN, _STATUS_COLUMN = 0, 3
 CHECK_FILTER = "check"
 """The status filter's entry for predictions estimated bad ("check this")."""
-CHECK_COLOR = QColor(215, 50, 40)
 THUMBNAIL_SIDE = 96
 """Thumbnails are made (and cached) at this size; the view scales them to its icon size."""
 LARGE_ICON, SMALL_ICON = 64, 20
@@ -186,7 +186,7 @@ class ImageListModel(QAbstractTableModel):
         record = self._records[index.row()]
         column = index.column()
         quality = self.shown_quality(record)
-        check = quality is not None and quality < CHECK_BELOW
+        check = to_check(quality)
         if role == Qt.ItemDataRole.DisplayRole:
             # A predicted image (its orange dot says so) shows its prediction's estimated IoU instead: "est. 0.93",
             # no wider than "predicted", so the names keep their room.
@@ -202,8 +202,7 @@ class ImageListModel(QAbstractTableModel):
             return self._thumbnails.get(record.id, self._placeholder)
         if role == Qt.ItemDataRole.ToolTipRole:
             channels = {1: "gray", 3: "RGB", 4: "RGBA"}.get(record.channels, f"{record.channels} channels")
-            estimate = "" if quality is None else f" · prediction's estimated IoU {quality:.2f}" + (
-                " — check this" if quality < CHECK_BELOW else "")
+            estimate = "" if quality is None else f" · prediction's {describe_quality(quality)}"
             return (f"{record.name}\n{record.path}\n{record.width} × {record.height}, {record.bit_depth}-bit {channels}"
                     f"\n{record.status.value}{estimate}")
         if role == IMAGE_ID_ROLE:
@@ -399,7 +398,7 @@ class ImageBrowser(QDockWidget):
         for status, color in STATUS_COLORS.items():
             count = sum(record.status == status for record in records)
             self.status_filter.addItem(_status_icon(color), f"{status.value} ({count})", status.value)
-        check = sum(1 for record in records if (q := self._model.shown_quality(record)) is not None and q < CHECK_BELOW)
+        check = sum(to_check(self._model.shown_quality(record)) for record in records)
         self.status_filter.addItem(_status_icon(CHECK_COLOR), f"check this ({check})", CHECK_FILTER)
         self.status_filter.setItemData(self.status_filter.count() - 1,
                                        f"Predictions estimated below IoU {CHECK_BELOW:.2f}: look at these first",

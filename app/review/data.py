@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.canvas.render import Rendered, decode_and_render
+from app.quality_marks import describe_quality
 from app.state.preview import Preview
 from segcore.data.classes import ClassTable
-from segcore.inference.quality import CHECK_BELOW
 from segcore.project.review import Comparison, compare, prediction_origins
 from segcore.project.store import ProjectStore
 
@@ -89,8 +89,3 @@ def describe_scores(data: ReviewData | None) -> str:
     if comparison is None or comparison.miou is None or comparison.pixel_acc is None:
         return "nothing to score (all pixels ignored)" + estimate + origin
     return f"IoU {comparison.miou:.3f} · pixel accuracy {comparison.pixel_acc:.1%}{estimate}{origin}"
-
-
-def describe_quality(quality: float) -> str:
-    """'estimated IoU 0.93', or 'estimated IoU 0.41 — check this' below `CHECK_BELOW`."""
-    return f"estimated IoU {quality:.2f}" + (" — check this" if quality < CHECK_BELOW else "")

@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.quality_marks import CHECK_COLOR
 from app.review.triptych import ReviewView
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker, WorkerGroup
-from segcore.inference.quality import CHECK_BELOW
+from segcore.inference.quality import CHECK_BELOW, to_check
 from segcore.project.review import QueueEntry, review_queue
 from segcore.project.runs import newest_best_checkpoint, newest_finished_run
 from segcore.project.store import ProjectStore
@@ -46,7 +47,6 @@ NAME, VALUE, ORIGIN = range(3)
 REFRESH_DELAY_MS = 600
 """Label edits come in bursts (brush dabs): the queue is recomputed once they settle."""
 MUTED = QColor(130, 130, 130)
-CHECK_COLOR = QColor(215, 50, 40)
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ class ReviewPanel(QDockWidget):
 
 def _to_check(entry: QueueEntry) -> bool:
     """An estimated IoU low enough that the user should look (in the estimated_iou queue)."""
-    return entry.value is not None and entry.value < CHECK_BELOW
+    return to_check(entry.value)
 
 
 def _row(entry: QueueEntry, name: str, *, check: bool = False) -> QTreeWidgetItem:

@@ -37,6 +37,11 @@ CHECK_BELOW = 0.8
 """A prediction estimated below this IoU is flagged for the user: "check this"."""
 
 
+def to_check(estimated_iou: float | None) -> bool:
+    """Whether a stored estimate is low enough that the user should look (None: no estimate, nothing to say)."""
+    return estimated_iou is not None and estimated_iou < CHECK_BELOW
+
+
 @dataclass(frozen=True)
 class View:
     """One way of showing the network a frame: flipped, and (fringe analysis) with the phase of the other sign."""
@@ -83,7 +88,7 @@ class QualityEstimate:
     @property
     def check(self) -> bool:
         """Estimated bad enough that the user should look: below CHECK_BELOW."""
-        return self.iou < CHECK_BELOW
+        return to_check(self.iou)
 
 
 def estimate_quality(probabilities: np.ndarray, labels: np.ndarray, *,

@@ -20,7 +20,8 @@ from app.canvas.render import render
 from app.predictions import PredictionController
 from app.review.accept import AcceptController
 from app.review.pane import ReviewPane
-from app.review.queue import CHECK_COLOR, ReviewPanel
+from app.quality_marks import CHECK_COLOR
+from app.review.queue import ReviewPanel
 from app.review.triptych import ReviewView
 from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
