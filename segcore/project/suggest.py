@@ -81,14 +81,8 @@ def image_descriptor(image: np.ndarray) -> np.ndarray:
     the fringe period measured at up to PERIOD_SIDE (fringes finer than DESCRIPTOR_SIDE resolves are
     common within a project: frames of another scale must read as unlike).
     """
-    gray = image.astype(np.float32)
-    if gray.ndim == 3:
-        gray = gray[:, :, : min(3, gray.shape[2])].mean(axis=2)
-    height, width = gray.shape
-    scale = DESCRIPTOR_SIDE / max(height, width)
-    if scale < 1:
-        gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
-                          interpolation=cv2.INTER_AREA)
+    fine = _gray_at_most(image.astype(np.float32), PERIOD_SIDE)  # the full frame is made gray once
+    gray = _gray_at_most(fine, DESCRIPTOR_SIDE)
     low, high = np.percentile(gray, (1, 99))
     gray = np.clip((gray - low) / max(float(high - low), 1e-6), 0.0, 1.0).astype(np.float32)
 
@@ -112,19 +106,25 @@ def image_descriptor(image: np.ndarray) -> np.ndarray:
     intensity = np.sqrt(intensity / max(intensity.sum(), 1))
 
     blocks = [_unit(block.astype(np.float32)) for block in (layout, orientation, frequency, intensity,
-                                                           _period_block(image))]
+                                                           _period_block(fine))]
     return (np.concatenate(blocks) / np.sqrt(len(blocks))).astype(np.float32)
 
 
-def _period_block(image: np.ndarray) -> np.ndarray:
-    """The frame's fringe period (found without its illumination, at PERIOD_SIDE at most: fine fringes alias at
-    DESCRIPTOR_SIDE) as a soft one-hot over PERIOD_BINS log-spaced bins; zeros for a frame without fringes."""
-    gray = image.astype(np.float32)
-    if gray.ndim == 3:
-        gray = gray[:, :, : min(3, gray.shape[2])].mean(axis=2)
-    scale = PERIOD_SIDE / max(gray.shape)
+def _gray_at_most(image: np.ndarray, side: int) -> np.ndarray:
+    """The float32 image as gray (the mean of its colour channels), area-resized to `side` at most a side."""
+    gray = image if image.ndim == 2 else image[:, :, : min(3, image.shape[2])].mean(axis=2)
+    height, width = gray.shape
+    scale = side / max(height, width)
     if scale < 1:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
+                          interpolation=cv2.INTER_AREA)
+    return gray
+
+
+def _period_block(gray: np.ndarray) -> np.ndarray:
+    """The fringe period of the gray frame at PERIOD_SIDE at most (found without its illumination: fine fringes
+    alias at DESCRIPTOR_SIDE) as a soft one-hot over PERIOD_BINS log-spaced bins; zeros for a frame without
+    fringes."""
     period = fringe_period(gray, illumination=True)
     if period is None:
         return np.zeros(len(PERIOD_BINS), np.float32)
