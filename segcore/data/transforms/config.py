@@ -65,6 +65,8 @@ class AugmentConfig:
         after `resize` on the jittered frame (runs saved before the option), where fine fringes alias.
     fringe_normalise: with fringe_features, the analysis is normalised (`FringeFeatures`: the illumination removed
         before it, the contrast and the amplitude relative to the frame's after); runs saved before the option: False.
+    fringe_robust: with fringe_normalise, the carrier sought past hot pixels, row and column patterns and the sample's
+        outline (`FringeFeatures.robust_carrier`); runs saved before the option: False.
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     invert: training only: the probability a frame's intensities are mirrored, bright to dark (`RandomInvert`); 0: off.
     phase_sign: training only, with fringe_features: the probability the analysed phase is negated
@@ -91,6 +93,7 @@ class AugmentConfig:
     fringe_background: str = "carrier"
     fringe_normalise: bool = False
     fringe_side: int | None = None
+    fringe_robust: bool = False
     noise: float = 0.0
     invert: float = 0.0
     phase_sign: float = 0.0
@@ -147,6 +150,7 @@ def build_transforms(
     fringe_background: str = "carrier",
     fringe_normalise: bool = False,
     fringe_side: int | None = None,
+    fringe_robust: bool = False,
     noise: float = 0.0,
     invert: float = 0.0,
     phase_sign: float = 0.0,
@@ -182,6 +186,9 @@ def build_transforms(
         raise ValueError(f"intensity must be one of {', '.join(INTENSITIES)}, got {intensity!r}")
     if phase_sign and not fringe_features:
         raise ValueError("phase_sign negates the fringe analysis's phase: it needs fringe_features")
+    if fringe_robust and not (fringe_features and fringe_normalise):
+        raise ValueError("fringe_robust is part of the normalised fringe analysis: it needs fringe_features and "
+                         "fringe_normalise")
     if fringe_side is not None and (not fringe_features or isinstance(fringe_side, bool) or int(fringe_side) < 1):
         raise ValueError(f"fringe_side is the fringe analysis's long side: a positive number of pixels with "
                          f"fringe_features, got {fringe_side!r}")
@@ -195,7 +202,8 @@ def build_transforms(
     if fringe_side is not None:
         steps.extend(_analysis_first(train, equalise=None if mean_image is not None else equalise, resize=resize,
                                      ignore_boundary=ignore_boundary, jitter=jitter, noise=noise, intensity=intensity,
-                                     background=fringe_background, normalise=fringe_normalise, side=int(fringe_side),
+                                     background=fringe_background, normalise=fringe_normalise, robust_carrier=fringe_robust,
+                                     side=int(fringe_side),
                                      invert=invert, phase_sign=phase_sign))
     else:
         if resize is not None:
@@ -213,7 +221,7 @@ def build_transforms(
         if train and invert:
             steps.append(RandomInvert(invert))
         if fringe_features:
-            steps.append(FringeFeatures(fringe_background, fringe_normalise))
+            steps.append(FringeFeatures(fringe_background, fringe_normalise, fringe_robust))
             if train and phase_sign:
                 steps.append(RandomPhaseSign(phase_sign))
     if train:
@@ -237,7 +245,8 @@ def build_transforms(
 
 def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tuple[int, int] | None,
                     ignore_boundary: int, jitter: tuple[float, float, float] | None, noise: float, intensity: str,
-                    background: str, normalise: bool, side: int, invert: float, phase_sign: float) -> list[Transform]:
+                    background: str, normalise: bool, robust_carrier: bool, side: int, invert: float,
+                    phase_sign: float) -> list[Transform]:
     """The steps from the frame to the network's side with the fringe analysis first (`fringe_side`).
 
       Resize(max_side)      the frame to the analysis's side: fine fringes stay fringes (a period of 5 px at
@@ -256,7 +265,7 @@ def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tupl
         steps.append(RandomNoise(noise))
     if intensity == "percentile":
         steps.append(PercentileScale())
-    steps.append(FringeFeatures(background, normalise, memoise=not (train and noise)))
+    steps.append(FringeFeatures(background, normalise, robust_carrier, memoise=not (train and noise)))
     if resize is not None:
         steps.append(_resize(resize))
     if train and ignore_boundary:

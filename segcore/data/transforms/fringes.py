@@ -31,6 +31,10 @@ Normalised (`normalise=True`, today's default), for frames whose light and fring
 - the gray level is given without its fringes (blurred by half a period): fringes 10x finer or
   coarser than the labelled frames' look alike, where a network trained on coarse fringes took
   fringe texture in the gray level for the sample and missed every one under fine fringes.
+- (`robust_carrier`) the carrier is sought past what outshines faint fringes over a small sample:
+  hot pixels, a sensor's row and column pattern, the sample's own brighter or darker outline
+  (`_carrier`). Where fringes lie inside the sample only, the plain strongest peak was one of those
+  on a third of the frames, and the amplitude channel then showed nothing (docs/results.md).
 
 Runs saved before this option analysed the frame less its global mean, contrasts as they were.
 
@@ -76,6 +80,17 @@ FRINGE_FREE_SIGMA = 0.5
 """With `normalise`, the gray channel is blurred by this many periods (a Gaussian's sigma): the fringes are gone
 (their contrast times 0.007), the light and a sample's brightness stay."""
 _DC_RADIUS = 4
+MIN_CARRIER_BINS = 8
+"""`_carrier`'s robust search: the coarsest carrier sought, in cycles over the frame (ILLUMINATION_SIDE passes ~10)."""
+PATTERN_LINE = 3.0
+FREQUENCY_WEIGHT = 0.5
+"""`_carrier`'s robust search weighs the power by the frequency to this power: an outline's spectrum falls off as its
+square, a carrier's stands as a peak (0 let the sample's outline win, 1 the noise near the finest periods)."""
+FINEST_PERIOD = 3.0
+"""`_carrier`'s robust search: the finest period sought, in pixels (noise fills the bins towards 2 px)."""
+AXIS_PEAK = 100.0
+"""A white line's strongest bin is a few times its median (~7 over 100 bins); a carrier's, thousands."""
+_LINE_BESIDE = (-4, -3, 3, 4)
 """Spectrum bins around zero frequency that are never the carrier (illumination, the sample's own blur)."""
 
 
@@ -87,6 +102,9 @@ class FringeFeatures:
     normalise: bool = False
     """Illumination removed before the analysis, contrasts relative after (the module's docstring); runs saved
     before: False."""
+    robust_carrier: bool = False
+    """With `normalise`, the carrier sought past hot pixels, a sensor's row and column pattern and the sample's own
+    outline (`_carrier`); runs saved before the option: False."""
     memoise: bool = False
     """Keep the analyses of the last frames seen (up to MEMO_BYTES) and give them back for the same frame: for a
     pipeline whose analysis sees each frame the same every epoch (`build_transforms`' `fringe_side`). The channels
@@ -101,8 +119,9 @@ class FringeFeatures:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
         gray = image.reshape(image.shape[:2])
         if not self.memoise:
-            return fringe_features(gray, self.background, normalise=self.normalise), mask
-        return _MEMO.get(gray, self.background, self.normalise), mask
+            return fringe_features(gray, self.background, normalise=self.normalise,
+                                   robust_carrier=self.robust_carrier), mask
+        return _MEMO.get(gray, self.background, self.normalise, self.robust_carrier), mask
 
 
 class _AnalysisMemo:
@@ -114,15 +133,15 @@ class _AnalysisMemo:
         self._bytes = 0
         self._lock = threading.Lock()  # predictions run in worker threads
 
-    def get(self, gray: np.ndarray, background: str, normalise: bool) -> np.ndarray:
+    def get(self, gray: np.ndarray, background: str, normalise: bool, robust_carrier: bool = False) -> np.ndarray:
         key = (gray.shape, str(gray.dtype), hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest(),
-               background, normalise)
+               background, normalise, robust_carrier)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        features = fringe_features(gray, background, normalise=normalise)
+        features = fringe_features(gray, background, normalise=normalise, robust_carrier=robust_carrier)
         features.setflags(write=False)  # shared: a step that changed it in place would change every epoch's
         with self._lock:
             if key not in self._entries and features.nbytes <= self.max_bytes:
@@ -215,17 +234,19 @@ def _check_background(background: str) -> None:
         raise ValueError(f"fringe background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
 
 
-def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise: bool = False) -> np.ndarray:
+def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise: bool = False,
+                    robust_carrier: bool = False) -> np.ndarray:
     """The six channels of `FringeFeatures` for an H x W frame, less the `background` phase (`BACKGROUNDS`).
 
     normalise: the carrier found without the frame's large-scale light, the analysis run without its local mean,
-    the contrast and the amplitude divided by their median over the frame.
+    the contrast and the amplitude divided by their median over the frame. robust_carrier (with normalise): the
+    carrier found by `_carrier`'s robust search.
     """
     _check_background(background)
     x = gray.astype(np.float32)
     height, width = x.shape
     if normalise:
-        ky, kx = _carrier(_high_pass(x)) or (0, 1)
+        ky, kx = _carrier(_high_pass(x), robust=robust_carrier) or (0, 1)
         centred = x - cv2.GaussianBlur(x, (0, 0), 0.5 * _period_pixels(ky, kx, height, width, limit=False))
     else:
         centred = x - np.float32(x.mean())
@@ -277,22 +298,49 @@ def _high_pass(x: np.ndarray) -> np.ndarray:
     return x - cv2.GaussianBlur(x, (0, 0), ILLUMINATION_SIDE * max(x.shape))
 
 
-def _carrier(centred: np.ndarray) -> tuple[int, int] | None:
+def _carrier(centred: np.ndarray, *, robust: bool = False) -> tuple[int, int] | None:
     """(ky, kx): the spectrum's strongest peak in one half-plane, away from zero frequency (bins from the centre).
 
+    robust: three things that outshine faint fringes over a small part of the frame are set aside first: hot
+    pixels (a flat spectrum whose strongest bin can beat the fringes: a 3x3 median takes them out), a sensor's row
+    and column pattern (a whole axis of the spectrum raised: dropped when it stands well above its neighbours, which
+    a carrier along an axis, one peak on it, does not do) and the sample's own outline, brighter or darker than its
+    surroundings (low frequencies: the carrier is sought from MIN_CARRIER_BINS, a period of an eighth of the frame,
+    and the power weighed by the frequency's FREQUENCY_WEIGHT power), up to FINEST_PERIOD.
     None for a frame without any variation (all of its power at zero frequency).
     """
     height, width = centred.shape
-    power = windowed_spectrum(centred)
+    power = windowed_spectrum(cv2.medianBlur(centred.astype(np.float32), 3) if robust else centred)
     cy, cx = height // 2, width // 2
     yy, xx = np.ogrid[0:height, 0:width]
-    power[np.hypot(yy - cy, xx - cx) < _DC_RADIUS] = 0
+    if robust and min(height, width) > 2 * _LINE_BESIDE[-1] + 2:
+        _drop_pattern_axes(power, cy, cx)
+    radius = np.hypot(yy - cy, xx - cx)
+    power[radius < (MIN_CARRIER_BINS if robust else _DC_RADIUS)] = 0
+    if robust:
+        power *= radius**FREQUENCY_WEIGHT
+        power[radius > min(height, width) / FINEST_PERIOD] = 0
     power[:cy] = 0  # the spectrum of a real image is symmetric: one half-plane holds every peak once
     power[cy, :cx] = 0
     if not power.max() > 0:
         return None
     peak_y, peak_x = np.unravel_index(int(np.argmax(power)), power.shape)
     return int(peak_y - cy), int(peak_x - cx)
+
+
+def _drop_pattern_axes(power: np.ndarray, cy: int, cx: int) -> None:
+    """Zero the spectrum's horizontal or vertical axis (and the bins beside it) where it stands as a line: a row or
+    column pattern of the sensor raises the whole axis, white along it, so far from any carrier (beyond a sixth of
+    the spectrum) its median power is PATTERN_LINE times that of the lines LINE_BESIDE away. Fringes along an axis
+    put their power on it too, but as a peak AXIS_PEAK times that level or more: the axis is then kept."""
+    floor = 1e-6 * float(power.max())  # a frame without noise: nothing beside the axis to compare with
+    for axis_line, beside in ((power[cy - 1:cy + 2, :], power[[cy + d for d in _LINE_BESIDE], :]),
+                              (power[:, cx - 1:cx + 2].T, power[:, [cx + d for d in _LINE_BESIDE]].T)):
+        centre = axis_line.shape[1] // 2
+        far = np.r_[: max(1, centre - centre // 3), min(axis_line.shape[1] - 1, centre + centre // 3):axis_line.shape[1]]
+        level = float(np.median(axis_line[1, far]))
+        if level > PATTERN_LINE * max(float(np.median(beside[:, far])), floor) and axis_line[1].max() < AXIS_PEAK * level:
+            axis_line[...] = 0  # a view: the spectrum itself
 
 
 def _polynomial_phase(field: np.ndarray, degree: int) -> np.ndarray:
