@@ -6,6 +6,12 @@ The graph's `metadata_props` hold the same information (`segcore.class_table`, `
 The graph takes `image` (N x C x H x W float32, already scaled to 0..1 and normalised) and returns
 `logits` (N x num_classes x H x W). N, H and W are dynamic unless `dynamic_size=False`.
 
+What comes before the graph is the sidecar's `preprocessing` (every deterministic option the model was
+trained with: resize, intensity and its percentiles, CLAHE, mean image, the fringe analysis that turns
+one gray channel into the six the graph takes) and, step by step, its `pipeline`. `prepare_input` builds
+the graph's input from a frame and the sidecar alone, and `labels_from_logits` the frame's labels from
+the graph's output, as `segcore predict` does (tests/segcore/test_onnx.py holds them to it).
+
 Exporter: `torch.onnx.export(dynamo=True)` (torch.export + onnxscript), the default since torch
 2.9; the TorchScript exporter (`dynamo=False`) is deprecated and announced for removal.
 
@@ -26,6 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,6 +40,8 @@ from torch import Tensor, nn
 
 from segcore.data.normalization import full_scale
 from segcore.data.transforms.config import AugmentConfig
+from segcore.data.transforms.photometric import INTENSITY_PERCENTILES
+from segcore.data.transforms.tensor import ToTensor
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_path, atomic_write_bytes
 from segcore.training.checkpoint import Checkpoint, load_checkpoint
@@ -47,8 +56,15 @@ OUTPUT_NAME = "logits"
 _RTOL = 1e-3
 _ATOL = 1e-4
 _AUGMENT_DEFAULTS = AugmentConfig()
-PREPROCESSING_KEYS = ("channels", "mean_image", "resize", "clahe", "clahe_grid", "intensity")
-"""In the order they apply (see `build_transforms`); with a mean image and CLAHE, both are equalised first."""
+PREPROCESSING_KEYS = ("channels", "mean_image", "resize", "clahe", "clahe_grid", "intensity", "fringe_features",
+                      "fringe_background", "fringe_normalise", "fringe_robust", "fringe_side")
+"""The `AugmentConfig` options that act at inference, in about the order they apply (`build_transforms`)."""
+TRAINING_ONLY_KEYS = ("crop", "scale_range", "hflip", "vflip", "rotation", "jitter", "ignore_boundary", "noise",
+                      "invert", "phase_sign")
+"""The options that act in training only; with PREPROCESSING_KEYS, mean, std and pad_divisor: every option."""
+CHANNEL_NAMES = {"fringe_features": ["gray level without its fringes", "local mean", "local contrast / frame median",
+                                     "fringe amplitude / frame median", "cos(phase less background)",
+                                     "sin(phase less background)"]}
 METADATA_PREFIX = "segcore."
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -203,6 +219,9 @@ def sidecar_dict(
     """Everything a consumer of the ONNX file needs to prepare inputs and read outputs."""
     norm = ckpt.normalization or {}
     augment = norm.get("augment") or {}
+    preprocessing = {k: _json(augment.get(k, getattr(_AUGMENT_DEFAULTS, k))) for k in PREPROCESSING_KEYS}
+    if preprocessing["intensity"] == "percentile":
+        preprocessing["percentiles"] = list(INTENSITY_PERCENTILES)
     return {
         "format": SIDECAR_FORMAT,
         "version": SIDECAR_VERSION,
@@ -218,6 +237,7 @@ def sidecar_dict(
             "layout": "NCHW",
             "dynamic": ["batch", "height", "width"] if dynamic_size else ["batch"],
             "example_size": list(example_size),
+            "channels": CHANNEL_NAMES["fringe_features"] if augment.get("fringe_features") else None,
         },
         "output": {"name": OUTPUT_NAME, "dtype": "float32", "layout": "NCHW", "meaning": "logits; argmax over C is the class index"},
         "class_table": ckpt.class_table.to_dict(),
@@ -225,15 +245,50 @@ def sidecar_dict(
             "value_scale": {"uint8": full_scale(np.uint8), "uint16": full_scale(np.uint16), "float": full_scale(np.float32)},
             "mean": norm.get("mean"),
             "std": norm.get("std"),
-            "formula": "x = (pixel / value_scale[dtype] - mean[c]) / std[c]; mean/std null: x = pixel / value_scale[dtype]",
+            "formula": _formula(preprocessing["intensity"]),
         },
         # Deterministic steps the model was trained with that happen before normalisation; a
-        # consumer must repeat those that are set (segcore's `Checkpoint.preprocessing` does).
-        "preprocessing": {k: augment.get(k, getattr(_AUGMENT_DEFAULTS, k)) for k in PREPROCESSING_KEYS},
+        # consumer must repeat those that are set (`prepare_input` does, from this sidecar alone).
+        "preprocessing": preprocessing,
+        "pipeline": [repr(step) for step in _pipeline(preprocessing, norm).transforms if not isinstance(step, ToTensor)],
+        "output_to_labels": "logits resized to the frame's size (bilinear, half-pixel centres), argmax over C",
         "epoch": ckpt.epoch,
         "label_set_hash": ckpt.label_set_hash,
         "torch_version": torch.__version__,
     }
+
+
+def prepare_input(image: np.ndarray, sidecar: dict) -> np.ndarray:
+    """The 1 x C x H x W float32 array the exported graph takes for `image` (H x W or H x W x C, as read from its
+    file), from the sidecar alone: the model's own preprocessing, normalisation and fringe analysis."""
+    tensor, _ = _pipeline(sidecar["preprocessing"], sidecar["normalization"])(image, None)
+    return tensor.numpy()[None]
+
+
+def labels_from_logits(logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The H x W class labels of a frame of `size` (H, W) from the graph's 1 x C x h x w `logits` (uint8 or uint16)."""
+    scores = logits[0].transpose(1, 2, 0)
+    height, width = size
+    resized = np.stack([cv2.resize(np.ascontiguousarray(scores[..., c]), (width, height), interpolation=cv2.INTER_LINEAR)
+                        for c in range(scores.shape[2])], axis=2)
+    return resized.argmax(2).astype(np.uint8 if scores.shape[2] <= 256 else np.uint16)
+
+
+def _pipeline(preprocessing: dict, normalization: dict):  # noqa: ANN202 - a Compose
+    options = {k: preprocessing[k] for k in PREPROCESSING_KEYS if k in preprocessing}
+    return AugmentConfig.from_dict({**options, "mean": normalization.get("mean"),
+                                    "std": normalization.get("std")}).build(train=False)
+
+
+def _formula(intensity: str) -> str:
+    scale = ("PercentileScale: (pixel - the frame's own low percentile) / (high - low percentile), "
+             "preprocessing.percentiles, not clipped" if intensity == "percentile" else
+             "pixel / value_scale[dtype] (ToTensor, when no step before made the frame float)")
+    return f"the steps of pipeline, in order ({scale}); then x = (x - mean[c]) / std[c] where mean and std are set"
+
+
+def _json(value):  # noqa: ANN001, ANN202 - tuples as lists, as JSON has them
+    return list(value) if isinstance(value, tuple) else value
 
 
 def metadata_props(info: dict) -> dict[str, str]:
