@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from app.log_file import install_log_file
@@ -26,7 +27,17 @@ GUI_PACKAGES = ("PySide6", "pyqtgraph")
 """What the `gui` extra installs; a plain `pip install segdesk` has the engine and `segcore` only."""
 NO_DISPLAY_MESSAGE = "segdesk: no display found; run it under a virtual display, e.g. xvfb-run -a segdesk"
 SCREENSHOT_TIMEOUT_MS = 60_000
-ICON = files("app") / "resources" / "icons" / "segdesk.svg"
+
+
+def _resources() -> Traversable:
+    """The top-level resources/ folder: `app.resources` once installed (setup.py maps it), else beside app/."""
+    try:
+        return files("app.resources")
+    except ModuleNotFoundError:  # a source checkout run without installing the project
+        return Path(__file__).resolve().parents[1] / "resources"
+
+
+ICON = _resources() / "icons" / "segdesk.svg"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ import pytest
 import segcore
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "segcore", "app")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "segcore", "app", "resources")
 
 
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -77,13 +77,31 @@ def test_installed_scripts_print_the_same_version(installed, tmp_path):
                                                              ["segdesk", segcore.__version__]]
 
 
+def test_the_linux_launcher_files_name_the_installed_script_and_icon():
+    import configparser
+    import xml.etree.ElementTree as ElementTree
+
+    desktop = configparser.ConfigParser(interpolation=None)
+    desktop.optionxform = str  # keys are case-sensitive in .desktop files
+    desktop.read(ROOT / "resources" / "segdesk.desktop")
+    entry = desktop["Desktop Entry"]
+    scripts = (ROOT / "pyproject.toml").read_text()
+    assert entry["Type"] == "Application" and f'{entry["Exec"].split()[0]} = "app.launcher:main"' in scripts
+    assert (ROOT / "resources" / "icons" / f'{entry["Icon"]}.svg').is_file()
+    component = ElementTree.parse(ROOT / "resources" / "io.github.segdesk.metainfo.xml").getroot()
+    assert component.findtext("launchable") == "segdesk.desktop" and component.findtext("provides/binary") == "segdesk"
+
+
 def test_the_version_is_written_once():
     # setuptools reads segcore.__version__; the installed metadata and both --version follow it (tests above).
     assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
 
 
-def test_the_wheel_holds_the_packages_and_the_icon_only(installed):
+def test_the_wheel_holds_the_packages_and_the_top_level_resources(installed):
     wheel = next((installed.parent / "dist").glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "app/resources/icons/segdesk.svg" in names
+    # resources/ sits beside app/ and segcore/ in the tree and ships inside the wheel as app.resources.
+    assert {"app/resources/icons/segdesk.svg", "app/resources/segdesk.desktop",
+            "app/resources/io.github.segdesk.metainfo.xml"} <= set(names)
+    assert not (ROOT / "app" / "resources").exists() and (ROOT / "resources" / "icons" / "segdesk.svg").is_file()
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"app", "segcore"}
