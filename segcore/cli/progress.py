@@ -1,8 +1,6 @@
-"""Training events on a terminal: a tqdm bar per epoch, one line per epoch, TensorBoard if installed."""
+"""Training events on a terminal: a tqdm bar per epoch, one line per epoch (the trainer writes TensorBoard logs)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -18,18 +16,14 @@ from segcore.training.events import (
     RunStarted,
     SchedulePlanned,
 )
-from segcore.training.tensorboard import TensorBoardLog
 
 
 class ConsoleReporter:
     """A callable for `Trainer.fit`; use as a context manager so the bar and writer close."""
 
-    def __init__(self, run_dir: Path | None, *, enabled: bool = True):
-        """`run_dir` None: no TensorBoard log here (the caller writes one, as `train_project` does)."""
+    def __init__(self, *, enabled: bool = True):
         self.enabled = enabled
-        self.run_dir = run_dir
         self.bar: tqdm | None = None
-        self.tensorboard = TensorBoardLog(run_dir) if enabled and run_dir is not None else None
 
     def __enter__(self) -> ConsoleReporter:
         return self
@@ -37,8 +31,6 @@ class ConsoleReporter:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
 
     def __call__(self, event: Event) -> None:
         if not self.enabled:
@@ -66,8 +58,6 @@ class ConsoleReporter:
             acc = "-" if event.pixel_acc is None else f"{event.pixel_acc:.4f}"
             print(f"epoch {event.epoch}: train loss {event.train_loss:.4f}  val mIoU {miou}  pixel acc {acc}  "
                   f"({event.seconds:.0f} s)")
-            if self.tensorboard is not None:
-                self.tensorboard(event)
         elif isinstance(event, CheckpointSaved) and event.best:
             print(f"  best so far -> {event.path}")
         elif isinstance(event, BatchSizeReduced):

@@ -220,7 +220,7 @@ def _train(args: argparse.Namespace, config: TrainConfig) -> Finished:
         raise ConfigError("--pseudo-labels needs --format project: the unlabelled images are a project's")
     data = prepare(_open(args), config.val_fraction, config.seed)
     trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
-    with ConsoleReporter(args.out, enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:
+    with ConsoleReporter(enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:
         return trainer.fit(reporter)
 
 
@@ -243,8 +243,7 @@ def _train_project(args: argparse.Namespace, config: TrainConfig) -> Finished:
                                   "(see `segcore project info`)")
             resume_run = record.id
         events = train_project(store, config, init_from=args.init_from, resume_run=resume_run, folder=args.out)
-        # No TensorBoard log of the reporter's own: train_project writes the run's.
-        with ConsoleReporter(None) as reporter:
+        with ConsoleReporter() as reporter:
             for event in events:
                 reporter(event)
                 if isinstance(event, RunStarted):

@@ -26,7 +26,6 @@ from segcore.training import TrainConfig, Trainer, TrainingControl, average_chec
 from segcore.training.checkpoint import TopK
 from segcore.training.events import EpochMetrics, Event, Failed, Finished, PseudoLabelled, SchedulePlanned
 from segcore.training.pseudo import UnlabelledImage
-from segcore.training.tensorboard import TensorBoardLog
 from segcore.training.trainer import BEST
 
 log = logging.getLogger(__name__)
@@ -84,23 +83,20 @@ def train_project(
     trainer = Trainer(config, data, folder, control=control, resume=resume_run is not None, init_from=init_from)
     status, best = "failed", None
     try:
-        # TensorBoard logs as `segcore train` writes them, when tensorboard is installed.
-        with TensorBoardLog(folder) as tensorboard:
-            for event in trainer.run():
-                tensorboard(event)
-                if isinstance(event, EpochMetrics):
-                    store.log_metrics(run_id, event.epoch, _epoch_values(event))
-                elif isinstance(event, SchedulePlanned):  # what a time budget chose, kept with the epoch it followed
-                    store.log_metrics(run_id, event.after_epoch, {"planned_epochs": event.epochs,
-                                                                   "planned_epoch_seconds": event.epoch_seconds})
-                elif isinstance(event, PseudoLabelled):
-                    store.log_metrics(run_id, event.after_epoch, {"pseudo_images": event.images,
-                                                                   "pseudo_confident": event.confident})
-                elif isinstance(event, Finished):
-                    status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
-                elif isinstance(event, Failed):
-                    status = "failed"
-                yield event
+        for event in trainer.run():  # the trainer writes TensorBoard logs too, when tensorboard is installed
+            if isinstance(event, EpochMetrics):
+                store.log_metrics(run_id, event.epoch, _epoch_values(event))
+            elif isinstance(event, SchedulePlanned):  # what a time budget chose, kept with the epoch it followed
+                store.log_metrics(run_id, event.after_epoch, {"planned_epochs": event.epochs,
+                                                               "planned_epoch_seconds": event.epoch_seconds})
+            elif isinstance(event, PseudoLabelled):
+                store.log_metrics(run_id, event.after_epoch, {"pseudo_images": event.images,
+                                                               "pseudo_confident": event.confident})
+            elif isinstance(event, Finished):
+                status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
+            elif isinstance(event, Failed):
+                status = "failed"
+            yield event
     except GeneratorExit:  # the consumer stopped listening (a GUI worker quitting): not a failure
         status = "cancelled"
         raise

@@ -62,6 +62,7 @@ from segcore.training.events import (
 from segcore.training.optim import build_optimizer, set_learning_rate
 from segcore.training.pipeline import CACHE_BYTES, DataPipeline, build_pipeline, loader_kwargs
 from segcore.training.pseudo import MAX_IMAGES, PSEUDO_DIR, PseudoLabeller, epoch_indices
+from segcore.training.tensorboard import TensorBoardLog
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,17 @@ class Trainer:
 
     # -- public ----------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
-        """Train; yields events. Errors are yielded as `Failed` and then raised."""
+        """Train; yields events. Errors are yielded as `Failed` and then raised.
+
+        The main process also writes the epochs' metrics as TensorBoard scalars to `<run_dir>/tensorboard` when
+        tensorboard is installed: the CLI, the app and a Trainer run from Python alike.
+        """
+        tensorboard = TensorBoardLog(self.run_dir) if self.ctx.is_main else None
         try:
-            yield from self._run()
+            for event in self._run():
+                if tensorboard is not None:
+                    tensorboard(event)
+                yield event
         except TrainingCancelled:
             yield self._finished(cancelled=True)
         except Exception as exc:
@@ -124,6 +133,8 @@ class Trainer:
             yield Failed(str(exc), type(exc).__name__)
             raise
         finally:
+            if tensorboard is not None:
+                tensorboard.close()
             # Leave the process group before the interpreter exits: gloo's threads, still joinable
             # then, abort the process ("terminate called without an active exception").
             shutdown(self.ctx)

@@ -1,4 +1,5 @@
-"""Project runs (the app's training) write TensorBoard logs as `segcore train` does, when tensorboard is installed."""
+"""Every training run writes TensorBoard logs when tensorboard is installed: a project run (the app's), `segcore train`
+and a Trainer run from Python alike (the trainer writes them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from segcore.data.classes import ClassTable
 from segcore.project.runs import run_dir, train_project
 from segcore.project.store import ProjectStore
-from segcore.training import TrainConfig
+from segcore.project.transfer import project_dataset
+from segcore.training import TrainConfig, Trainer, prepare
 from segcore.training.events import Finished
 from segcore.training.tensorboard import SUBDIR
 
@@ -47,6 +49,17 @@ def test_a_project_run_writes_tensorboard_scalars(store):
     board.Reload()
     assert {"train_loss", "val_miou", "lr"} <= set(board.Tags()["scalars"])
     assert [scalar.step for scalar in board.Scalars("val_miou")] == [1, 2]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="tensorboard is not installed")
+def test_a_trainer_run_from_python_writes_tensorboard_scalars_once(tmp_path, store):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(TrainConfig(**CONFIG), prepare(project_dataset(store), 0.25, 0), tmp_path / "run").fit()
+    [events] = (tmp_path / "run" / SUBDIR).iterdir()  # one writer: not one per sink
+    board = EventAccumulator(str(tmp_path / "run" / SUBDIR))
+    board.Reload()
+    assert [scalar.step for scalar in board.Scalars("train_loss")] == [1, 2]
 
 
 def test_a_project_run_trains_without_tensorboard(store, monkeypatch):
