@@ -32,8 +32,8 @@ from app.widgets.curves import TrainingCurves
 from app.widgets.wheel_guard import guard_wheel
 from app.workers import Worker, WorkerGroup
 from segcore.errors import SegcoreError
-from segcore.project.runs import average_run, run_checkpoints
 from segcore.project.records import RunRecord
+from segcore.project.runs import average_run, run_checkpoints
 from segcore.training import TrainConfig
 
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
 from app.canvas.image_view import ImageView
 from app.canvas.render import render
 from app.predictions import PredictionController
+from app.quality_marks import CHECK_COLOR
 from app.review.accept import AcceptController
 from app.review.pane import ReviewPane
-from app.quality_marks import CHECK_COLOR
 from app.review.queue import ReviewPanel
 from app.review.triptych import ReviewView
 from app.state.project_state import ProjectState

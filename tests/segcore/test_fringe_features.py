@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from synthetic import write_squares_dataset
 
+import segcore.data.transforms.fringes as fringes_module
 from segcore.data.classes import IGNORE_INDEX
 from segcore.data.readers import open_dataset
 from segcore.data.transforms import AugmentConfig, build_transforms
-import segcore.data.transforms.fringes as fringes_module
 from segcore.data.transforms.fringes import (
     FRINGE_CHANNELS,
     SINE_CHANNEL,
