@@ -50,6 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quality", action="store_true",
                         help="estimate each prediction's IoU from mirrored views of the image (four forwards an "
                         "image) into quality.json, and name those to check")
+    parser.add_argument("--measure", action="store_true",
+                        help="write measurements.csv: per image and class present, its area, centroid, bounding box, "
+                        "equivalent diameter, orientation, mean intensity, fringe period (grayscale), estimated IoU "
+                        "and a check flag (turns --quality on)")
+    parser.add_argument("--pixel-size", type=real(0, above=True), metavar="SIZE",
+                        help="with --measure: the length of a pixel, to give lengths and areas in --unit too")
+    parser.add_argument("--unit", default="um", help="the unit of --pixel-size (default um)")
     parser.set_defaults(func=run)
 
 
@@ -57,9 +64,16 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from segcore.inference.folder import list_images, predict_folder, sequence_mean
+    from segcore.inference.measure import measure_frame, write_measurements
     from segcore.inference.predictor import Predictor
     from segcore.inference.quality import CHECK_BELOW
     from segcore.io.atomic import atomic_write_bytes
+    from segcore.io.images import read_image
+    from segcore.training import ConfigError
+
+    if args.pixel_size is not None and not args.measure:
+        raise ConfigError("--pixel-size gives the measurements' physical units: it needs --measure")
+    quality = args.quality or args.measure
 
     paths = list_images(args.input)
     formats = args.export
@@ -70,10 +84,11 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor(args.checkpoint, device=args.device, mode=mode, tile=args.tile, overlap=args.overlap,
                           resize=resize, tta=args.tta, one_region=args.one_region, precision=args.precision,
                           compile=args.compile, keep_probabilities="probs" in formats,
-                          uncertainty=not args.no_uncertainty, quality=args.quality,
+                          uncertainty=not args.no_uncertainty, quality=quality,
                           mean_image=sequence_mean(paths) if args.sequence_mean else None)
     workers = args.workers if args.workers is not None else (2 if predictor.device.type == "cuda" else 0)
-    scores, qualities, predicted, failed = {}, {}, 0, 0
+    scores, qualities, measurements, predicted, failed = {}, {}, [], 0, 0
+    class_names = predictor.class_table.names
     with tqdm(total=len(paths), unit="img", disable=bars_disabled()) as bar:
         for result in predict_folder(predictor, paths, args.out, formats, batch_size=args.batch_size,
                                      workers=min(workers, len(paths))):
@@ -89,13 +104,20 @@ def run(args: argparse.Namespace) -> int:
                 scores[result.path.name] = round(result.prediction.score, 6)
             if result.prediction.quality is not None:
                 qualities[result.path.name] = round(result.prediction.quality.iou, 4)
+            if args.measure:  # the frame read again: the predictor's copy is gone, resized and normalised
+                measurements += measure_frame(result.path.name, result.prediction.labels, read_image(result.path),
+                                              class_names, quality=qualities.get(result.path.name))
     summary = f"predicted {predicted} of {len(paths)} images into {args.out} ({', '.join(formats)})"
     if args.no_uncertainty:
         print(summary)
     else:
         atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
         print(f"{summary}; per-image uncertainty in {args.out / 'scores.json'}")
-    if args.quality:
+    if args.measure:
+        path = write_measurements(args.out / "measurements.csv", measurements, pixel_size=args.pixel_size,
+                                  unit=args.unit)
+        print(f"measured {len(measurements)} regions in {path}")
+    if quality:
         atomic_write_bytes(args.out / "quality.json", json.dumps(qualities, indent=1).encode("utf-8"))
         check = sorted((name for name, value in qualities.items() if value < CHECK_BELOW), key=qualities.get)
         print(f"estimated IoU in {args.out / 'quality.json'}; {len(check)} below {CHECK_BELOW:.2f}, to check"

@@ -18,7 +18,7 @@ from segcore.data.transforms.fringes import (
     FringeFeatures,
     RandomFringeIntensity,
     RandomPhaseSign,
-    _carrier,
+    find_carrier,
     fringe_features,
 )
 from segcore.data.transforms.labels import IgnoreBoundary
@@ -54,7 +54,7 @@ def _background_and_step(features: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize("ky, kx", [(0, 12), (9, 5), (14, -7)])
 def test_the_carrier_is_the_strongest_peak_of_the_spectrum(ky, kx):
     image, _ = _fringes(ky, kx)
-    assert _carrier(image - image.mean()) == (ky, kx)  # the half-plane of positive ky (and of positive kx at ky 0)
+    assert find_carrier(image - image.mean()) == (ky, kx)  # the half-plane of positive ky (and of positive kx at ky 0)
 
 
 def test_the_demodulated_phase_is_flat_outside_a_sample_and_steps_inside_it():
@@ -208,8 +208,8 @@ def test_the_robust_carrier_is_found_past_what_outshines_faint_fringes_in_a_smal
     # The inside family's misses: fringes over 1-4 % of the frame lost to hot pixels, a sensor's row and column
     # pattern or the sample's own outline; the amplitude channel then showed nothing (docs/results.md).
     high_passed = fringes_module._high_pass(_faint_sample(trouble, visibility, radius))
-    assert math.dist(_carrier(high_passed), (9, 21)) > 10  # the strongest peak is the trouble's
-    assert math.dist(_carrier(high_passed, robust=True), (9, 21)) <= 2.5
+    assert math.dist(find_carrier(high_passed), (9, 21)) > 10  # the strongest peak is the trouble's
+    assert math.dist(find_carrier(high_passed, robust=True), (9, 21)) <= 2.5
 
 
 def test_the_robust_carrier_keeps_fringes_along_an_axis_and_clean_frames_as_they_were():
@@ -218,7 +218,7 @@ def test_the_robust_carrier_keeps_fringes_along_an_axis_and_clean_frames_as_they
     for ky, kx in ((0, 17), (17, 0), (9, 21)):  # fringes along an axis put their power on it, as a pattern does
         image = (0.5 + 0.3 * np.cos(2 * math.pi * (ky * yy + kx * xx) / 256) + rng.normal(0, 0.01, (256, 256)))
         high_passed = fringes_module._high_pass(image.astype(np.float32))
-        assert _carrier(high_passed, robust=True) == _carrier(high_passed) == (ky, kx)
+        assert find_carrier(high_passed, robust=True) == find_carrier(high_passed) == (ky, kx)
     options = {"fringe_features": True, "fringe_normalise": True, "fringe_robust": True, "fringe_side": 256}
     image = _faint_sample("row and column pattern", 0.1, 20)
     built = AugmentConfig.from_dict(options).build(train=False)(image, None)[0].numpy().transpose(1, 2, 0)

@@ -33,7 +33,7 @@ Normalised (`normalise=True`, today's default), for frames whose light and fring
   fringe texture in the gray level for the sample and missed every one under fine fringes.
 - (`robust_carrier`) the carrier is sought past what outshines faint fringes over a small sample:
   hot pixels, a sensor's row and column pattern, the sample's own brighter or darker outline
-  (`_carrier`). Where fringes lie inside the sample only, the plain strongest peak was one of those
+  (`find_carrier`). Where fringes lie inside the sample only, the plain strongest peak was one of those
   on a third of the frames, and the amplitude channel then showed nothing (docs/results.md).
 
 Runs saved before this option analysed the frame less its global mean, contrasts as they were.
@@ -81,13 +81,13 @@ FRINGE_FREE_SIGMA = 0.5
 (their contrast times 0.007), the light and a sample's brightness stay."""
 _DC_RADIUS = 4
 MIN_CARRIER_BINS = 8
-"""`_carrier`'s robust search: the coarsest carrier sought, in cycles over the frame (ILLUMINATION_SIDE passes ~10)."""
+"""`find_carrier`'s robust search: the coarsest carrier sought, in cycles over the frame (ILLUMINATION_SIDE passes ~10)."""
 PATTERN_LINE = 3.0
 FREQUENCY_WEIGHT = 0.5
-"""`_carrier`'s robust search weighs the power by the frequency to this power: an outline's spectrum falls off as its
+"""`find_carrier`'s robust search weighs the power by the frequency to this power: an outline's spectrum falls off as its
 square, a carrier's stands as a peak (0 let the sample's outline win, 1 the noise near the finest periods)."""
 FINEST_PERIOD = 3.0
-"""`_carrier`'s robust search: the finest period sought, in pixels (noise fills the bins towards 2 px)."""
+"""`find_carrier`'s robust search: the finest period sought, in pixels (noise fills the bins towards 2 px)."""
 AXIS_PEAK = 100.0
 """A white line's strongest bin is a few times its median (~7 over 100 bins); a carrier's, thousands."""
 _LINE_BESIDE = (-4, -3, 3, 4)
@@ -104,7 +104,7 @@ class FringeFeatures:
     before: False."""
     robust_carrier: bool = False
     """With `normalise`, the carrier sought past hot pixels, a sensor's row and column pattern and the sample's own
-    outline (`_carrier`); runs saved before the option: False."""
+    outline (`find_carrier`); runs saved before the option: False."""
     memoise: bool = False
     """Keep the analyses of the last frames seen (up to MEMO_BYTES) and give them back for the same frame: for a
     pipeline whose analysis sees each frame the same every epoch (`build_transforms`' `fringe_side`). The channels
@@ -240,17 +240,17 @@ def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise:
 
     normalise: the carrier found without the frame's large-scale light, the analysis run without its local mean,
     the contrast and the amplitude divided by their median over the frame. robust_carrier (with normalise): the
-    carrier found by `_carrier`'s robust search.
+    carrier found by `find_carrier`'s robust search.
     """
     _check_background(background)
     x = gray.astype(np.float32)
     height, width = x.shape
     if normalise:
-        ky, kx = _carrier(_high_pass(x), robust=robust_carrier) or (0, 1)
+        ky, kx = find_carrier(_high_pass(x), robust=robust_carrier) or (0, 1)
         centred = x - cv2.GaussianBlur(x, (0, 0), 0.5 * _period_pixels(ky, kx, height, width, limit=False))
     else:
         centred = x - np.float32(x.mean())
-        ky, kx = _carrier(centred) or (0, 1)  # a flat frame: any carrier will do, it has no fringes
+        ky, kx = find_carrier(centred) or (0, 1)  # a flat frame: any carrier will do, it has no fringes
     spectrum = np.fft.fftshift(np.fft.fft2(centred))
     yy = np.arange(height, dtype=np.float32)[:, None] - height // 2
     xx = np.arange(width, dtype=np.float32)[None, :] - width // 2
@@ -298,7 +298,7 @@ def _high_pass(x: np.ndarray) -> np.ndarray:
     return x - cv2.GaussianBlur(x, (0, 0), ILLUMINATION_SIDE * max(x.shape))
 
 
-def _carrier(centred: np.ndarray, *, robust: bool = False) -> tuple[int, int] | None:
+def find_carrier(centred: np.ndarray, *, robust: bool = False) -> tuple[int, int] | None:
     """(ky, kx): the spectrum's strongest peak in one half-plane, away from zero frequency (bins from the centre).
 
     robust: three things that outshine faint fringes over a small part of the frame are set aside first: hot
@@ -400,7 +400,7 @@ def fringe_period(gray: np.ndarray, *, illumination: bool = False) -> float | No
     """
     height, width = gray.shape[:2]
     x = gray.reshape(height, width).astype(np.float32)
-    carrier = _carrier(_high_pass(x) if illumination else x - np.float32(x.mean()))
+    carrier = find_carrier(_high_pass(x) if illumination else x - np.float32(x.mean()))
     if carrier is None:
         return None
     ky, kx = carrier
