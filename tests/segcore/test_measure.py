@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthetic import square_frame
 
-from segcore.inference.measure import COLUMNS, CHECK, measure_frame, write_measurements
+from segcore.inference.measure import CHECK, COLUMNS, measure_frame, write_measurements
 
 NAMES = ["background", "sample", "dust"]
 
