@@ -53,7 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--measure", action="store_true",
                         help="write measurements.csv: per image and class present, its area, centroid, bounding box, "
                         "equivalent diameter, orientation, mean intensity, fringe period (grayscale), estimated IoU "
-                        "and a check flag (turns --quality on)")
+                        "and a flag: check (estimate below 0.80), jump (with --sequence); turns --quality on")
+    parser.add_argument("--sequence", action="store_true",
+                        help="the images are frames of one acquisition, in name order: --measure flags a region "
+                        "that jumps against the same class in the frames beside it")
     parser.add_argument("--pixel-size", type=real(0, above=True), metavar="SIZE",
                         help="with --measure: the length of a pixel, to give lengths and areas in --unit too")
     parser.add_argument("--unit", default="um", help="the unit of --pixel-size (default um)")
@@ -64,15 +67,16 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from segcore.inference.folder import list_images, predict_folder, sequence_mean
-    from segcore.inference.measure import measure_frame, write_measurements
+    from segcore.inference.measure import flag_jumps, measure_frame, write_measurements
     from segcore.inference.predictor import Predictor
     from segcore.inference.quality import CHECK_BELOW
     from segcore.io.atomic import atomic_write_bytes
     from segcore.io.images import read_image
     from segcore.training import ConfigError
 
-    if args.pixel_size is not None and not args.measure:
-        raise ConfigError("--pixel-size gives the measurements' physical units: it needs --measure")
+    for option, given in (("--pixel-size", args.pixel_size is not None), ("--sequence", args.sequence)):
+        if given and not args.measure:
+            raise ConfigError(f"{option} is about the measurements: it needs --measure")
     quality = args.quality or args.measure
 
     paths = list_images(args.input)
@@ -114,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.out / "scores.json", json.dumps(scores, indent=1).encode("utf-8"))
         print(f"{summary}; per-image uncertainty in {args.out / 'scores.json'}")
     if args.measure:
-        path = write_measurements(args.out / "measurements.csv", measurements, pixel_size=args.pixel_size,
-                                  unit=args.unit)
+        path = write_measurements(args.out / "measurements.csv", flag_jumps(measurements) if args.sequence else measurements,
+                                  pixel_size=args.pixel_size, unit=args.unit)
         print(f"measured {len(measurements)} regions in {path}")
     if quality:
         atomic_write_bytes(args.out / "quality.json", json.dumps(qualities, indent=1).encode("utf-8"))

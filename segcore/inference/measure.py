@@ -7,7 +7,8 @@ A physicist wants numbers per frame, not masks: where the sample is, how big, wh
 which frames to distrust. Each class present (background excluded) gives its area, centroid and
 bounding box in pixels, the diameter of the disc of the same area, the orientation of its major axis
 (from the second-order moments), the mean intensity under it (raw units), the frame's estimated IoU
-(`segcore.inference.quality`) and a flag (`check` below `quality.CHECK_BELOW`). On a grayscale frame,
+(`segcore.inference.quality`) and a flag (`check` below `quality.CHECK_BELOW`; `jump` where the region departs
+from the same class in the neighbouring frames, `flag_jumps`). On a grayscale frame,
 the fringe period and orientation inside the region too, from the windowed spectrum of the frame
 under the region (the fringe analysis's robust carrier search). With a pixel size, the lengths and the
 area again in that unit.
@@ -19,7 +20,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -40,7 +41,11 @@ MIN_FRINGE_SIDE = 16
 """A region's bounding box smaller than this a side gives no fringe period (too few pixels for a spectrum)."""
 PAD_FACTOR, PAD_SIDE = 4, 2048
 """The region's crop is zero-padded to PAD_FACTOR times its side for its spectrum (past PAD_SIDE, to twice its side)."""
-CHECK = "check"
+CHECK, JUMP = "check", "jump"
+JUMP_AREA = 0.3
+"""`flag_jumps`: an area this share above or below the neighbours' median is a jump."""
+JUMP_SHIFT = 0.3
+"""`flag_jumps`: a centroid this many equivalent diameters from the neighbours' median is a jump."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,13 @@ class Measurement:
     fringe_period_px: float | None
     fringe_orientation_deg: float | None
     estimated_quality: float | None
+    jump: bool = False
+    """Unlike the same class in the neighbouring frames (`flag_jumps`)."""
 
     @property
     def flag(self) -> str:
-        return CHECK if to_check(self.estimated_quality) else ""
+        """"check" (estimated IoU below quality.CHECK_BELOW), "jump" (`flag_jumps`), both, or ""."""
+        return " ".join(name for name, on in ((CHECK, to_check(self.estimated_quality)), (JUMP, self.jump)) if on)
 
     def row(self, pixel_size: float | None = None, unit: str = "um") -> dict[str, object]:
         """The CSV row: COLUMNS, then the physical columns when `pixel_size` (units per pixel) is set."""
@@ -152,6 +160,29 @@ def _half_turn(degrees: float) -> float:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def flag_jumps(measurements: Sequence[Measurement], neighbours: int = 2) -> list[Measurement]:
+    """`measurements` (in frame order) with `jump` set where a class's area or centroid departs from the median of
+    the same class in up to `neighbours` frames either side (JUMP_AREA, JUMP_SHIFT): a mask that jumps while the
+    sample drifts slowly is a frame to distrust, however sure the network is."""
+    by_class: dict[str, list[int]] = {}
+    for index, measurement in enumerate(measurements):
+        by_class.setdefault(measurement.class_name, []).append(index)
+    jumped = set()
+    for indices in by_class.values():
+        for position, index in enumerate(indices):
+            around = [measurements[i] for i in indices[max(0, position - neighbours):position]
+                      + indices[position + 1:position + 1 + neighbours]]
+            if not around:
+                continue
+            this = measurements[index]
+            area = float(np.median([m.area_px for m in around]))
+            x, y = (float(np.median([getattr(m, axis) for m in around])) for axis in ("centroid_x", "centroid_y"))
+            shift = math.hypot(this.centroid_x - x, this.centroid_y - y) / max(this.equivalent_diameter_px, 1.0)
+            if abs(this.area_px - area) > JUMP_AREA * area or shift > JUMP_SHIFT:
+                jumped.add(index)
+    return [replace(m, jump=True) if i in jumped else m for i, m in enumerate(measurements)]
 
 
 def write_measurements(path: str | Path, measurements: Iterable[Measurement], *, pixel_size: float | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthetic import square_frame
 
-from segcore.inference.measure import CHECK, COLUMNS, measure_frame, write_measurements
+from segcore.inference.measure import CHECK, COLUMNS, JUMP, flag_jumps, measure_frame, write_measurements
 
 NAMES = ["background", "sample", "dust"]
 
@@ -74,6 +74,27 @@ def test_each_class_present_gets_a_row_the_background_none_and_a_bad_estimate_is
     assert list(csv.DictReader(write_measurements(tmp_path / "px.csv", rows).open()))[0].keys() == set(COLUMNS)
 
 
+def test_a_frame_whose_region_jumps_against_its_neighbours_is_flagged_and_the_drift_is_not():
+    # A sample drifting 2 px and growing 1 % a frame; frame 4's mask doubles, frame 7's jumps 30 px aside.
+    rows = []
+    for i in range(10):
+        labels = np.zeros((200, 300), np.uint8)
+        radius = 30 * (1.005**i) * (math.sqrt(2) if i == 4 else 1)
+        cv2.circle(labels, (80 + 2 * i + (30 if i == 7 else 0), 100), round(radius), 1, -1)
+        rows += measure_frame(f"f{i:02d}.png", labels, labels, NAMES, quality=0.9)
+    flagged = flag_jumps(rows)
+    assert [m.frame for m in flagged if m.jump] == ["f04.png", "f07.png"]
+    assert [m.flag for m in flagged][3:8] == ["", JUMP, "", "", JUMP]
+    assert flag_jumps(rows[:1]) == rows[:1]  # one frame: nothing to compare with
+    assert replace_quality(flagged[4], 0.5).flag == f"{CHECK} {JUMP}"
+
+
+def replace_quality(measurement, quality):
+    from dataclasses import replace
+
+    return replace(measurement, estimated_quality=quality)
+
+
 def test_predict_cli_measures_every_frame_with_its_estimate(squares_checkpoint, tmp_path, capsys):
     from segcore.cli import main
     from segcore.io.images import write_image
@@ -87,7 +108,7 @@ def test_predict_cli_measures_every_frame_with_its_estimate(squares_checkpoint, 
         write_image(tmp_path / "seq" / name, image)
     base = ["predict", "--checkpoint", str(tmp_path / "model.pt"), "--input", str(tmp_path / "seq"), "--whole",
             "--workers", "0"]
-    assert main([*base, "--out", str(tmp_path / "out"), "--measure", "--pixel-size", "0.5"]) == 0
+    assert main([*base, "--out", str(tmp_path / "out"), "--measure", "--pixel-size", "0.5"]) == 0  # unrelated images
     assert "measured 2 regions in" in capsys.readouterr().out
     with (tmp_path / "out" / "measurements.csv").open() as f:
         table = {row["frame"]: row for row in csv.DictReader(f)}
@@ -99,3 +120,7 @@ def test_predict_cli_measures_every_frame_with_its_estimate(squares_checkpoint, 
         assert float(table[name]["area_um2"]) == int(table[name]["area_px"]) * 0.25
     assert main([*base, "--out", str(tmp_path / "out2"), "--pixel-size", "0.5"]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "out2").exists()
+    # Frames of one acquisition (--sequence): the square moving from one frame to the next is a jump in both.
+    assert main([*base, "--out", str(tmp_path / "out3"), "--measure", "--sequence"]) == 0
+    with (tmp_path / "out3" / "measurements.csv").open() as f:
+        assert [row["flag"] for row in csv.DictReader(f)] == [JUMP, JUMP]
