@@ -58,7 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="the images are frames of one acquisition, in name order: --measure flags a region "
                         "that jumps against the same class in the frames beside it")
     parser.add_argument("--pixel-size", type=real(0, above=True), metavar="SIZE",
-                        help="with --measure: the length of a pixel, to give lengths and areas in --unit too")
+                        help="with --measure: the length of a pixel, to give lengths and areas in --unit too "
+                        "(default: none, pixels only)")
     parser.add_argument("--unit", default="um", help="the unit of --pixel-size (default um)")
     parser.set_defaults(func=run)
 
