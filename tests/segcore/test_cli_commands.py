@@ -1,6 +1,6 @@
 """CLI completeness (issue 14): add-images, eval without splits and on the run's own split, project
-runs from `train --format project`, `project info --json`, predict without uncertainty, -v after the
-command, `mean-image`, and the pretrained-weights message in the CLI's words."""
+runs from `train --format project` (from the project's own defaults, issue 27), `project info --json`, predict
+without uncertainty, -v after the command, `mean-image`, and the pretrained-weights message in the CLI's words."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ import torch
 from synthetic import write_squares_dataset
 
 from segcore.cli import build_parser, main
+from segcore.cli.train import AUG_LIST_KEYS, parse_aug, project_config
+from segcore.data.classes import ClassTable
 from segcore.data.normalization import compute_mean_image
 from segcore.io.images import read_image, write_image
+from segcore.project.defaults import default_config
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.training import load_checkpoint
 
@@ -141,3 +144,49 @@ def test_missing_pretrained_weights_name_the_cli_flag(squares, tmp_path, capsys)
         torch.hub.set_dir(old)
     err = capsys.readouterr().err
     assert rc == 2 and "leave out --pretrained" in err and "pretrained_backbone" not in err
+
+
+def _gray_project(root: Path) -> Path:
+    """Eight labelled 32 x 32 grayscale frames: a small interferogram project."""
+    rng = np.random.default_rng(0)
+    with ProjectStore.create(root, ClassTable.from_names(["background", "sample"])) as store:
+        for i in range(8):
+            record = store.add_image_array(f"f{i}", (rng.random((32, 32)) * 255).astype(np.uint8))
+            mask = np.zeros((32, 32), np.uint8)
+            mask[8:20, 10:22] = 1
+            store.save_mask(record.id, mask)
+    return root
+
+
+def test_train_format_project_starts_from_the_projects_defaults(tmp_path):
+    # The dataset defaults (whole frames, no resize, no budget, a plain U-Net) OOM-killed a project of 1024-px
+    # frames; a project run starts where Train in the app does, and the options given replace only their own.
+    project = _gray_project(tmp_path / "proj")
+    with ProjectStore.open(project) as store:
+        defaults = default_config(store, device="cpu")
+    assert main(["train", "--data", str(project), "--format", "project", "--epochs", "1", "--lr", "0.005",
+                 "--workers", "0", "--device", "cpu"]) == 0
+    with ProjectStore.open(project) as store:
+        (run,) = store.runs()
+    recorded = run.config
+    assert recorded["augment"] == defaults.augment  # fringe analysis, percentiles, crops: the project's
+    assert (recorded["model"], recorded["model_kwargs"], recorded["loss"]) == ("unet", defaults.model_kwargs, "ce+dice")
+    assert (recorded["epochs"], recorded["lr"], recorded["time_budget_s"]) == (1, 0.005, None)  # given; --epochs alone
+    assert recorded["batch_size"] == defaults.batch_size
+
+
+def test_train_format_project_options_replace_only_their_own(tmp_path):
+    project = _gray_project(tmp_path / "proj")
+    args = build_parser().parse_args(["train", "--data", str(project), "--format", "project", "--model", "fcn8s",
+                                      "--aug", "hflip", "--crop", "16", "--time", "2m", "--epochs", "50"])
+    with ProjectStore.open(project) as store:
+        defaults = default_config(store, device="auto")
+        config = project_config(store, args)
+    assert config.model == "fcn8s" and config.model_kwargs == {}  # the U-Net's width is not another network's
+    # --aug is the run's augmentation (only hflip), --crop its crop; the project's intensities and analysis stay
+    kept = {k: v for k, v in defaults.augment.items() if k not in AUG_LIST_KEYS}
+    assert config.augment == {**kept, "hflip": 0.5, "crop": 16}
+    assert config.augment["fringe_features"] and "rotation" not in config.augment
+    assert set(parse_aug("hflip,vflip,invert,rot=9,scale=1:2,jitter,clahe,mean-image=m.npy")) == AUG_LIST_KEYS
+    assert (config.epochs, config.time_budget_s) == (50, 120)  # with --time, --epochs caps the run
+    assert config.loss == defaults.loss and config.batch_size == defaults.batch_size
