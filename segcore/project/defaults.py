@@ -168,6 +168,7 @@ def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
             loss="ce+dice" if binary else "ce",
             class_weights="none" if binary else "median_freq",
             lr=1e-3,
+            cpu_bf16=True,
         )
         augment: dict = dict(GRAY_AUGMENT)
     else:

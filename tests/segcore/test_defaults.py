@@ -57,6 +57,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     config = default_config(interferograms, device="cpu")
     assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16}, False)
     assert (config.loss, config.class_weights) == ("ce+dice", "none")
+    assert config.cpu_bf16  # twice the epochs in the CPU budget where the CPU computes bf16 natively
     assert config.augment["resize"] == 384 and config.augment["crop"] == 256  # 2048 -> 384 x 288, then 256 crops
     assert config.augment["vflip"] == 0.5 and config.augment["rotation"] == 180
     assert config.augment["intensity"] == "percentile"

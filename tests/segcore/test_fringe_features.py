@@ -9,6 +9,7 @@ import pytest
 from synthetic import write_squares_dataset
 
 import segcore.data.transforms.fringes as fringes_module
+import segcore.data.transforms.memo as memo_module
 from segcore.data.classes import IGNORE_INDEX
 from segcore.data.readers import open_dataset
 from segcore.data.transforms import AugmentConfig, build_transforms
@@ -269,7 +270,7 @@ def test_fine_fringes_are_analysed_before_the_resize_and_once_per_frame(monkeypa
     calls = []
     real = fringes_module.fringe_features
     monkeypatch.setattr(fringes_module, "fringe_features", lambda *a, **k: calls.append(1) or real(*a, **k))
-    fringes_module._MEMO.clear()
+    memo_module.MEMO.clear()
     training = AugmentConfig.from_dict({**options, "fringe_side": 512, "invert": 0.5, "jitter": [0.2, 0.2, 0.3],
                                         "phase_sign": 0.5, "crop": 64}).build(train=True)
     for epoch in range(3):

@@ -60,6 +60,18 @@ def test_learns_a_tiny_task_to_near_perfect_iou(squares, tmp_path):
     assert all(e.images_per_s > 0 for e in progress)
 
 
+def test_the_cpu_trains_in_channels_last(squares, tmp_path):
+    # oneDNN's NHWC convolutions: the grayscale U-Net's step 1.25x faster in fp32, 2.3x with bf16 (bench_train.py).
+    config = tiny_config(epochs=1, device="cpu")
+    trainer = Trainer(config, data_for(squares, config), tmp_path / "run")
+    events = list(trainer.run())
+    assert isinstance(events[-1], Finished)
+    weight = next(p for p in trainer.model.parameters() if p.dim() == 4)
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert saved.config["model"] == "unet" and saved.state_dict  # the checkpoint loads as any other
+
+
 def test_run_directory_is_self_describing(squares, tmp_path):
     config = tiny_config(epochs=2)
     data = data_for(squares, config)

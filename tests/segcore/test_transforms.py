@@ -25,6 +25,7 @@ from segcore.data.transforms import (
     RandomHorizontalFlip,
     RandomRotation,
     RandomScale,
+    RandomScaleRotateCrop,
     RandomVerticalFlip,
     Resize,
     ToTensor,
@@ -86,6 +87,9 @@ GEOMETRIC = [
     # Two resamplings in a row: the mask's nearest-neighbour rounding errors add up (half a pixel
     # of the intermediate grid each), so the tolerance grows; gross misalignment still fails.
     (Compose([RandomScale(0.8, 1.5), RandomRotation(20), RandomCrop(64), RandomHorizontalFlip()]), 0.75),
+    # The same three as one warp: one resampling, so one resampling's tolerance.
+    (RandomScaleRotateCrop(64, (0.8, 1.5), 20), 0.25),
+    (RandomScaleRotateCrop((100, 120), (0.5, 0.9), 30), 0.25),  # smaller than the crop: padded
 ]
 
 
@@ -96,6 +100,24 @@ def test_mask_stays_aligned_with_image(transform, tol, seed):
     out_image, out_mask = transform(image, mask, np.random.default_rng(seed))
     assert out_image.dtype == np.uint16
     assert_aligned(out_image, out_mask, min_checked=0.2, tol=tol)
+
+
+@pytest.mark.parametrize(("crop", "scales"), [(64, (0.8, 1.5)), ((100, 120), (0.5, 0.9)), (48, (1.0, 1.0))])
+def test_one_warp_gives_the_three_steps_samples(crop, scales):
+    # The same draws in the same order: a seed gives the sample the three steps gave (one resampling, not two).
+    image, _ = position_pair()
+    y, x = np.mgrid[0:80, 0:96]
+    mask = (np.hypot(y - 40, x - 50) < 25).astype(np.uint8)  # regions, not a class a pixel: ties are rare
+    fused = RandomScaleRotateCrop(crop, scales, 25)
+    chain = Compose([RandomScale(*scales), RandomRotation(25), RandomCrop(crop)])
+    for seed in range(6):
+        one, one_mask = fused(image, mask, np.random.default_rng(seed))
+        three, three_mask = chain(image, mask, np.random.default_rng(seed))
+        assert one.shape == three.shape and one_mask.shape == three_mask.shape
+        assert np.mean(one_mask == three_mask) > 0.97
+        both = (one[..., 2] == MARK) & (three[..., 2] == MARK)  # neither blended with the border
+        assert both.mean() > 0.15  # (the padded case: the scaled frame fills a third of the crop)
+        assert np.abs(one[..., :2][both].astype(float) - three[..., :2][both]).max() <= POS  # within a source pixel
 
 
 def test_alignment_check_catches_a_one_pixel_shift():

@@ -24,6 +24,7 @@ from segcore.data.transforms.geometric import (
     RandomHorizontalFlip,
     RandomRotation,
     RandomScale,
+    RandomScaleRotateCrop,
     RandomVerticalFlip,
     Resize,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "RandomHorizontalFlip",
     "RandomRotation",
     "RandomScale",
+    "RandomScaleRotateCrop",
     "RandomVerticalFlip",
     "Resize",
     "ToChannels",

@@ -137,10 +137,11 @@ def pad_pair(
     return image, mask
 
 
-def warp_pair(image: np.ndarray, mask: Mask, matrix: np.ndarray) -> tuple[np.ndarray, Mask]:
-    """Affine-warp onto the same canvas: image bilinear with border IMAGE_FILL, mask nearest with
-    border IGNORE_INDEX. One matrix for both, so they stay aligned."""
-    h, w = image.shape[:2]
+def warp_pair(image: np.ndarray, mask: Mask, matrix: np.ndarray,
+              size: tuple[int, int] | None = None) -> tuple[np.ndarray, Mask]:
+    """Affine-warp onto a canvas of `size` (h, w; None: the image's own): image bilinear with border IMAGE_FILL,
+    mask nearest with border IGNORE_INDEX. One matrix for both, so they stay aligned."""
+    h, w = size if size is not None else image.shape[:2]
     image = cv_apply(
         lambda a: cv2.warpAffine(
             a, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=IMAGE_FILL

@@ -18,10 +18,12 @@ from segcore.data.transforms.geometric import (
     RandomHorizontalFlip,
     RandomRotation,
     RandomScale,
+    RandomScaleRotateCrop,
     RandomVerticalFlip,
     Resize,
 )
 from segcore.data.transforms.labels import IgnoreBoundary
+from segcore.data.transforms.memo import Memoised
 from segcore.data.transforms.photometric import (
     CLAHE,
     MeanImageSubtraction,
@@ -171,9 +173,11 @@ def build_transforms(
       RandomInvert          (train only) mirrored about that range (or the dtype's), before the fringe analysis
                             so its local mean is mirrored too;
       FringeFeatures        the fringe analysis of the whole frame (its spectrum), before crops or padding;
-      RandomPhaseSign       (train only) the analysed phase negated, on the whole frame's channels;
+      RandomPhaseSign       (train only) the analysed phase negated, on the whole frame's channels (after the
+                            crop with `fringe_side`);
       RandomScale, RandomRotation, RandomCrop, flips   (train only; crop last among the
-                            resamplings so the rotated-in corners are mostly cropped away);
+                            resamplings so the rotated-in corners are mostly cropped away; with a crop,
+                            the three are one warp straight into it, `RandomScaleRotateCrop`);
       Normalize, ToTensor.
     Validation keeps the deterministic steps and adds PadToMultiple when pad_divisor is set.
     With `fringe_side`, the steps up to the resize run in another order (`_analysis_first`).
@@ -199,12 +203,17 @@ def build_transforms(
     if mean_image is not None:
         array = mean_image if isinstance(mean_image, np.ndarray) else load_mean_image(mean_image)
         steps.append(MeanImageSubtraction(array, equalise))
+    on_the_crop: list[Transform] = []  # pixelwise: on the crop's pixels rather than the whole frame's
     if fringe_side is not None:
         steps.extend(_analysis_first(train, equalise=None if mean_image is not None else equalise, resize=resize,
-                                     ignore_boundary=ignore_boundary, jitter=jitter, noise=noise, intensity=intensity,
-                                     background=fringe_background, normalise=fringe_normalise, robust_carrier=fringe_robust,
-                                     side=int(fringe_side),
-                                     invert=invert, phase_sign=phase_sign))
+                                     ignore_boundary=ignore_boundary, noise=noise, intensity=intensity,
+                                     background=fringe_background, normalise=fringe_normalise,
+                                     robust_carrier=fringe_robust, side=int(fringe_side)))
+        gamma = jitter[2] if jitter is not None else 0.0
+        if train and (gamma or invert):
+            on_the_crop.append(RandomFringeIntensity(gamma, invert))
+        if train and phase_sign:
+            on_the_crop.append(RandomPhaseSign(phase_sign))
     else:
         if resize is not None:
             steps.append(_resize(resize))
@@ -225,12 +234,16 @@ def build_transforms(
             if train and phase_sign:
                 steps.append(RandomPhaseSign(phase_sign))
     if train:
-        if scale_range is not None:
-            steps.append(RandomScale(*scale_range))
-        if rotation:
-            steps.append(RandomRotation(rotation))
-        if crop is not None:
-            steps.append(RandomCrop(crop))
+        if crop is not None and (scale_range is not None or rotation):  # one warp into the crop, as the three would
+            steps.append(RandomScaleRotateCrop(crop, None if scale_range is None else tuple(scale_range), rotation))
+        else:
+            if scale_range is not None:
+                steps.append(RandomScale(*scale_range))
+            if rotation:
+                steps.append(RandomRotation(rotation))
+            if crop is not None:
+                steps.append(RandomCrop(crop))
+        steps.extend(on_the_crop)
         if hflip:
             steps.append(RandomHorizontalFlip(hflip))
         if vflip:
@@ -244,38 +257,32 @@ def build_transforms(
 
 
 def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tuple[int, int] | None,
-                    ignore_boundary: int, jitter: tuple[float, float, float] | None, noise: float, intensity: str,
-                    background: str, normalise: bool, robust_carrier: bool, side: int, invert: float,
-                    phase_sign: float) -> list[Transform]:
+                    ignore_boundary: int, noise: float, intensity: str, background: str, normalise: bool,
+                    robust_carrier: bool, side: int) -> list[Transform]:
     """The steps from the frame to the network's side with the fringe analysis first (`fringe_side`).
 
       Resize(max_side)      the frame to the analysis's side: fine fringes stay fringes (a period of 5 px at
                             1024 would be 2 px at the network's side, aliased);
       CLAHE, RandomNoise    as in the other order (noise, random, makes the analysis run every epoch);
-      PercentileScale, FringeFeatures   once per frame (memoised: nothing random before them);
-      Resize                the channels to the network's side;
-      IgnoreBoundary        (train only) at the size the network sees;
-      RandomFringeIntensity (train only) the gamma of `jitter` and the bright-dark swap on the gray channels;
-      RandomPhaseSign       (train only).
+      PercentileScale, FringeFeatures, Resize (the channels to the network's side), IgnoreBoundary (train only,
+                            at the size the network sees)
+                            once per frame (`Memoised`: nothing random before them).
+    The gamma of `jitter`, the bright-dark swap (`RandomFringeIntensity`) and `RandomPhaseSign` act on the crop.
     """
     steps: list[Transform] = [Resize(max_side=side)]
     if equalise is not None:
         steps.append(equalise)
-    if train and noise:
+    random_noise = train and noise
+    if random_noise:
         steps.append(RandomNoise(noise))
     if intensity == "percentile":
         steps.append(PercentileScale())
-    steps.append(FringeFeatures(background, normalise, robust_carrier, memoise=not (train and noise)))
+    steps.append(FringeFeatures(background, normalise, robust_carrier))
     if resize is not None:
         steps.append(_resize(resize))
     if train and ignore_boundary:
         steps.append(IgnoreBoundary(ignore_boundary))
-    gamma = jitter[2] if jitter is not None else 0.0
-    if train and (gamma or invert):
-        steps.append(RandomFringeIntensity(gamma, invert))
-    if train and phase_sign:
-        steps.append(RandomPhaseSign(phase_sign))
-    return steps
+    return steps if random_noise else [Memoised(tuple(steps))]  # all deterministic: once per frame
 
 
 def _resize(spec: float | tuple[int, int] | list[int]) -> Resize:

@@ -50,9 +50,6 @@ again along it; the phase left is then set to zero over the background on averag
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -105,11 +102,6 @@ class FringeFeatures:
     robust_carrier: bool = False
     """With `normalise`, the carrier sought past hot pixels, a sensor's row and column pattern and the sample's own
     outline (`find_carrier`); runs saved before the option: False."""
-    memoise: bool = False
-    """Keep the analyses of the last frames seen (up to MEMO_BYTES) and give them back for the same frame: for a
-    pipeline whose analysis sees each frame the same every epoch (`build_transforms`' `fringe_side`). The channels
-    returned are shared: the steps after this one must not change them in place (none does)."""
-
     def __post_init__(self) -> None:
         _check_background(self.background)
 
@@ -118,49 +110,9 @@ class FringeFeatures:
         if image.ndim == 3 and image.shape[2] != 1:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
         gray = image.reshape(image.shape[:2])
-        if not self.memoise:
-            return fringe_features(gray, self.background, normalise=self.normalise,
-                                   robust_carrier=self.robust_carrier), mask
-        return _MEMO.get(gray, self.background, self.normalise, self.robust_carrier), mask
+        return fringe_features(gray, self.background, normalise=self.normalise, robust_carrier=self.robust_carrier), mask
 
 
-class _AnalysisMemo:
-    """The fringe analyses of the frames seen last, by the frame's content, up to MEMO_BYTES (least recently used out)."""
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()  # predictions run in worker threads
-
-    def get(self, gray: np.ndarray, background: str, normalise: bool, robust_carrier: bool = False) -> np.ndarray:
-        key = (gray.shape, str(gray.dtype), hashlib.blake2b(np.ascontiguousarray(gray).data, digest_size=16).digest(),
-               background, normalise, robust_carrier)
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        features = fringe_features(gray, background, normalise=normalise, robust_carrier=robust_carrier)
-        features.setflags(write=False)  # shared: a step that changed it in place would change every epoch's
-        with self._lock:
-            if key not in self._entries and features.nbytes <= self.max_bytes:
-                self._entries[key] = features
-                self._bytes += features.nbytes
-                while self._bytes > self.max_bytes:
-                    _, dropped = self._entries.popitem(last=False)
-                    self._bytes -= dropped.nbytes
-        return features
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-
-MEMO_BYTES = 1 << 30
-"""Fringe analyses kept in memory per process (a 1024 x 1024 frame's takes 24 MiB: ~40 frames)."""
-_MEMO = _AnalysisMemo(MEMO_BYTES)
 
 
 @dataclass(frozen=True)
@@ -169,7 +121,7 @@ class RandomFringeIntensity:
     with probability `invert`, mirrored bright to dark.
 
     What `PhotometricJitter`'s gamma and `RandomInvert` do to a frame before the analysis, done after it, so that
-    the analysis sees each frame the same every epoch and runs once (`FringeFeatures.memoise`): the contrast and
+    the analysis sees each frame the same every epoch and runs once (`memo.Memoised`): the contrast and
     the fringe amplitude are relative and the phase is zero over the background whatever the gamma or the
     polarity, so only these two channels change (brightness and contrast jitter are undone by `PercentileScale`).
     """
