@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from segcore.data.normalization import full_scale
 from segcore.data.transforms.config import AugmentConfig
+from segcore.data.transforms.memo import plain_steps
 from segcore.data.transforms.photometric import INTENSITY_PERCENTILES
 from segcore.data.transforms.tensor import ToTensor
 from segcore.errors import SegcoreError
@@ -250,7 +251,8 @@ def sidecar_dict(
         # Deterministic steps the model was trained with that happen before normalisation; a
         # consumer must repeat those that are set (`prepare_input` does, from this sidecar alone).
         "preprocessing": preprocessing,
-        "pipeline": [repr(step) for step in _pipeline(preprocessing, norm).transforms if not isinstance(step, ToTensor)],
+        "pipeline": [repr(step) for step in plain_steps(_pipeline(preprocessing, norm).transforms)
+                     if not isinstance(step, ToTensor)],
         "output_to_labels": "logits resized to the frame's size (bilinear, half-pixel centres), argmax over C",
         "epoch": ckpt.epoch,
         "label_set_hash": ckpt.label_set_hash,

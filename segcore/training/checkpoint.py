@@ -105,7 +105,8 @@ class Checkpoint:
             },
             "class_table": self.class_table.to_dict(),
             "normalization": self.normalization,
-            "state_dict": self.state_dict,
+            # The standard layout, whatever the training's (channels_last): a file's weights do not depend on the device.
+            "state_dict": {name: value.contiguous() for name, value in self.state_dict.items()},
             "weights_digest": weights_digest(self.state_dict),
             "config": self.config,
             "metrics": self.metrics,

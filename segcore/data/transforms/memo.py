@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,3 +79,8 @@ class Memoised:
         # The steps' repr holds every parameter (they are dataclasses): two pipelines share a result only when equal.
         key = (repr(self.steps), _digest(image), _digest(mask))
         return MEMO.get(key, lambda: Compose(self.steps)(image, mask))
+
+
+def plain_steps(steps: Sequence[Transform]) -> list[Transform]:
+    """`steps` with each `Memoised` group written out in its place: what another program repeats, step by step."""
+    return [inner for step in steps for inner in (step.steps if isinstance(step, Memoised) else (step,))]
