@@ -37,7 +37,7 @@ from segcore.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
 from segcore.losses import SegmentationLoss, get_loss
 from segcore.models import get_model
 from segcore.training import TrainConfig, Trainer, prepare
-from segcore.training.device import cpu_has_native_bf16
+from segcore.training.device import cpu_has_native_bf16, setup_device
 from segcore.training.events import BatchProgress
 
 sys.path.insert(0, str(ROOT / "tests" / "segcore"))
@@ -65,10 +65,12 @@ def loop_vs_pure(camvid: Path, model: str, batch: int, batches: int, workers: in
                 last = now
     loop_rate = statistics.median(rates)
 
-    net = get_model(model, num_classes=data.class_table.num_classes, in_channels=3).train()
+    # The same memory layout as the trainer's on this device (channels_last on CPUs and CUDA): the step, not the layout.
+    layout = torch.channels_last if setup_device(config.device, config.amp).channels_last else torch.contiguous_format
+    net = get_model(model, num_classes=data.class_table.num_classes, in_channels=3).train().to(memory_format=layout)
     loss_fn = SegmentationLoss(get_loss("ce"))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    x = torch.randn(batch, 3, CROP, CROP)
+    x = torch.randn(batch, 3, CROP, CROP).contiguous(memory_format=layout)
     y = torch.randint(0, data.class_table.num_classes, (batch, CROP, CROP))
     times = []
     for i in range(batches + 2):
