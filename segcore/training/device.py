@@ -70,7 +70,7 @@ def setup_device(name: str = "auto", amp: str = "auto", cpu_bf16: bool = False) 
                 log.info("bf16 on CPU requested but this CPU has no native bf16; training in fp32")
     elif amp != "off":
         raise ValueError(f"amp must be auto, bf16, fp16 or off, got {amp!r}")
-    # NHWC convolutions are faster on CPUs too (oneDNN): a small U-Net's step 1.25x in fp32, 2.3x with bf16
-    # (docs/benchmarks.md); mps keeps its default.
+    # NHWC convolutions are faster on CPUs too (oneDNN): a small U-Net's step 1.2x in fp32, 2.1-2.3x with bf16
+    # (bench_train.py, docs/benchmarks.md); mps keeps its default.
     channels_last = device.type in ("cuda", "cpu")
     return DeviceSetup(device, dtype, channels_last, describe(device))

@@ -102,6 +102,7 @@ class FringeFeatures:
     robust_carrier: bool = False
     """With `normalise`, the carrier sought past hot pixels, a sensor's row and column pattern and the sample's own
     outline (`find_carrier`); runs saved before the option: False."""
+
     def __post_init__(self) -> None:
         _check_background(self.background)
 
@@ -111,8 +112,6 @@ class FringeFeatures:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
         gray = image.reshape(image.shape[:2])
         return fringe_features(gray, self.background, normalise=self.normalise, robust_carrier=self.robust_carrier), mask
-
-
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 A grayscale run's frames go through the same steps every epoch before anything random touches them
 (to the fringe analysis's side, intensities by percentiles, the fringe analysis, to the network's
 side: `build_transforms`' `fringe_side`). Run once per frame and kept, they cost a hash and a lookup;
-run every epoch they took two thirds of a sample's time (bench_train.py).
+run every epoch they took two thirds of a sample's time (docs/results.md, "Twice the epochs in the same
+four minutes").
 """
 
 from __future__ import annotations
