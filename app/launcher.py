@@ -20,6 +20,7 @@ from pathlib import Path
 from app.log_file import install_log_file
 from app.xcb_check import Loader, xcb_problem
 from segcore import __version__
+from segcore.cli.exit_codes import ExitCode
 
 log = logging.getLogger("segdesk")
 
@@ -84,16 +85,16 @@ def main(argv: Sequence[str] | None = None, *, load_library: Loader = ctypes.CDL
     missing = missing_gui_message()
     if missing is not None:
         print(missing, file=sys.stderr)
-        return 2
+        return ExitCode.FAILED
     if args.screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # must precede the QApplication
     elif not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
-        return 2
+        return ExitCode.FAILED
     problem = xcb_problem(os.environ, load_library)
     if problem is not None:
         print(problem, file=sys.stderr)
-        return 2
+        return ExitCode.FAILED
     setup_logging(args.verbose)
     return _run_gui(args)
 
@@ -142,7 +143,7 @@ def _run_gui(args: argparse.Namespace) -> int:
     except SegcoreError as exc:
         if args.screenshot is not None:
             log.error("%s", exc)
-            return 1
+            return ExitCode.FAILED
         show_error(str(exc), parent=window)
     if args.screenshot is not None:
         return _screenshot(app, window, args.screenshot)

@@ -1,7 +1,7 @@
 """`python -m segcore SUBCOMMAND ...`: thin wrappers that parse arguments, call the engine, report.
 
 Each subcommand module has `add_parser(subparsers)` that registers its parser and sets
-`func=run`; `run(args) -> int` returns the exit code.
+`func=run`; `run(args) -> int` returns the exit code (`segcore.cli.exit_codes`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from segcore import __version__
 from segcore.cli.bars import set_quiet
+from segcore.cli.exit_codes import ExitCode, UsageError
 from segcore.cli.numbers import integer
 from segcore.errors import DiskFullError, SegcoreError
 from segcore.io.atomic import free_bytes, is_disk_full
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, _as_disk_full(exc, args) or exc)
     except KeyboardInterrupt:
         print(f"segcore {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         # A full disk surfaces as whatever the writing library raises (OSError, torch, SQLite).
         disk_full = _as_disk_full(exc, args)
@@ -97,7 +98,7 @@ def _path_error(exc: OSError) -> str:
 def _fail(args: argparse.Namespace, exc: Exception | str) -> int:
     message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
     print(f"segcore {args.command}: error: {message}", file=sys.stderr)
-    return 2
+    return ExitCode.USAGE if isinstance(exc, UsageError) else ExitCode.FAILED
 
 
 def _as_disk_full(exc: BaseException, args: argparse.Namespace) -> DiskFullError | None:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from segcore.cli.bars import bars_disabled
+from segcore.cli.exit_codes import UsageError, done_or_skipped
 from segcore.cli.numbers import integer, real
 from segcore.export.writer import EXPORT_FORMATS, check_formats
 from segcore.inference.tiling import MAX_OVERLAP, MIN_TILE
@@ -73,11 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from segcore.inference.quality import CHECK_BELOW
     from segcore.io.atomic import atomic_write_bytes
     from segcore.io.images import read_image
-    from segcore.training import ConfigError
 
     for option, given in (("--pixel-size", args.pixel_size is not None), ("--sequence", args.sequence)):
         if given and not args.measure:
-            raise ConfigError(f"{option} is about the measurements: it needs --measure")
+            raise UsageError(f"{option} is about the measurements: it needs --measure")
     quality = args.quality or args.measure
 
     paths = list_images(args.input)
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         check = sorted((name for name, value in qualities.items() if value < CHECK_BELOW), key=qualities.get)
         print(f"estimated IoU in {args.out / 'quality.json'}; {len(check)} below {CHECK_BELOW:.2f}, to check"
               + (f": {', '.join(check[:10])}{' ...' if len(check) > 10 else ''}" if check else ""))
-    return 1 if failed else 0
+    return done_or_skipped(failed)
 
 
 def _formats(text: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from segcore.cli.bars import progress_bar
+from segcore.cli.exit_codes import done_or_skipped
 from segcore.cli.source_args import add_source_arguments, open_source
 from segcore.data.classes import resolve_class_table
 from segcore.data.writers import WRITER_FORMATS
@@ -87,14 +88,14 @@ def _add_images(args: argparse.Namespace) -> int:
 
 
 def _skipped(report: ImportReport) -> int:
-    """Name what an import skipped; exit code 1 when a file could not be added (duplicates are no failure)."""
+    """Name what an import skipped; exit code SKIPPED when a file could not be added (duplicates are no failure)."""
     for name, reason in report.failed:
         print(f"skipped {name}: {reason}")
     if report.duplicates:
         # Named, so a re-run after an interrupted import shows what it had already done.
         names = ", ".join(name for name, _existing in report.duplicates)
         print(f"{len(report.duplicates)} image(s) already in the project (same pixels), not added again: {names}")
-    return 1 if report.failed else 0
+    return done_or_skipped(report.failed)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -136,4 +137,4 @@ def _recover(args: argparse.Namespace) -> int:
     print("  not recovered: training runs and predictions (train and predict again)")
     for line in report.lost:
         print(f"lost: {line}")
-    return 1 if report.lost else 0
+    return done_or_skipped(report.lost)

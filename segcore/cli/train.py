@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segcore.cli.exit_codes import ExitCode, UsageError, options_checked
 from segcore.cli.numbers import integer, real
 from segcore.cli.source_args import reader_options
 from segcore.data.readers import list_readers, open_dataset
-from segcore.errors import DatasetError
 
 if TYPE_CHECKING:
     from segcore.project.store import ProjectStore
@@ -217,7 +217,7 @@ def run_train(args: argparse.Namespace) -> int:
         from segcore.training import ConfigError
 
         raise ConfigError(f"{exc}; or train from scratch: leave out --pretrained") from exc
-    return 130 if finished.cancelled else 0
+    return ExitCode.INTERRUPTED if finished.cancelled else ExitCode.DONE
 
 
 def given_settings(args: argparse.Namespace) -> dict:
@@ -241,14 +241,16 @@ def given_settings(args: argparse.Namespace) -> dict:
 def _train(args: argparse.Namespace) -> Finished:
     """A dataset folder: what the command line leaves out is TrainConfig's default."""
     from segcore.cli.progress import ConsoleReporter
-    from segcore.training import ConfigError, TrainConfig, Trainer, prepare
+    from segcore.training import TrainConfig, Trainer, prepare
 
     if args.out is None:
-        raise ConfigError("--out RUN_DIR is needed (only --format project has a default)")
+        raise UsageError("--out RUN_DIR is needed (only --format project has a default)")
     if args.pseudo_labels:
-        raise ConfigError("--pseudo-labels needs --format project: the unlabelled images are a project's")
+        raise UsageError("--pseudo-labels needs --format project: the unlabelled images are a project's")
     config = TrainConfig(**{"workers": DATASET_WORKERS, **given_settings(args), "device": args.device,
                             "augment": {**parse_aug(args.aug or DATASET_AUG), **geometry_options(args.crop, args.resize)}})
+    with options_checked():
+        config.validate()
     data = prepare(_open(args), config.val_fraction, config.seed)
     trainer = Trainer(config, data, args.out, resume=args.resume, init_from=args.init_from)
     with ConsoleReporter(enabled=int(os.environ.get("RANK", "0")) == 0) as reporter:
@@ -276,7 +278,8 @@ def project_config(store: ProjectStore, args: argparse.Namespace) -> TrainConfig
         kept = {key: value for key, value in config.augment.items() if key not in AUG_LIST_KEYS}
         config.augment = {**kept, **parse_aug(args.aug)}
     config.augment.update(geometry_options(args.crop, args.resize))
-    config.validate()
+    with options_checked():
+        config.validate()
     return config
 
 
@@ -285,18 +288,17 @@ def _train_project(args: argparse.Namespace) -> Finished:
     from segcore.cli.progress import ConsoleReporter
     from segcore.project.runs import run_in_folder, train_project
     from segcore.project.store import ProjectStore
-    from segcore.training import ConfigError
     from segcore.training.events import Finished, RunStarted
 
     if args.labels:
-        raise DatasetError("a project has its own class table; --labels does not apply to --format project")
+        raise UsageError("a project has its own class table; --labels does not apply to --format project")
     with ProjectStore.open(args.data) as store:
         config = project_config(store, args)
         resume_run = None
         if args.resume:
             record = run_in_folder(store, args.out) if args.out is not None else None
             if record is None:
-                raise ConfigError(f"--resume continues a run of {args.data}: name its folder with --out "
+                raise UsageError(f"--resume continues a run of {args.data}: name its folder with --out "
                                   "(see `segcore project info`)")
             resume_run = record.id
         events = train_project(store, config, init_from=args.init_from, resume_run=resume_run, folder=args.out)

@@ -26,9 +26,9 @@ def _env_without_display() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
 
 
-def test_without_display_prints_one_line_and_exits_2():
+def test_without_display_prints_one_line_and_exits_1():
     result = _run(["main.py"], _env_without_display())
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.splitlines() == [NO_DISPLAY_MESSAGE]
     assert "xvfb-run -a" in result.stderr
     assert result.stdout == ""
@@ -41,7 +41,7 @@ def test_without_display_qt_is_never_imported():
         "sys.exit(rc)"
     )
     result = _run(["-c", code], _env_without_display())
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
 
 
 def test_screenshot_renders_the_selected_image(tmp_path, tiny_project):
@@ -94,7 +94,7 @@ def test_missing_xcb_library_is_named_with_the_install_command(monkeypatch, caps
     monkeypatch.setenv("DISPLAY", ":0")
     for name in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
-    assert main([], load_library=_loader_without("libxcb-cursor.so.0")) == 2
+    assert main([], load_library=_loader_without("libxcb-cursor.so.0")) == 1
     err = capsys.readouterr().err
     assert "missing system libraries: libxcb-cursor.so.0\n" in err
     assert "sudo apt-get install libxcb-cursor0\n" in err
@@ -135,7 +135,7 @@ def test_missing_xcb_library_stops_before_qt_is_imported():
         "sys.exit(rc)\n"
     )
     result = _run(["-c", code], {**_env_without_display(), "DISPLAY": ":0"})
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert "libxcb-icccm.so.4" in result.stderr
     assert "sudo apt-get install libxcb-icccm4" in result.stderr
     assert result.stdout == ""
@@ -151,7 +151,7 @@ def test_without_the_gui_extra_one_line_says_how_to_install_it(blocked):
         "sys.exit(main(['--demo']))\n"
     )
     result = _run(["-c", code], {**os.environ, "QT_QPA_PLATFORM": "offscreen"})  # a display: only the extra lacks
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     [line] = result.stderr.splitlines()
     assert line.endswith('pip install "segdesk[gui]"')
     assert all(name in line for name in blocked)

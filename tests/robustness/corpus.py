@@ -14,8 +14,8 @@ the docs quote it):
 
     outcome            runs
     0 handled            36
-    1 skipped            30
-    2 refused            56
+    1 refused            56
+    3 skipped            30
     total               122
 """
 
@@ -36,9 +36,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from segcore.cli.exit_codes import ExitCode
 from segcore.io.images import write_image
 
-HANDLED, SKIPPED, REFUSED = 0, 1, 2
+HANDLED, SKIPPED, REFUSED = ExitCode.DONE, ExitCode.SKIPPED, ExitCode.FAILED
 SIDE = 32
 """Every real image is SIDE x SIDE, except the EXIF-rotated one."""
 

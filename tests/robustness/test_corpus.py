@@ -1,6 +1,7 @@
 """Every input of the corpus through every `segcore` command that takes it, each in its own process.
 
-Each run must end in the exit code its case expects (0 handled, 1 skipped and reported, 2 refused),
+Each run must end in the exit code its case expects (0 handled, 3 skipped and reported, 1 refused; 2 is
+argparse's, for usage errors),
 with no traceback, at most one error line on stderr (exactly one when refused), the skipped input
 named on stdout, and its peak memory far below the cap that a decoded bomb would hit.
 """

@@ -56,7 +56,7 @@ def test_the_limit_follows_the_environment_and_the_cli_option(tmp_path, monkeypa
         max_image_pixels()
     monkeypatch.delenv(MAX_PIXELS_ENV)
     assert main(["--max-pixels", "1000", "convert", str(tmp_path), str(tmp_path / "out"), "--from", "folder",
-                 "--to", "folder"]) == 2
+                 "--to", "folder"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "32 x 32 pixels (1,024) is above the limit of 1,000 pixels" in err[0]
 
@@ -131,7 +131,7 @@ def test_predict_on_a_full_disk_stops_with_one_line_and_no_empty_scores(tmp_path
     _full_disk(monkeypatch)
     argv = ["predict", "--checkpoint", str(checkpoint), "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
             "--whole", "--precision", "fp32", "--device", "cpu"]
-    assert main(argv) == 2
+    assert main(argv) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("segcore")]
     assert len(err) == 1 and "is full" in err[0] and "out" in err[0]
     left = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
@@ -150,7 +150,7 @@ def test_a_full_disk_in_any_library_is_one_line_naming_the_disk(tmp_path, monkey
     write_image(tmp_path / "src" / "images" / "a.png", good_image())
     write_image(tmp_path / "src" / "masks" / "a.png", np.zeros((32, 32), np.uint8))
     monkeypatch.setattr(segcore.cli.project, "import_dataset", fail)
-    assert main(["project", "import", str(tmp_path / "p"), str(tmp_path / "src"), "--from", "folder"]) == 2
+    assert main(["project", "import", str(tmp_path / "p"), str(tmp_path / "src"), "--from", "folder"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"segcore project: error: the disk holding {tmp_path / 'p'} is full")
 
@@ -250,7 +250,7 @@ def test_a_box_reaching_far_outside_is_refused_by_boxes_to_masks(tmp_path, capsy
     (tmp_path / "boxes.json").write_text('{"classes": ["background", "s"], "boxes": {"a.png": [0, 0, 1e300, 1e300]}}')
     argv = ["boxes-to-masks", "--images", str(tmp_path / "images"), "--boxes", str(tmp_path / "boxes.json"),
             "--out", str(tmp_path / "out")]
-    assert main(argv) == 2  # issue 27: it filled the image
+    assert main(argv) == 1  # issue 27: it filled the image
     assert "lies or reaches far outside the 32x32 image" in capsys.readouterr().err
 
 
@@ -274,11 +274,11 @@ def test_a_folder_prediction_reaches_its_end_when_the_model_fails_on_one_image(t
         ("a.png", None), ("b.png", "cannot predict b.png: CUDA out of memory. Tried to allocate 20.00 GiB")]
 
 
-def test_eval_of_an_absent_split_is_one_error_line_and_exit_2(tmp_path, checkpoint, capsys):
+def test_eval_of_an_absent_split_is_one_error_line_and_exit_1(tmp_path, checkpoint, capsys):
     write_image(tmp_path / "images" / "a.png", good_image())
     write_image(tmp_path / "masks" / "a.png", np.zeros((32, 32), np.uint8))
     argv = ["eval", "--checkpoint", str(checkpoint), "--data", str(tmp_path), "--format", "folder", "--split", "test"]
-    assert main(argv) == 2
+    assert main(argv) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == ["segcore eval: error: no samples in split 'test' "
                    "(this data has no splits; 'all' scores every image)"]

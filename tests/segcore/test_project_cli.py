@@ -49,7 +49,7 @@ def test_create_import_folder_with_a_corrupt_image(tmp_path, capsys):
     (src / "images" / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     rc = main(["project", "import", str(project), str(src), "--from", "folder", "--labels", "landcover"])
     out = capsys.readouterr().out
-    assert rc == 1  # something was skipped: the exit code says so
+    assert rc == 3  # something was skipped: the exit code says so
     assert "imported 2 of 3" in out and "skipped c:" in out and "c.png" in out
     with ProjectStore.open(project) as store:
         assert store.name == "Tiles"
@@ -57,10 +57,10 @@ def test_create_import_folder_with_a_corrupt_image(tmp_path, capsys):
         assert int(store.load_mask(store.image_by_name("b").id)[0, 0]) == 4
 
 
-def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
-    assert main(["project", "info", str(tmp_path)]) == 2
+def test_errors_are_one_line_and_exit_1(tmp_path, capsys):
+    assert main(["project", "info", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a segdesk project" in err
     assert main(["project", "create", str(tmp_path / "p"), "--labels", "voc"]) == 0
-    assert main(["project", "export", str(tmp_path / "p"), str(tmp_path / "out"), "--to", "folder"]) == 2
+    assert main(["project", "export", str(tmp_path / "p"), str(tmp_path / "out"), "--to", "folder"]) == 1
     assert "no images with the requested statuses" in capsys.readouterr().err

@@ -62,16 +62,16 @@ def test_a_damaged_database_is_refused_by_every_command_and_left_as_it_is(tmp_pa
     _labelled_project(root, compact=False)
     damaged = _damage(root / DB_NAME)
 
-    assert main(["project", "info", str(root)]) == 2
+    assert main(["project", "info", str(root)]) == 1
     line = _error_line(capsys)
     assert f"{root / DB_NAME} is damaged" in line and "segcore project recover" in line
 
     src = tmp_path / "more"
     write_image(src / "images" / "x.png", np.ones((24, 32), np.uint8))
     write_image(src / "masks" / "x.png", np.ones((24, 32), np.uint8))
-    assert main(["project", "import", str(root), str(src), "--from", "folder"]) == 2
+    assert main(["project", "import", str(root), str(src), "--from", "folder"]) == 1
     assert "is damaged" in _error_line(capsys)
-    assert main(["project", "export", str(root), str(tmp_path / "out"), "--to", "voc"]) == 2
+    assert main(["project", "export", str(root), str(tmp_path / "out"), "--to", "voc"]) == 1
     assert "is damaged" in _error_line(capsys)
     with pytest.raises(ProjectDamagedError):
         ProjectStore.open(root, read_only=True)
@@ -120,5 +120,5 @@ def test_recover_from_the_files_alone_when_the_database_is_gone(tmp_path, capsys
 def test_recover_refuses_to_write_over_a_project(tmp_path, capsys):
     root = tmp_path / "retina"
     _labelled_project(root, compact=True)
-    assert main(["project", "recover", str(root), str(root)]) == 2
+    assert main(["project", "recover", str(root), str(root)]) == 1
     assert "recover into a new folder" in _error_line(capsys)

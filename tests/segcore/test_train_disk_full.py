@@ -123,7 +123,7 @@ def test_cli_says_the_disk_is_full_in_one_line(squares, tmp_path):
            "--out", str(run)]
     result = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("segcore train: error: the disk holding"), result.stderr
     assert "is full" in lines[0] and "is full" not in result.stdout  # said once
