@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -57,6 +58,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from _common import sample_iou as iou
 from _common import write_report
@@ -143,7 +145,9 @@ def policy_config(store: ProjectStore, policy: str, overrides: dict | None = Non
 
 
 def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, name: str,
-                    overrides: dict | None = None, seed: int = 0) -> dict:
+                    overrides: dict | None = None, seed: int = 0, keep: Path | None = None) -> dict:
+    """Train, predict the frames never labelled as the app does, and score them; `keep`: a folder the
+    checkpoint and the predicted labels (one PNG a frame, 255 the sample) are copied to, to look at where it failed."""
     config = policy_config(store, policy, overrides, seed)
     config.validate()
     start = time.perf_counter()
@@ -153,10 +157,16 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
     # As the app predicts (the checkpoint's one-region default, the quality estimate); the network's own labels
     # are the same prediction before the tidy-up, scored too.
     predictor = project_predictor(store, checkpoint, quality=True, keep_probabilities=True)
+    folder = None if keep is None else keep / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(checkpoint, folder / checkpoint.name)
     scores, network_scores, tidied_scores, estimates, agreements, entropies = {}, {}, {}, {}, {}, {}
     for frame in evaluation:
         result = predictor.predict(store.read_image(frame.image_id))
         network = result.probabilities.argmax(0).astype(np.uint8)
+        if folder is not None:
+            cv2.imwrite(str(folder / f"{frame.name}.png"), (result.labels > 0).astype(np.uint8) * 255)
         scores[frame.name] = iou(result.labels, frame.truth)
         network_scores[frame.name] = iou(network, frame.truth)
         tidied_scores[frame.name] = iou(keep_one_region(network), frame.truth)
@@ -250,7 +260,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                     seeds = last_seeds if k == curve[-1] else args.train_seeds[:1]
                     for train_seed in seeds:
                         result = train_and_score(store, evaluation, "defaults", f"{order} K={k} seed {train_seed}",
-                                                 args.set, train_seed)
+                                                 args.set, train_seed, args.keep)
                         rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
                                      "labelled": labelled, "label_iou": {n: LABEL_IOU[n] for n in labelled}, **result})
                         _print_row(rows[-1])
@@ -264,7 +274,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
             with _fresh_copy(Path(tmp), index) as store:
                 label(store, pool[:k], refined=labels == "refined")
                 rows.append({"seed": seed, "order": "random", "k": k, "labels": labels, "policy": policy,
-                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}", args.set)})
+                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}", args.set,
+                                               keep=args.keep)})
                 _print_row(rows[-1])
     return rows
 
@@ -344,9 +355,10 @@ def main() -> int:
     parser.add_argument("--set", type=json.loads, default={},
                         help='JSON overrides of the defaults, e.g. \'{"time_budget_s": 120, "augment.invert": 0}\'')
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
+    parser.add_argument("--keep", type=Path, help="write every run's predicted labels here (a PNG a frame)")
     args = parser.parse_args()
     rows = [row for seed in args.seeds for row in run_seed(seed, args)]
-    write_report(args.out, {"args": {k: v for k, v in vars(args).items() if k != "out"}, "runs": rows,
+    write_report(args.out, {"args": {k: v for k, v in vars(args).items() if k not in ("out", "keep")}, "runs": rows,
                             "summary": summarise(rows)})
     return 0
 
