@@ -94,6 +94,8 @@ class Checkpoint:
         return model
 
     def to_payload(self) -> dict[str, Any]:
+        # The standard layout, whatever the training's (channels_last): a file's weights do not depend on the device.
+        weights = {name: value.contiguous() for name, value in self.state_dict.items()}
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -105,9 +107,8 @@ class Checkpoint:
             },
             "class_table": self.class_table.to_dict(),
             "normalization": self.normalization,
-            # The standard layout, whatever the training's (channels_last): a file's weights do not depend on the device.
-            "state_dict": {name: value.contiguous() for name, value in self.state_dict.items()},
-            "weights_digest": weights_digest(self.state_dict),
+            "state_dict": weights,
+            "weights_digest": weights_digest(weights),
             "config": self.config,
             "metrics": self.metrics,
             "label_set_hash": self.label_set_hash,
