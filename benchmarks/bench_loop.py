@@ -355,7 +355,7 @@ def main() -> int:
     parser.add_argument("--set", type=json.loads, default={},
                         help='JSON overrides of the defaults, e.g. \'{"time_budget_s": 120, "augment.invert": 0}\'')
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
-    parser.add_argument("--keep", type=Path, help="write every run's predicted labels here (a PNG a frame)")
+    parser.add_argument("--keep", type=Path, help="keep every run's checkpoint and predicted labels here (a PNG a frame)")
     args = parser.parse_args()
     rows = [row for seed in args.seeds for row in run_seed(seed, args)]
     write_report(args.out, {"args": {k: v for k, v in vars(args).items() if k not in ("out", "keep")}, "runs": rows,
