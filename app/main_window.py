@@ -25,7 +25,9 @@ from app.label_next import LabelNext, LabelNextBar
 from app.live_preview import LivePreview
 from app.panels.class_panel import ClassPanel
 from app.panels.image_browser import ImageBrowser
+from app.panels.measurements_panel import MeasurementsPanel
 from app.panels.runs_panel import RunsPanel
+from app.panels.sequence_bar import SequenceBar
 from app.panels.train_panel import TrainPanel
 from app.predictions import PredictionController
 from app.projects import ProjectController
@@ -70,6 +72,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.train_panel, self.runs_panel)
         self.review_panel = ReviewPanel(state, self.review_view, self)
         self.tabifyDockWidget(self.runs_panel, self.review_panel)
+        self.measurements_panel = MeasurementsPanel(state, self)
+        self.tabifyDockWidget(self.review_panel, self.measurements_panel)
         self.train_panel.raise_()
         self.resizeDocks([self.browser, self.class_panel], [340, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.class_panel, self.train_panel], [160, 640], Qt.Orientation.Vertical)
@@ -77,6 +81,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.tool_bar)
         self.view_toolbar = ViewToolBar(self.view, self)
         self.addToolBar(self.view_toolbar)
+        self.sequence_bar = SequenceBar(state, self)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, self.sequence_bar)
         self._keep_keys_on_the_canvas()
         undo_group = self.view.document.undo_group
         self.undo_action = undo_group.createUndoAction(self, "&Undo")
@@ -169,6 +175,7 @@ class MainWindow(QMainWindow):
         model_menu.addActions([self.live_preview.enabled_action, self.live_preview.now_action])
         model_menu.addSeparator()
         model_menu.addAction(self.predict_action)
+        model_menu.addAction(self.measurements_panel.measure_action)
 
         review_menu = self.menuBar().addMenu("&Review")
         show_review = QAction("Show the review view", self, shortcut=QKeySequence("Ctrl+R"))
@@ -184,7 +191,8 @@ class MainWindow(QMainWindow):
         view_menu.addActions([toolbar.auto_window_action, toolbar.clahe_action])
         view_menu.addAction(self.browser.large_thumbnails_action)
         view_menu.addSeparator()
-        view_menu.addActions([self.browser.toggleViewAction(), self.class_panel.toggleViewAction()])
+        view_menu.addActions([self.browser.toggleViewAction(), self.class_panel.toggleViewAction(),
+                              self.measurements_panel.toggleViewAction(), self.sequence_bar.toggleViewAction()])
 
         self.help_menu = HelpMenu(self)
         self.menuBar().addMenu(self.help_menu)

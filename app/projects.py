@@ -25,12 +25,14 @@ from segcore.data.classes import ClassTable
 from segcore.data.readers import open_dataset
 from segcore.errors import DatasetError, SegcoreError
 from segcore.io.images import IMAGE_SUFFIXES
+from segcore.io.sequences import TIFF_SUFFIXES, VIDEO_SUFFIXES
 from segcore.project.image_import import (
     ImportProgress,
     ImportSteps,
     iter_import_dataset,
     iter_import_folder,
     iter_import_images,
+    iter_import_sequence,
 )
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import ImportReport
@@ -41,6 +43,8 @@ RECENT_KEY = "recentProjects"
 MAX_RECENT = 10
 STOP_IMPORT_TIMEOUT_S = 30.0
 _IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)});;All files (*)"
+_SEQUENCE_FILTER = (f"TIFF stacks and videos ({' '.join('*' + s for s in TIFF_SUFFIXES + VIDEO_SUFFIXES)});;"
+                    "All files (*)")
 
 ImportEnded = Callable[[ImportReport | None, BaseException | None], None]
 """Told how an import ended: (its report, or None if stopped or failed; the error if it failed)."""
@@ -100,7 +104,11 @@ class ProjectController(QObject):
         self.import_images_action = self._action("Import &images…", self.ask_import_images)
         self.import_folder_action = self._action("Import a &folder of images…", self.ask_import_folder)
         self.import_dataset_action = self._action("Import a labelled &dataset…", self.ask_import_dataset)
-        self.import_actions = (self.import_images_action, self.import_folder_action, self.import_dataset_action)
+        self.import_sequence_action = self._action("Import an &acquisition (TIFF stack, video)…", self.ask_import_sequence)
+        self.import_sequence_action.setToolTip("Reference a multi-page TIFF or a video where it lies: one image per "
+                                               "frame, nothing copied")
+        self.import_actions = (self.import_images_action, self.import_folder_action, self.import_dataset_action,
+                               self.import_sequence_action)
 
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         state.project_opened.connect(self._on_project_opened)
@@ -233,6 +241,11 @@ class ProjectController(QObject):
         if folder:
             self.import_folder(folder)
 
+    def ask_import_sequence(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Import an acquisition", "", _SEQUENCE_FILTER)
+        if path:
+            self.import_sequence(path)
+
     def ask_import_dataset(self) -> None:
         """Show the import-dataset dialog; OK starts the import, which closes it on success or shows why it failed."""
         dialog = ImportDatasetDialog(self._parent)
@@ -259,6 +272,10 @@ class ProjectController(QObject):
     def import_folder(self, folder: str | Path, *, copy: bool = True) -> Worker:
         """Add every image file directly in `folder`, as `import_images` does."""
         return self._start_import("Importing images", iter_import_folder, self._state.store, folder, copy=copy)
+
+    def import_sequence(self, path: str | Path) -> Worker:
+        """Reference an acquisition (a multi-page TIFF, a video, a folder of numbered frames) in the background."""
+        return self._start_import("Importing an acquisition", iter_import_sequence, self._state.store, path)
 
     def import_dataset(self, fmt: str, path: str | Path, *, copy: bool = True, **reader_options: Any) -> Worker:
         """Import a labelled dataset (`fmt`: a segcore reader name) with its masks; new classes join the project's.

@@ -81,14 +81,15 @@ def _status_icon(color: QColor) -> QIcon:
     return QIcon(pixmap)
 
 
-def _thumbnails(jobs: list[tuple[int, Path, Path]], max_side: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Worker body: (image id, RGB thumbnail) per (id, image file, cache file); unreadable images are skipped.
+def _thumbnails(jobs: list[tuple[int, Path, int | None, Path]], max_side: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Worker body: (image id, RGB thumbnail) per (id, image file, frame of a sequence or None, cache file);
+    unreadable images are skipped.
 
     It never touches the project store, so closing the project while it runs is safe.
     """
-    for image_id, source, cache in jobs:
+    for image_id, source, frame, cache in jobs:
         try:
-            yield image_id, cached_thumbnail(source, cache, max_side)
+            yield image_id, cached_thumbnail(source, cache, max_side, frame=frame)
         except SegcoreError as exc:  # a missing or broken file: the row just has no picture
             log.warning("no thumbnail for image %d: %s", image_id, exc)
 
@@ -364,7 +365,7 @@ class ImageBrowser(QDockWidget):
         if not records:
             return
         root = self._state.store.root
-        jobs = [(r.id, root / r.path, thumbnail_cache_path(root, r.id, THUMBNAIL_SIDE)) for r in records]
+        jobs = [(r.id, root / r.file, r.frame, thumbnail_cache_path(root, r.id, THUMBNAIL_SIDE)) for r in records]
         worker = Worker(_thumbnails, jobs, THUMBNAIL_SIDE)
         # Bound to this worker: results a stopped worker already sent are dropped, never shown on another project.
         worker.yielded.connect(partial(self._on_thumbnail, worker))

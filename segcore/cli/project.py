@@ -10,12 +10,15 @@ from pathlib import Path
 from segcore.cli.bars import progress_bar
 from segcore.cli.exit_codes import done_or_skipped
 from segcore.cli.source_args import add_source_arguments, open_source
-from segcore.data.classes import resolve_class_table
+from segcore.data.classes import ClassTable, resolve_class_table
 from segcore.data.writers import WRITER_FORMATS
 from segcore.project.image_import import import_images
 from segcore.project.recover import recover_project
 from segcore.project.store import ImageStatus, ProjectStore
 from segcore.project.transfer import LABELLED_STATUSES, ImportReport, export_project, import_dataset
+
+SEQUENCE_CLASSES = ClassTable.from_names(["background", "sample"])
+"""The classes of a project a sequence creates without --labels: a sample among fringes or noise."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,11 +32,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--name", help="display name (default: the folder name)")
     create.set_defaults(func=_create)
 
-    imp = actions.add_parser("import", help="import a labelled dataset into a project (created if missing)")
+    imp = actions.add_parser("import", help="import a labelled dataset, or reference an acquisition (--from sequence: "
+                                            "a multi-page TIFF, a video or a folder of numbered frames), into a "
+                                            "project (created if missing)")
     imp.add_argument("project", type=Path)
     imp.add_argument("source", type=Path)
-    add_source_arguments(imp)
-    imp.add_argument("--link", action="store_true", help="reference the images where they are instead of copying")
+    add_source_arguments(imp, more_formats=("sequence",))
+    imp.add_argument("--link", action="store_true", help="reference the images where they are instead of copying "
+                                                         "(a sequence is always referenced)")
     imp.set_defaults(func=_import)
 
     add = actions.add_parser("add-images", help="add unlabelled images (files, or folders of them) to a project")
@@ -70,6 +76,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    if args.src_format == "sequence":
+        return _import_sequence(args)
     dataset = open_source(args, args.source)
     with ProjectStore.open_or_create(args.project, dataset.class_table) as store, progress_bar("image") as progress:
         report = import_dataset(store, dataset, copy=not args.link, progress=progress)
@@ -77,6 +85,16 @@ def _import(args: argparse.Namespace) -> int:
     if report.new_classes:
         print(f"new classes added to the project: {', '.join(report.new_classes)}")
     return _skipped(report)
+
+
+def _import_sequence(args: argparse.Namespace) -> int:
+    table = resolve_class_table(args.labels) if args.labels else SEQUENCE_CLASSES
+    with ProjectStore.open_or_create(args.project, table) as store:
+        record = store.add_sequence(args.source)
+    interval = f", {record.frame_interval_s:g} s apart" if record.frame_interval_s else ""
+    print(f"referenced {record.frames} frames of {args.source} ({record.kind}{interval}) as sequence "
+          f"{record.name!r} in {args.project}; nothing copied")
+    return 0
 
 
 def _add_images(args: argparse.Namespace) -> int:
@@ -118,6 +136,10 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  images: {len(images)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'})")
         print(f"  classes ({table.num_classes}): {', '.join(table.names)}; ignore index {table.ignore_index}")
         print(f"  training runs: {len(store.runs())}")
+        for sequence in store.sequences():
+            problem = store.sequence_problem(sequence)
+            print(f"  {problem}" if problem else f"  sequence {sequence.name!r}: {sequence.frames} frames "
+                  f"({sequence.kind}) referenced at {store.sequence_path(sequence)}")
     return 0
 
 
@@ -126,7 +148,10 @@ def _info_dict(store: ProjectStore, images: int, counts: Counter) -> dict:
     runs = [{"id": r.id, "name": r.name, "status": r.status, "best_miou": r.best_score,
              "folder": str(store.root / r.checkpoint_dir) if r.checkpoint_dir else None} for r in store.runs()]
     return {"name": store.name, "root": str(store.root), "images": images, "statuses": dict(sorted(counts.items())),
-            "classes": table.names, "ignore_index": table.ignore_index, "runs": runs}
+            "classes": table.names, "ignore_index": table.ignore_index, "runs": runs,
+            "sequences": [{"name": q.name, "path": str(store.sequence_path(q)), "kind": q.kind, "frames": q.frames,
+                           "frame_interval_s": q.frame_interval_s, "problem": store.sequence_problem(q)}
+                          for q in store.sequences()]}
 
 
 def _recover(args: argparse.Namespace) -> int:

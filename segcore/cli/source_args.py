@@ -9,9 +9,10 @@ from segcore.data.readers import LabelledDataset, list_readers, open_dataset
 from segcore.data.readers.colormask import UNKNOWN_COLOR_POLICIES
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --from FORMAT, --labels and --unknown-colors to a subcommand's parser."""
-    parser.add_argument("--from", dest="src_format", required=True, choices=list_readers(), help="format of the source")
+def add_source_arguments(parser: argparse.ArgumentParser, *, more_formats: tuple[str, ...] = ()) -> None:
+    """Add --from FORMAT (a dataset format, or one of `more_formats`), --labels and --unknown-colors to a parser."""
+    parser.add_argument("--from", dest="src_format", required=True, choices=[*list_readers(), *more_formats],
+                        help="format of the source")
     parser.add_argument(
         "--labels",
         metavar="LABELS",

@@ -58,6 +58,13 @@ def iter_import_images(store: ProjectStore, paths: Iterable[str | Path], *, copy
     return report
 
 
+def iter_import_sequence(store: ProjectStore, path: str | Path) -> ImportSteps:
+    """Reference the acquisition at `path` (`ProjectStore.add_sequence`): one step; its error, if any, is raised."""
+    record = store.add_sequence(path)
+    yield ImportProgress(1, 1, record.name, None)
+    return ImportReport(added=record.frames)
+
+
 def import_images(
     store: ProjectStore, paths: Iterable[str | Path], *, copy: bool = True, progress: Progress | None = None
 ) -> ImportReport:
@@ -75,4 +82,4 @@ def iter_import_folder(store: ProjectStore, folder: str | Path, *, copy: bool = 
 
 
 __all__ = ["ImportProgress", "ImportReport", "ImportSteps", "image_files", "import_images", "iter_import_dataset",
-           "iter_import_folder", "iter_import_images"]
+           "iter_import_folder", "iter_import_images", "iter_import_sequence"]

@@ -27,6 +27,31 @@ class ImageRecord:
     bit_depth: int
     status: ImageStatus
     split: str | None
+    sequence_id: int | None = None
+    """The acquisition this image is a frame of (`SequenceRecord`), None for an image file of its own."""
+    frame: int | None = None
+    """Its frame index in that acquisition, from 0."""
+
+    @property
+    def file(self) -> str:
+        """The file holding the pixels, relative to the project root: `path` less a frame's "#<index>"."""
+        return self.path.rsplit("#", 1)[0] if self.frame is not None else self.path
+
+
+@dataclass(frozen=True)
+class SequenceRecord:
+    """An acquisition the project references where it lies: its frames are images of the project."""
+
+    id: int
+    name: str
+    path: str
+    """Relative to the project root (with forward slashes) where a relative path exists, else absolute."""
+    kind: str
+    frames: int
+    frame_interval_s: float | None
+    size: int
+    mtime_ns: int
+    fingerprint: str
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """ALTER TABLE predictions ADD COLUMN quality REAL""",
     ),
+    # v9: acquisitions referenced where they lie (a TIFF stack, a video, a folder of frames); their frames are images
+    (
+        """CREATE TABLE sequences (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('tiff', 'video', 'folder')),
+            frames INTEGER NOT NULL,
+            frame_interval_s REAL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""",
+        """ALTER TABLE images ADD COLUMN sequence_id INTEGER REFERENCES sequences(id)""",
+        """ALTER TABLE images ADD COLUMN frame INTEGER""",
+        """CREATE INDEX images_sequence ON images(sequence_id, frame)""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -42,6 +42,7 @@ from segcore.errors import (
 )
 from segcore.io.atomic import atomic_path, disk_full_guard, remove_stale_temporaries
 from segcore.io.images import decode_image, encode_image, image_info, read_image, write_image
+from segcore.io.sequences import close_open_sequences
 from segcore.project.database import (
     DB_NAME,
     check_intact,
@@ -52,6 +53,7 @@ from segcore.project.database import (
     writable,
     write_new_database,
 )
+from segcore.project.names import candidate_names
 from segcore.project.records import (
     Annotation,
     ImageRecord,
@@ -61,6 +63,7 @@ from segcore.project.records import (
 from segcore.project.schema import check_current, migrate, schema_version
 from segcore.project.store_predictions import PredictionStore
 from segcore.project.store_runs import RunStore
+from segcore.project.store_sequences import SequenceStore
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ Place = Callable[[str, str], "str | None"]
 """Puts an image's file under a candidate name (given its content hash): its project path, or None if taken."""
 
 
-class ProjectStore(PredictionStore, RunStore):
+class ProjectStore(PredictionStore, RunStore, SequenceStore):
     """A project on disk. Thread-safe: one connection guarded by a lock; every write is a transaction."""
 
     def __init__(self, root: Path, conn: sqlite3.Connection, *, read_only: bool = False):
@@ -184,6 +187,7 @@ class ProjectStore(PredictionStore, RunStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        close_open_sequences()  # the frames read from its sequences leave no file open behind it
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -365,7 +369,7 @@ class ProjectStore(PredictionStore, RunStore):
             if duplicate is not None:
                 raise DuplicateImageError(source, duplicate["name"])
             taken = {row["name"] for row in conn.execute("SELECT name FROM images")}
-            name, rel = next((name, rel) for name in _candidate_names(stem)
+            name, rel = next((name, rel) for name in candidate_names(stem)
                              if name not in taken and (rel := place(name, digest)) is not None)
             cur = conn.execute(
                 "INSERT INTO images(name, path, width, height, channels, bit_depth, split, content_hash) "
@@ -407,12 +411,15 @@ class ProjectStore(PredictionStore, RunStore):
         return _image_record(rows[0])
 
     def image_path(self, image_id: int) -> Path:
-        return (self.root / self.image(image_id).path).resolve()
+        """The file holding the image: its own, or its sequence's for a frame (`ImageRecord.file`)."""
+        return (self.root / self.image(image_id).file).resolve()
 
     def read_image(self, image_id: int) -> np.ndarray:
         """The image's pixels, as the project recorded them: upright (EXIF), unless it was added before
-        segdesk applied EXIF orientation; then as stored, so its masks still fit."""
+        segdesk applied EXIF orientation; then as stored, so its masks still fit. A frame from its sequence."""
         record = self.image(image_id)
+        if record.frame is not None:
+            return self._read_frame(record)
         image = read_image(self.root / record.path)
         if image.shape[:2] == (record.width, record.height) != (record.height, record.width):
             return read_image(self.root / record.path, upright=False)
@@ -637,6 +644,7 @@ def _image_record(row: sqlite3.Row) -> ImageRecord:
     return ImageRecord(
         id=row["id"], name=row["name"], path=row["path"], width=row["width"], height=row["height"],
         channels=row["channels"], bit_depth=row["bit_depth"], status=ImageStatus(row["status"]), split=row["split"],
+        sequence_id=row["sequence_id"], frame=row["frame"],
     )
 
 
@@ -653,15 +661,6 @@ def _pixels_hash(path: Path) -> str | None:
         return content_hash(read_image(path))
     except SegcoreError:
         return None
-
-
-def _candidate_names(stem: str) -> Iterator[str]:
-    """stem, stem_1, stem_2, ...: the names an image may take, first free one wins."""
-    yield stem
-    n = 1
-    while True:
-        yield f"{stem}_{n}"
-        n += 1
 
 
 def _is_relative_to(path: Path, root: Path) -> bool:

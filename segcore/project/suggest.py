@@ -33,7 +33,7 @@ import numpy as np
 from segcore.data.transforms.fringes import fringe_period, windowed_spectrum
 from segcore.errors import SegcoreError
 from segcore.io.atomic import atomic_save_npy
-from segcore.project.store import ProjectStore
+from segcore.project.store import ImageRecord, ProjectStore
 from segcore.project.thumbnails import THUMBNAILS_DIR
 from segcore.project.transfer import LABELLED_STATUSES
 
@@ -179,6 +179,7 @@ def rank_unlabelled(
     excluded = set(exclude)
     records = store.images()
     names = {r.id: r.name for r in records}
+    by_id = {r.id: r for r in records}
     allowed = None if among is None else set(among)
     candidates = [r.id for r in records if r.status not in LABELLED_STATUSES and r.id not in excluded
                   and (allowed is None or r.id in allowed)]
@@ -201,6 +202,7 @@ def rank_unlabelled(
     if references:
         refs = np.stack([vectors[i] for i in references])
         distance = _nearest_or_mean(cand, refs, nearest=True)
+        distance = _spread_over_sequences(distance, [by_id[i] for i in candidates], [by_id[i] for i in references])
     else:
         distance = None
 
@@ -275,6 +277,33 @@ def _descriptors(store: ProjectStore, ids: list[int], given: Mapping[int, np.nda
         except SegcoreError as exc:
             log.warning("left out of the label-next suggestion: %s: %s", names.get(image_id, image_id), exc)
     return vectors
+
+
+def _spread_over_sequences(distance: np.ndarray, candidates: list[ImageRecord],
+                           references: list[ImageRecord]) -> np.ndarray:
+    """The descriptor distance, for frames of a sequence blended half and half with how far in time the frame lies
+    from the nearest labelled frame of its sequence (a share of its length; 1 with none labelled): frames alike
+    in looks but far apart in an acquisition (the sample drifted, the light changed) are worth a label each."""
+    labelled: dict[int, list[int]] = {}
+    for record in references:
+        if record.sequence_id is not None:
+            labelled.setdefault(record.sequence_id, []).append(record.frame)
+    if not any(record.sequence_id is not None for record in candidates):
+        return distance
+    lengths: dict[int, int] = {}
+    for record in candidates + references:
+        if record.sequence_id is not None:
+            lengths[record.sequence_id] = max(lengths.get(record.sequence_id, 0), record.frame + 1)
+    largest = float(distance.max())
+    scaled = distance / largest if largest > 0 else distance
+    blended = scaled.copy()
+    for k, record in enumerate(candidates):
+        if record.sequence_id is None:
+            continue
+        frames = labelled.get(record.sequence_id)
+        apart = 1.0 if not frames else min(abs(record.frame - f) for f in frames) / max(lengths[record.sequence_id] - 1, 1)
+        blended[k] = 0.5 * scaled[k] + 0.5 * min(1.0, 2.0 * apart)
+    return blended * largest if largest > 0 else blended  # in the descriptor's units, as the reasons give them
 
 
 def _nearest_or_mean(a: np.ndarray, b: np.ndarray, *, nearest: bool) -> np.ndarray:

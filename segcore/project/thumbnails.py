@@ -14,6 +14,7 @@ import numpy as np
 from segcore.display import thumbnail
 from segcore.errors import ImageReadError, SegcoreError
 from segcore.io.images import read_image, write_image
+from segcore.io.sequences import read_frame
 from segcore.project.store import ProjectStore
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,9 @@ def thumbnail_cache_path(root: str | Path, image_id: int, max_side: int = 96) ->
     return Path(root) / THUMBNAILS_DIR / f"{image_id}_{max_side}.png"
 
 
-def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96) -> np.ndarray:
-    """The H x W x 3 uint8 thumbnail of the image file `source`, read from `cache` or made and written there.
+def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96, *, frame: int | None = None) -> np.ndarray:
+    """The H x W x 3 uint8 thumbnail of the image file `source` (of its frame `frame` for a sequence), read from
+    `cache` or made and written there.
 
     Needs no project store, so it can run in a worker while the project is being closed.
     """
@@ -42,7 +44,7 @@ def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96) 
             return read_image(cache)
     except (FileNotFoundError, ImageReadError):
         pass  # no cache yet, or a damaged one: make it again
-    rgb = thumbnail(read_image(source), max_side)
+    rgb = thumbnail(read_image(source) if frame is None else read_frame(source, frame), max_side)
     try:
         write_image(cache, rgb)
     except (OSError, SegcoreError) as exc:  # a read-only project or a full disk: shown, just not cached
@@ -52,4 +54,6 @@ def cached_thumbnail(source: str | Path, cache: str | Path, max_side: int = 96) 
 
 def thumbnail_for(store: ProjectStore, image_id: int, max_side: int = 96) -> np.ndarray:
     """The H x W x 3 uint8 thumbnail (longer side `max_side`) of a project image, cached on disk."""
-    return cached_thumbnail(store.image_path(image_id), thumbnail_cache_path(store.root, image_id, max_side), max_side)
+    record = store.image(image_id)
+    return cached_thumbnail(store.root / record.file, thumbnail_cache_path(store.root, image_id, max_side), max_side,
+                            frame=record.frame)

@@ -163,9 +163,10 @@ def masks_dataset(
             LabelledSample(
                 name=record.name,
                 image_path=path,
-                # The store's orientation rule, where it differs from reading the file; without a loader a
-                # writer may copy the file's bytes (a JPEG stays the JPEG it was).
-                image_loader=None if _reads_as_stored(path) else functools.partial(store.read_image, image_id),
+                # The store's orientation rule (or a sequence's frame), where it differs from reading the file;
+                # without a loader a writer may copy the file's bytes (a JPEG stays the JPEG it was).
+                image_loader=None if record.frame is None and _reads_as_stored(path)
+                else functools.partial(store.read_image, image_id),
                 mask_loader=functools.partial(load, image_id),
                 split=record.split,
                 boxes=tuple(store.boxes(image_id)) if with_boxes else (),

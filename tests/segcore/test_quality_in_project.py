@@ -41,7 +41,7 @@ def test_a_prediction_keeps_its_estimate_and_older_ones_have_none(tmp_path):
         assert store.load_prediction(second).quality == 0.42 and store.prediction_quality(second) == 0.42
         assert store.prediction_records()[second].quality == 0.42 and store.prediction_quality(1) is None
     conn = sqlite3.connect(root / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 8
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 9
     conn.close()
 
 
