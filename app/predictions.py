@@ -9,13 +9,15 @@ from PySide6.QtCore import QObject, Signal
 
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker
-from segcore.project.predict import PredictProgress, predict_project, select_images
+from segcore.project.predict import PredictProgress, not_predicted_with, predict_project, select_images
 from segcore.project.store import ProjectStore
 
 log = logging.getLogger(__name__)
 
-WHICH = ("selected", "unlabelled", "all")
-"""'selected' is the current image; 'unlabelled' also re-predicts images that have only a prediction."""
+WHICH = ("selected", "sequence", "unlabelled", "all")
+"""'selected' is the current image; 'sequence' the frames of its acquisition not yet predicted with the checkpoint
+(a prediction cancelled half-way goes on where it stopped); 'unlabelled' also re-predicts images that have only a
+prediction."""
 
 
 class PredictionController(QObject):
@@ -49,10 +51,16 @@ class PredictionController(QObject):
         `one_region`: each class keeps its largest region, holes filled (`Predictor`; None: as the checkpoint says)."""
         if which not in WHICH:
             raise ValueError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
+        if which in ("selected", "sequence") and self._state.current_id == NO_IMAGE:
+            raise ValueError("no image is selected")
         if which == "selected":
-            if self._state.current_id == NO_IMAGE:
-                raise ValueError("no image is selected")
             ids = [self._state.current_id]
+        elif which == "sequence":
+            sequence = self._state.record(self._state.current_id).sequence_id
+            if sequence is None:
+                raise ValueError("the current image is no frame of an acquisition")
+            frames = [r.id for r in self._state.images if r.sequence_id == sequence]
+            ids = not_predicted_with(self._state.store, frames, checkpoint_path)
         else:
             ids = select_images(self._state.store, which)
         return self.predict_images(checkpoint_path, ids, tile=tile, tta=tta, one_region=one_region)

@@ -24,6 +24,7 @@ SCRIPTS = {
     "bench_loop.py": ["--seeds", "1", "7", "--small", "28", "--large", "6", "--held-out", "12", "4", "--curve", "2", "4",
                       "8", "--pseudo", "2", "8"],
     "bench_camvid.py": [],
+    "bench_sequence.py": [],
 }
 QUICK = {
     "bench_refine.py": ["--small", "2", "--large", "0"],
@@ -35,6 +36,7 @@ QUICK = {
     "bench_loop.py": ["--seeds", "1", "--small", "5", "--large", "0", "--held-out", "2", "0", "--curve", "2",
                       "--orders", "random", "--plain", "0", "--peer", "0", "--pseudo", "2"],
     "bench_camvid.py": ["--set", '{"epochs": 1, "time_budget_s": null}'],
+    "bench_sequence.py": ["--frames", "60", "--side", "256", "--peer-frames", "10"],
 }
 
 

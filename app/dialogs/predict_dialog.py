@@ -33,7 +33,7 @@ class PredictChoice:
 
     checkpoint: Path
     which: str
-    """'selected', 'unlabelled' or 'all'."""
+    """One of `app.predictions.WHICH`."""
     tile: int | None
     """Tile size in pixels, or None for automatic (whole image, tiled only when it is too big)."""
     tta: bool
@@ -51,13 +51,21 @@ class PredictDialog(QDialog):
         self.checkpoint = QLineEdit(placeholderText="A checkpoint (.pt) trained on this project's classes")
         self.browse = QPushButton("Browse…")
         self.selected = QRadioButton("Current image")
+        self.sequence = QRadioButton("This acquisition's frames not yet predicted with this checkpoint")
+        self.sequence.setToolTip("Every frame of the current image's acquisition, less those this checkpoint has "
+                                 "predicted already: a prediction cancelled half-way goes on where it stopped.")
         self.unlabelled = QRadioButton("Unlabelled images", checked=True)
         self.all = QRadioButton("All images")
         self.which = QButtonGroup(self)
-        for button, key in ((self.selected, "selected"), (self.unlabelled, "unlabelled"), (self.all, "all")):
+        buttons = ((self.selected, "selected"), (self.sequence, "sequence"), (self.unlabelled, "unlabelled"),
+                   (self.all, "all"))
+        for button, key in buttons:
             button.setObjectName(key)
             self.which.addButton(button)
         self.selected.setEnabled(state.current_id != NO_IMAGE)
+        on_frame = state.current_id != NO_IMAGE and state.record(state.current_id).sequence_id is not None
+        self.sequence.setEnabled(on_frame)
+        self.sequence.setChecked(on_frame)
         self.fixed_tile = QCheckBox("Fixed tile size")
         self.fixed_tile.setToolTip("Unchecked: each image is predicted whole, tiled only when it does not fit in memory.")
         self.tile = QSpinBox(minimum=64, maximum=8192, singleStep=64, value=512, suffix=" px", enabled=False)
@@ -72,7 +80,7 @@ class PredictDialog(QDialog):
 
         checkpoint_row = path_row(self.checkpoint, self.browse)
         which_box = QVBoxLayout()
-        for button in (self.selected, self.unlabelled, self.all):
+        for button, _key in buttons:
             which_box.addWidget(button)
         tile_row = QHBoxLayout()
         tile_row.addWidget(self.fixed_tile)

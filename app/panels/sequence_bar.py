@@ -8,7 +8,7 @@ on it as on any image; the image list selects it too.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QStyle, QToolBar, QToolButton, QWidget
 
 from app.state.project_state import NO_IMAGE, ProjectState
 from segcore.project.records import SequenceRecord
@@ -31,7 +31,8 @@ class SequenceBar(QToolBar):
         self._sequence: SequenceRecord | None = None
         self.play_button = QToolButton(self)
         self.play_button.setCheckable(True)
-        self.play_button.setText("▶ Play")
+        self.play_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self._show_playing(False)
         self.play_button.setToolTip("Play the acquisition from this frame (stops at its end)")
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setMinimumWidth(240)
@@ -94,8 +95,14 @@ class SequenceBar(QToolBar):
         if 0 <= position < len(frames) and frames[position] != self._state.current_id:
             self._state.select(frames[position])
 
+    def _show_playing(self, playing: bool) -> None:
+        # The style's own icons: not every font has the pause sign.
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.play_button.setText("Pause" if playing else "Play")
+
     def _set_playing(self, playing: bool) -> None:
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        self._show_playing(playing)
         if not playing:
             self._timer.stop()
             return

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     formats = tuple(f for f in args.export if f not in SEQUENCE_FORMATS)
     if any(frame.index is not None for frame in frames) and "labelme" in formats:
         raise UsageError("labelme JSON names the image file it outlines; a frame of a stack or video has none: "
-                         "export palette, color, overlay, coco or probs")
+                         "export palette, color, overlay, binary, rle or probs")
     helpers = tuple(dict.fromkeys(NEEDS[f] for f in args.export if f in NEEDS and NEEDS[f] not in formats))
     resize = None
     if args.resize:

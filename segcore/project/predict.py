@@ -48,6 +48,13 @@ def select_images(store: ProjectStore, which: str) -> list[int]:
     return [r.id for r in records]
 
 
+def not_predicted_with(store: ProjectStore, image_ids: Iterable[int], checkpoint: str | Path) -> list[int]:
+    """The images among `image_ids` without a stored prediction from `checkpoint`: what a prediction of them that
+    was cancelled or killed half-way still has to do (a new checkpoint has all of them to do)."""
+    records, source = store.prediction_records(), str(checkpoint)
+    return [i for i in image_ids if i not in records or records[i].checkpoint != source]
+
+
 def project_predictor(store: ProjectStore, checkpoint: Checkpoint | str | Path, **predictor_options) -> Predictor:
     """A predictor for this project's images; refuses a checkpoint trained on other classes."""
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)

@@ -67,6 +67,28 @@ def _best(state: ProjectState) -> Path:
     return run_checkpoints(state.store, state.store.runs()[0].id)["best"]
 
 
+class _HeldAfterEachImage:
+    """`predict_project` held after each stored image until `release()`; `held` is set while it waits, so a test
+    cancels while the worker is inside the generator, the next image in progress (no race with its abort check)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.gate, self.held = threading.Event(), threading.Event()
+
+        def gated(*args, **kwargs):
+            for step in predict_project(*args, **kwargs):
+                yield step
+                self.held.set()
+                self.gate.wait(10)
+
+        monkeypatch.setattr("app.predictions.predict_project", gated)
+
+    def wait_held(self) -> None:
+        assert self.held.wait(10), "the prediction never reached its first image"
+
+    def release(self) -> None:
+        self.gate.set()
+
+
 def test_predict_unlabelled_fills_the_store_and_the_statuses(qtbot, state):
     controller = PredictionController(state)
     unlabelled = [r.id for r in state.images if r.status is ImageStatus.UNLABELLED]
@@ -91,20 +113,13 @@ def test_predict_unlabelled_fills_the_store_and_the_statuses(qtbot, state):
 
 
 def test_cancel_stops_after_the_image_in_progress(qtbot, state, monkeypatch):
-    gate = threading.Event()  # holds the worker after its first image until the test has cancelled
-
-    def gated(*args, **kwargs):
-        for step in predict_project(*args, **kwargs):
-            yield step
-            gate.wait(10)
-
-    monkeypatch.setattr("app.predictions.predict_project", gated)
+    hold = _HeldAfterEachImage(monkeypatch)  # holds the worker after its first image until the test has cancelled
     controller = PredictionController(state)
     with qtbot.waitSignal(controller.finished, timeout=60_000) as finished:
-        with qtbot.waitSignal(controller.progress, timeout=60_000):
-            worker = controller.predict(_best(state), "all")
+        worker = controller.predict(_best(state), "all")
+        hold.wait_held()
         controller.cancel()
-        gate.set()  # the image in progress (the second) is finished and stored, then the worker stops
+        hold.release()  # the image in progress (the second) is finished and stored, then the worker stops
     assert finished.args == [2, []]
     assert worker.wait(5)
     assert len(state.store.prediction_scores()) == 2 < LABELLED + UNLABELLED
@@ -214,20 +229,14 @@ def test_the_window_shows_prediction_progress_from_the_first_moment(qtbot, windo
 
 
 def test_cancel_in_the_status_bar_stops_the_prediction(qtbot, window, monkeypatch):
-    gate = threading.Event()
-
-    def gated(*args, **kwargs):
-        for step in predict_project(*args, **kwargs):
-            yield step
-            gate.wait(10)
-
-    monkeypatch.setattr("app.predictions.predict_project", gated)
+    hold = _HeldAfterEachImage(monkeypatch)
     with qtbot.waitSignal(window.predictions.finished, timeout=60_000) as finished:
         with qtbot.waitSignal(window.predictions.progress, timeout=60_000):
             window.predictions.predict(_best(window.state), "all")
+        hold.wait_held()
         QTest.mouseClick(window.prediction_progress.cancel_button, Qt.MouseButton.LeftButton)
         assert window.prediction_progress.cancel_button.text() == "Stopping…"
-        gate.set()
+        hold.release()
     assert finished.args[0] == 2
 
 
@@ -256,3 +265,33 @@ def test_review_predictions_follow_the_checkpoints_one_region_setting(qtbot, sta
     with qtbot.waitSignal(controller.finished, timeout=60_000):
         controller.predict_images(_one_region_checkpoint(state, tmp_path), [target])  # as the review queue asks
     assert state.store.load_prediction(target).method == ("one region",)
+
+
+def test_an_acquisition_cancelled_half_way_goes_on_with_the_frames_left(qtbot, state, tmp_path, monkeypatch):
+    import tifffile
+
+    rng = np.random.default_rng(1)
+    tifffile.imwrite(tmp_path / "acq.tif", np.stack([_frame(rng)[0] for _ in range(5)]), photometric="minisblack")
+    state.store.add_sequence(tmp_path / "acq.tif")
+    state.refresh()
+    frames = [r.id for r in state.images if r.sequence_id is not None]
+    state.select(frames[2])
+    dialog = PredictDialog(state)
+    qtbot.addWidget(dialog)
+    assert dialog.sequence.isEnabled() and dialog.values().which == "sequence"  # on a frame: its acquisition
+    hold = _HeldAfterEachImage(monkeypatch)
+    controller = PredictionController(state)
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as first:
+        controller.predict(_best(state), "sequence")
+        hold.wait_held()
+        controller.cancel()
+        hold.release()
+    done = set(state.store.prediction_scores())
+    assert first.args[0] == len(done) == 2  # stopped after the image in progress
+    made = {i: r.created_at for i, r in state.store.prediction_records().items()}
+    monkeypatch.undo()
+    with qtbot.waitSignal(controller.finished, timeout=60_000) as second:
+        controller.predict(_best(state), "sequence")
+    assert second.args == [len(frames) - len(done), []]  # the frames left, none of those done
+    records = state.store.prediction_records()
+    assert set(records) == set(frames) and all(records[i].created_at == made[i] for i in done)  # not redone
