@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from segcore.data.transforms import build_transforms
+from segcore.data.transforms.base import Compose
+from segcore.data.transforms.memo import plain_steps
 from segcore.inference.fold import fold_batchnorm
 from segcore.inference.memory import choose_tiling
 from segcore.inference.quality import QualityEstimate, estimate_quality, quality_views, takes_fringe_channels
@@ -137,7 +139,9 @@ class Predictor:
             options["channels"] = self.checkpoint.in_channels
         if mean_image is not None:
             options["mean_image"] = mean_image
-        return build_transforms(False, **options)
+        # Step by step, not memoised: a prediction sees each frame once, and keeping every frame's analysis grew a
+        # long sequence's prediction by ~1 GiB (bench_sequence.py, docs/results.md).
+        return Compose(plain_steps(build_transforms(False, **options).transforms))
 
     def _prepare_model(self, fold_bn: bool, compile: bool) -> nn.Module:
         model = self.checkpoint.build_model().eval()

@@ -3,7 +3,7 @@
 `open_sequence(path)` gives a `FrameSequence`: what the acquisition holds (`SequenceInfo`: frame count,
 size, bit depth, the time between frames where the file says) and its frames by index, decoded one at a
 time, so a stack of any length costs the memory of one frame. A TIFF is read with tifffile (8/16-bit,
-BigTIFF, ImageJ hyperstacks; memory-mapped where its frames lie uncompressed and contiguous); a video
+BigTIFF, ImageJ hyperstacks; read straight from the file where its frames lie uncompressed and contiguous); a video
 with OpenCV; a folder through `segcore.io.images`, its frames in natural order (frame2 before frame10).
 
 Frames come out as `read_image` gives images: gray H x W or H x W x 3 in RGB order, uint8 or uint16.
@@ -116,29 +116,36 @@ class _TiffSequence(FrameSequence):
         height, width = shape[axes.index("Y")], shape[axes.index("X")]
         channels = shape[axes.index("S")] if "S" in axes else 1
         frames = int(np.prod(shape)) // int(np.prod(stored))
-        self._stack = self._memmap(path, frames)
+        # Frames that lie uncompressed one after another are read straight from their offsets: no decoder, and no
+        # memory map, whose pages would count in the process's memory more with every frame read.
+        self._offset = series.dataoffset
+        self._dtype = dtype.newbyteorder(self._tif.byteorder)
         interval = (self._tif.imagej_metadata or {}).get("finterval")
         super().__init__(path, SequenceInfo("tiff", frames, width, height, channels, bit_depth,
                                             float(interval) if interval else None))
 
-    def _memmap(self, path: Path, frames: int) -> np.ndarray | None:
-        """The stack as a read-only memory map when its frames lie uncompressed one after another, else None."""
-        try:
-            stack = self._series.asarray(out="memmap") if self._series.dataoffset is not None else None
-        except (OSError, ValueError):
-            return None
-        return None if stack is None else stack.reshape((frames, *self._stored))
+    @property
+    def contiguous(self) -> bool:
+        """Whether frames are read straight from their offsets (uncompressed, one after another)."""
+        return self._offset is not None
 
     def _read(self, index: int) -> np.ndarray:
         try:
-            frame = np.array(self._stack[index]) if self._stack is not None else \
+            frame = self._read_at_offset(index) if self.contiguous else \
                 self._series.asarray(key=index).reshape(self._stored)
         except (OSError, ValueError, IndexError) as exc:
             raise ImageReadError(self.path, f"frame {index} cannot be decoded ({exc})") from exc
         return np.ascontiguousarray(np.moveaxis(frame, 0, -1)) if self._planar else frame
 
+    def _read_at_offset(self, index: int) -> np.ndarray:
+        frame = np.empty(self._stored, self._dtype)
+        handle = self._tif.filehandle
+        handle.seek(self._offset + index * frame.nbytes)
+        if handle.readinto(memoryview(frame).cast("B")) != frame.nbytes:
+            raise ValueError("the file ends before this frame does")
+        return frame.astype(self._dtype.newbyteorder("="), copy=False)
+
     def close(self) -> None:
-        self._stack = None
         self._tif.close()
 
 

@@ -139,3 +139,31 @@ def test_two_processes_under_torchrun_write_what_one_process_writes(squares_chec
         assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text(), name
     assert np.array_equal(tifffile.imread(tmp_path / "two" / "labels.tif"), tifffile.imread(tmp_path / "one" / "labels.tif"))
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+def test_the_predictor_keeps_no_frame_analysis_in_memory(tmp_path):
+    """A prediction sees each frame once: the training's per-frame memo of the fringe analysis grew a long sequence's
+    prediction by up to 1 GiB (bench_sequence.py)."""
+    from segcore.data.classes import ClassTable
+    from segcore.data.readers import open_dataset
+    from segcore.data.transforms.memo import MEMO
+    from segcore.demo.families import family_samples
+    from segcore.inference.predictor import Predictor
+    from segcore.io.images import write_image
+    from segcore.training import TrainConfig, Trainer, load_checkpoint, prepare
+
+    frames = list(family_samples("phase", 2, small=8, large=0, small_size=96))
+    for frame in frames[:4]:
+        write_image(tmp_path / "data" / "images" / f"{frame.name}.png", frame.image)
+        write_image(tmp_path / "data" / "masks" / f"{frame.name}.png", frame.true_mask.astype(np.uint8))
+    ClassTable.from_names(["background", "sample"]).write(tmp_path / "data" / "classes.txt")
+    augment = {"intensity": "percentile", "fringe_features": True, "fringe_normalise": True, "fringe_side": 96,
+               "resize": 64}
+    config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=1, batch_size=2, workers=0,
+                         augment=augment)
+    Trainer(config, prepare(open_dataset("folder", tmp_path / "data"), 0.0, 0), tmp_path / "run").fit()
+    MEMO.clear()
+    predictor = Predictor(load_checkpoint(tmp_path / "run" / "last.pt"), precision="fp32")
+    for frame in frames[4:]:
+        assert predictor.predict(frame.image).labels.shape == (96, 96)
+    assert MEMO.bytes_held == 0

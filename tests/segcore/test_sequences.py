@@ -51,12 +51,17 @@ def test_a_tiff_stack_reads_every_frame_in_order_at_its_bit_depth(tmp_path, opti
     assert info.frame_interval_s == (0.25 if "imagej" in options else None)
 
 
-def test_an_uncompressed_stack_is_memory_mapped_and_a_compressed_one_read_page_by_page(tmp_path):
-    tifffile.imwrite(tmp_path / "plain.tif", _stack(dtype=np.uint8))
-    tifffile.imwrite(tmp_path / "zlib.tif", _stack(dtype=np.uint8), compression="zlib")
-    with open_sequence(tmp_path / "plain.tif") as plain, open_sequence(tmp_path / "zlib.tif") as packed:
-        assert isinstance(plain._stack, np.memmap) and packed._stack is None
-        assert np.array_equal(plain.frame(11), packed.frame(11))
+def test_an_uncompressed_stack_is_read_at_its_offsets_and_a_compressed_one_page_by_page(tmp_path):
+    stack = _stack()
+    tifffile.imwrite(tmp_path / "plain.tif", stack, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "big_endian.tif", stack, photometric="minisblack", byteorder=">")
+    tifffile.imwrite(tmp_path / "zlib.tif", stack, photometric="minisblack", compression="zlib")
+    with open_sequence(tmp_path / "plain.tif") as plain, open_sequence(tmp_path / "big_endian.tif") as swapped, \
+            open_sequence(tmp_path / "zlib.tif") as packed:
+        assert plain.contiguous and swapped.contiguous and not packed.contiguous
+        for index in (11, 0, 6):  # in any order
+            assert np.array_equal(plain.frame(index), stack[index]) and np.array_equal(swapped.frame(index), stack[index])
+            assert np.array_equal(packed.frame(index), stack[index])
 
 
 def test_a_video_reads_in_order_and_a_gray_video_comes_out_gray(tmp_path):

@@ -53,6 +53,11 @@ class FrameMemo:
                     self._bytes -= sum(a.nbytes for a in (old_image, old_mask) if isinstance(a, np.ndarray))
         return image, mask
 
+    @property
+    def bytes_held(self) -> int:
+        """The size of the results kept now."""
+        return self._bytes
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
