@@ -32,6 +32,8 @@ class SequenceBar(QToolBar):
         self.play_button = QToolButton(self)
         self.play_button.setCheckable(True)
         self.play_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self._show_playing(True)
+        self.play_button.setMinimumWidth(self.play_button.sizeHint().width())  # the slider stays put on Play/Pause
         self._show_playing(False)
         self.play_button.setToolTip("Play the acquisition from this frame (stops at its end)")
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
