@@ -50,12 +50,3 @@ def iter_measure_project(store: ProjectStore, image_ids: Iterable[int]) -> Measu
         yield MeasureProgress(done, len(records), record.name)
     return [m for sequence, found in by_sequence.items() for m in (found if sequence is None else flag_jumps(found))]
 
-
-def measure_project(store: ProjectStore, image_ids: Iterable[int]) -> list[Measurement]:
-    """`iter_measure_project` run to the end."""
-    steps = iter_measure_project(store, image_ids)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value

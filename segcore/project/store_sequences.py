@@ -64,10 +64,6 @@ class SequenceStore:
             raise ProjectError(f"no sequence with id {sequence_id} in project {self.root}")
         return _sequence_record(rows[0])
 
-    def sequence_frames(self, sequence_id: int) -> list[ImageRecord]:
-        """The sequence's frames as images, in frame order."""
-        return [record for record in self.images() if record.sequence_id == sequence_id]
-
     def sequence_path(self, record: SequenceRecord) -> Path:
         return (self.root / record.path).resolve()
 
