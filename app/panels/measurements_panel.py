@@ -50,6 +50,7 @@ class MeasurementsPanel(QDockWidget):
         self.measurements: list[Measurement] = []
         self._ids: dict[str, int] = {}
         self._x: dict[str, int] = {}
+        self._frames: dict[str, int | None] = {}
 
         self.measure_action = QAction("&Measure predictions", self)
         self.measure_action.setToolTip("Measure the predicted frames of this acquisition (or every predicted image): "
@@ -89,7 +90,7 @@ class MeasurementsPanel(QDockWidget):
         self._clear()
 
     def _clear(self) -> None:
-        self.measurements, self._ids, self._x = [], {}, {}
+        self.measurements, self._ids, self._frames, self._x = [], {}, {}, {}
         self.summary.setText("Predict frames, then Measure.")
         self._update_enabled()
         self._draw()
@@ -112,6 +113,7 @@ class MeasurementsPanel(QDockWidget):
         if current is not None and current.sequence_id is not None:
             records = [r for r in records if r.sequence_id == current.sequence_id]
         self._ids = {r.name: r.id for r in records}
+        self._frames = {r.name: r.frame for r in records}
         worker = Worker(iter_measure_project, self._state.store, [r.id for r in records])
         worker.yielded.connect(self._progress)
         worker.returned.connect(self._show)
@@ -127,8 +129,8 @@ class MeasurementsPanel(QDockWidget):
     def _show(self, measurements: list[Measurement]) -> None:
         self.measurements = measurements
         order = list(dict.fromkeys(m.frame for m in measurements))
-        records = {name: self._state.record(i) for name, i in self._ids.items() if name in order}
-        self._x = {name: records[name].frame if records[name].frame is not None else k for k, name in enumerate(order)}
+        # Frames by their frame number, other images in the order measured (dict lookups: thousands of frames).
+        self._x = {name: k if self._frames.get(name) is None else self._frames[name] for k, name in enumerate(order)}
         flagged = sorted({m.frame for m in measurements if m.flag})
         self.summary.setText(f"{len(measurements)} region(s) in {len(order)} image(s); {len(flagged)} flagged "
                              "(red: estimated bad or jumping against their neighbours). Click a point to open it.")

@@ -29,7 +29,7 @@ class SequenceStore:
         source = Path(source).resolve()
         with open_sequence(source) as sequence:
             info = sequence.info
-        size, mtime_ns = _stamp(source)
+        size, mtime_ns = file_stamp(source)
         fingerprint = sequence_fingerprint(source)
         rel = Path(os.path.relpath(source, self.root.resolve())).as_posix()
         with self.transaction() as conn:
@@ -90,16 +90,12 @@ def _sequence_record(row) -> SequenceRecord:  # noqa: ANN001 - a sqlite3.Row
 
 
 def _changed(path: Path, record: SequenceRecord) -> str | None:
-    """What happened to the acquisition since its import, or None: its stamp first, the fingerprint if that moved."""
+    """What happened to the acquisition since its import, or None."""
     if not path.exists():
         return "gone: moved or deleted since it was imported"
-    if _stamp(path) != (record.size, record.mtime_ns) and sequence_fingerprint(path) != record.fingerprint:
+    # One stat before every read (a folder's own time moves when frames are added, removed or renamed; listing its
+    # thousands of frames each read would not do); the fingerprint only when that moved.
+    if file_stamp(path) != (record.size, record.mtime_ns) and sequence_fingerprint(path) != record.fingerprint:
         return "changed since it was imported: its frames may no longer match their labels"
     return None
 
-
-def _stamp(path: Path) -> tuple[int, int]:
-    """A file's (size, mtime); a folder's (frame files listed, mtime): a cheap check made before every read."""
-    if path.is_dir():
-        return sum(1 for _ in path.iterdir()), path.stat().st_mtime_ns
-    return file_stamp(path)

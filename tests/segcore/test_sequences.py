@@ -216,3 +216,14 @@ def test_label_next_spreads_over_an_acquisition_whose_frames_look_alike(tmp_path
         frames = sorted([0] + [store.image(i).frame for i in picked])
     gaps = np.diff(frames + [39])
     assert max(gaps) <= 20 and frames[-1] >= 30, frames  # spread over the forty, not frames 1, 2, 3
+
+
+def test_a_folder_sequence_that_lost_a_frame_is_reported(tmp_path):
+    (tmp_path / "frames").mkdir()
+    for number in range(4):
+        cv2.imwrite(str(tmp_path / "frames" / f"f{number}.png"), np.full((6, 8), number, np.uint8))
+    with ProjectStore.create(tmp_path / "p", TABLE) as store:
+        record = store.add_sequence(tmp_path / "frames")
+        assert store.sequence_problem(record) is None and store.read_image(store.images()[3].id)[0, 0] == 3
+        (tmp_path / "frames" / "f1.png").unlink()
+        assert "changed since it was imported" in store.sequence_problem(record)
