@@ -13,13 +13,15 @@ its per-frame cost is scaled to the whole stack.
 
 `--acquisition N` measures the promise end to end on a generated acquisition (`segcore.demo.acquisition`: the
 sample drifting, turning and changing size, the fringes drifting in phase, the light flickering), N frames of
-1024^2 8-bit: the stack is referenced by a new project, *Label next* picks `--boxes` frames, each gets a box
-refined as *Refine boxes* does, the project's defaults train (the 4-minute CPU budget), and `segcore predict
---input STACK --measure --export tiff-stack` (a real process) predicts every frame. Over the frames never
-labelled: IoU against the truth, the area and centroid errors of the measurements, and whether every frame
-below 0.5 is flagged. Throughput, whole process, in the same run on the same stack: `segcore predict` (labels
-only, and with `--measure`) against a plain PyTorch script doing the same work (OpenCV reads each frame, the
-same preprocessing, an fp32 forward, argmax, a PNG written); peak memory of each process.
+`--side`^2 (1024) of `--bit-depth` (8) bits, `--glitches` of them spoiled (`--pass-over-glitches`: the annotator
+declines those Label next suggests): the stack is referenced by a new project, *Label next* picks `--boxes`
+frames, each gets a box refined as *Refine boxes* does, the project's defaults train (the 4-minute CPU budget),
+and `segcore predict --input STACK --measure --export tiff-stack` (a real process) predicts every frame. Over
+the frames never labelled: IoU against the truth, the area and centroid errors of the measurements, and whether
+every frame below 0.5 is flagged. Throughput, whole process, in the same run on the same stack: `segcore
+predict` (labels only, and with `--measure`) against a plain PyTorch script doing the same work (tifffile reads
+each frame, the same preprocessing, an fp32 forward, argmax, a PNG written); peak memory of each process
+(`--skip-throughput`: the `--measure` run only).
 """
 
 from __future__ import annotations
@@ -117,18 +119,25 @@ def acquisition_run(args: argparse.Namespace) -> dict:
     frames, threads = args.acquisition, torch.get_num_threads()
     tmp = Path(tempfile.mkdtemp(dir=ROOT / "benchmarks" / "out"))
     stack = tmp / "acquisition.tif"
-    truth = []
-    with tifffile.TiffWriter(stack) as tif:
-        for frame in acquisition_frames(frames, size=args.side, seed=args.seed):
+    truth, glitches = [], {}
+    with tifffile.TiffWriter(stack, bigtiff=args.side * args.side * frames * args.bit_depth // 8 > 2**31) as tif:
+        for frame in acquisition_frames(frames, size=args.side, seed=args.seed, bit_depth=args.bit_depth,
+                                        glitches=args.glitches):
             tif.write(frame.image, photometric="minisblack", contiguous=True)
             truth.append(np.packbits(frame.mask))
+            if frame.glitch:
+                glitches[frame.index] = frame.glitch
     shape = (args.side, args.side)
     store = ProjectStore.create(tmp / "project", ClassTable.from_names(["background", "sample"]))
     store.add_sequence(stack)
     chosen: list[int] = []
-    for _ in range(args.boxes):
-        chosen.append(suggest_next(store, exclude=chosen).image_id)
+    passed_over: list[int] = []  # --pass-over-glitches: suggestions the annotator declines
+    while len(chosen) < args.boxes:
+        suggestion = suggest_next(store, exclude=chosen + passed_over).image_id
+        spoiled = args.pass_over_glitches and store.image(suggestion).frame in glitches
+        (passed_over if spoiled else chosen).append(suggestion)
     labelled = sorted(store.image(i).frame for i in chosen)
+    declined = sorted(store.image(i).frame for i in passed_over)
     rng = np.random.default_rng(args.seed)
     for image_id in chosen:
         record = store.image(image_id)
@@ -148,11 +157,13 @@ def acquisition_run(args: argparse.Namespace) -> dict:
     out = tmp / "predicted"
     predict = [sys.executable, "-m", "segcore", "predict", "--checkpoint", checkpoint, "--input", str(stack)]
     measure_s, measure_peak = _peak_run([*predict, "--out", str(out), "--measure", "--export", "tiff-stack"])
-    labels_s, labels_peak = _peak_run([*predict, "--out", str(tmp / "labels"), "--no-uncertainty", "--whole"])
-    (tmp / "plain").mkdir()
-    (tmp / "plain.py").write_text(PLAIN_SCRIPT)
-    plain_s, plain_peak = _peak_run([sys.executable, str(tmp / "plain.py"), checkpoint, str(stack), str(tmp / "plain"),
-                                     str(threads)])
+    throughput = {"predict --measure": (measure_s, measure_peak)}
+    if not args.skip_throughput:
+        throughput["predict labels"] = _peak_run([*predict, "--out", str(tmp / "labels"), "--no-uncertainty", "--whole"])
+        (tmp / "plain").mkdir()
+        (tmp / "plain.py").write_text(PLAIN_SCRIPT)
+        throughput["plain script"] = _peak_run([sys.executable, str(tmp / "plain.py"), checkpoint, str(stack),
+                                                str(tmp / "plain"), str(threads)])
 
     predicted = tifffile.imread(out / "labels.tif")
     with open(out / "measurements.csv", newline="", encoding="utf-8") as handle:
@@ -169,23 +180,26 @@ def acquisition_run(args: argparse.Namespace) -> dict:
         area_error = abs(float(row["area_px"]) - true.sum()) / true.sum() if row else 1.0
         shift = math.hypot(float(row["centroid_x"]) - xs.mean(), float(row["centroid_y"]) - ys.mean()) if row else math.inf
         per_frame[index] = {"iou": float(np.logical_and(true, pred).sum() / union), "area_error": area_error,
-                            "centroid_error_px": shift, "flag": row["flag"] if row else "missing",
+                            "centroid_error_px": shift, "flag": row["flag"] if row else "no row",
+                            "glitch": glitches.get(index),
                             "estimated": float(row["estimated_quality"]) if row and row["estimated_quality"] else None}
     ious = [f["iou"] for f in per_frame.values()]
+    clean = [f["iou"] for f in per_frame.values() if f["glitch"] is None]
     bad = [i for i, f in per_frame.items() if f["iou"] < 0.5]
     shutil.rmtree(tmp, ignore_errors=True)
     return {
-        "frames": frames, "side": args.side, "seed": args.seed, "boxes": args.boxes, "labelled_frames": labelled,
+        "frames": frames, "side": args.side, "bit_depth": args.bit_depth, "seed": args.seed, "boxes": args.boxes,
+        "labelled_frames": labelled, "glitched_frames": glitches,
+        "passed_over": declined,
         "train_s": round(train_s, 1), "epochs": finished.epochs,
         "mean_iou": round(statistics.fmean(ious), 4), "worst_iou": round(min(ious), 4),
-        "frames_below_0.5": len(bad), "flagged_below_0.5": sum(1 for i in bad if per_frame[i]["flag"]),
+        "mean_iou_unspoiled": round(statistics.fmean(clean), 4), "worst_iou_unspoiled": round(min(clean), 4),
+        "frames_below_0.5": len(bad), "flagged_below_0.5": sum(1 for i in bad if per_frame[i]["flag"] not in ("", "no row")),
         "flagged": sum(1 for f in per_frame.values() if f["flag"]),
         "median_area_error": round(statistics.median(f["area_error"] for f in per_frame.values()), 4),
         "median_centroid_error_px": round(statistics.median(f["centroid_error_px"] for f in per_frame.values()), 2),
-        "throughput_fps": {"predict --measure": round(frames / measure_s, 3), "predict labels": round(frames / labels_s, 3),
-                           "plain script": round(frames / plain_s, 3)},
-        "peak_rss_mb": {"predict --measure": round(measure_peak / 2**20), "predict labels": round(labels_peak / 2**20),
-                        "plain script": round(plain_peak / 2**20)},
+        "throughput_fps": {name: round(frames / seconds, 3) for name, (seconds, _) in throughput.items()},
+        "peak_rss_mb": {name: round(peak / 2**20) for name, (_, peak) in throughput.items()},
         "per_frame": per_frame,
     }
 
@@ -198,6 +212,12 @@ def main() -> int:
     parser.add_argument("--acquisition", type=int, metavar="N", help="the end-to-end run on N generated frames instead")
     parser.add_argument("--boxes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="of the acquisition's frames")
+    parser.add_argument("--glitches", type=float, default=0.0,
+                        help="the share of the acquisition's frames spoiled (washed out or dark, segcore.demo.acquisition)")
+    parser.add_argument("--pass-over-glitches", action="store_true",
+                        help="the annotator declines the spoiled frames Label next suggests, and takes the next")
+    parser.add_argument("--skip-throughput", action="store_true", help="the acquisition's --measure run only")
     parser.add_argument("--train-s", type=float, help="training time budget (default: the project's defaults')")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "bench_sequence.json")
     args = parser.parse_args()
@@ -205,13 +225,16 @@ def main() -> int:
         report = acquisition_run(args)
         print(f"{report['frames']} frames, {report['boxes']} refined boxes (frames {report['labelled_frames']}), trained "
               f"{report['train_s']:.0f} s ({report['epochs']} epochs): frames never labelled mean IoU "
-              f"{report['mean_iou']:.3f}, worst {report['worst_iou']:.3f}, {report['frames_below_0.5']} below 0.5 "
+              f"{report['mean_iou']:.3f}, worst {report['worst_iou']:.3f} (unspoiled frames: mean "
+              f"{report['mean_iou_unspoiled']:.3f}, worst {report['worst_iou_unspoiled']:.3f}), "
+              f"{report['frames_below_0.5']} below 0.5 "
               f"({report['flagged_below_0.5']} of them flagged; {report['flagged']} flagged in all); median area error "
               f"{100 * report['median_area_error']:.1f} %, median centroid error {report['median_centroid_error_px']:.2f} px")
         fps, peak = report["throughput_fps"], report["peak_rss_mb"]
-        print("frames/s (whole process): " + ", ".join(f"{k} {v:.2f}" for k, v in fps.items())
-              + f"; predict labels / plain = {fps['predict labels'] / fps['plain script']:.2f}x; peak MB: "
-              + ", ".join(f"{k} {v}" for k, v in peak.items()))
+        ratios = "".join(f"; {name} / plain = {fps[name] / fps['plain script']:.2f}x" for name in fps
+                         if "plain script" in fps and name != "plain script")
+        print("frames/s (whole process): " + ", ".join(f"{k} {v:.2f}" for k, v in fps.items()) + ratios
+              + "; peak MB: " + ", ".join(f"{k} {v}" for k, v in peak.items()))
         write_report(args.out, report)
         return 0
 

@@ -132,8 +132,9 @@ class MeasurementsPanel(QDockWidget):
         # Frames by their frame number, other images in the order measured (dict lookups: thousands of frames).
         self._x = {name: k if self._frames.get(name) is None else self._frames[name] for k, name in enumerate(order)}
         flagged = sorted({m.frame for m in measurements if m.flag})
-        self.summary.setText(f"{len(measurements)} region(s) in {len(order)} image(s); {len(flagged)} flagged "
-                             "(red: estimated bad or jumping against their neighbours). Click a point to open it.")
+        regions = sum(m.is_region for m in measurements)
+        self.summary.setText(f"{regions} region(s) in {len(order)} image(s); {len(flagged)} flagged (red: estimated "
+                             "bad, nothing found, or jumping against their neighbours). Click a point to open it.")
         self._draw()
 
     def _finished(self) -> None:

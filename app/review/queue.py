@@ -218,7 +218,7 @@ class ReviewPanel(QDockWidget):
         self.list.clear()
         estimated = self.kind == "estimated_iou"
         for entry in self._queue:
-            self.list.addTopLevelItem(_row(entry, known[entry.image_id], check=estimated and _to_check(entry)))
+            self.list.addTopLevelItem(_row(entry, known[entry.image_id], flag=estimated and entry.flagged))
         self._show_summary()
         self._show_predict_button()
         self._mark_current(self.state.current_id)
@@ -234,6 +234,9 @@ class ReviewPanel(QDockWidget):
         parts = [f"{len(self._queue)} image(s), {scored} {'estimated' if self.kind == 'estimated_iou' else 'scored'}"]
         if self.kind == "estimated_iou":
             parts.append(f"{sum(map(_to_check, self._queue))} to check (estimated IoU below {CHECK_BELOW:.2f})")
+            jumping = sum(entry.jump for entry in self._queue)
+            if jumping:
+                parts.append(f"{jumping} jump against the frames beside them")
         if stale:
             parts.append(f"{stale} predicted by an older run")
         if unpredicted:
@@ -286,21 +289,23 @@ def _to_check(entry: QueueEntry) -> bool:
     return to_check(entry.value)
 
 
-def _row(entry: QueueEntry, name: str, *, check: bool = False) -> QTreeWidgetItem:
+def _row(entry: QueueEntry, name: str, *, flag: bool = False) -> QTreeWidgetItem:
     """One queue row: name, value, where the prediction came from; marked when it needs a new prediction, and in
-    red when `check` (estimated bad)."""
+    red when `flag` (estimated bad, or jumping against the frames beside it)."""
     origin = entry.origin
     if origin is None:
         where, tip = "not predicted", "This image has no prediction yet"
     else:
         where = origin.describe()
         tip = f"{where}\n{origin.checkpoint}"
-    value = "—" if entry.value is None else f"{entry.value:.3f}"
+    value = ("—" if entry.value is None else f"{entry.value:.3f}") + (" jump" if entry.jump else "")
     item = QTreeWidgetItem([name, value, where])
     item.setData(NAME, IMAGE_ID_ROLE, entry.image_id)
     item.setTextAlignment(VALUE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    if check:
-        tip = f"estimated IoU {entry.value:.2f}: check this prediction\n{tip}"
+    if flag:
+        why = [f"estimated IoU {entry.value:.2f}: check this prediction"] if _to_check(entry) else []
+        why += ["its region jumps against the frames beside it (area or position)"] if entry.jump else []
+        tip = "\n".join([*why, tip])
         for column in (NAME, VALUE):
             item.setForeground(column, QBrush(CHECK_COLOR))
     for column in (NAME, VALUE, ORIGIN):

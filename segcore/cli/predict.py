@@ -37,8 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlap", type=real(0, MAX_OVERLAP), default=0.25,
                         help=f"tile overlap fraction, 0 to {MAX_OVERLAP} (default 0.25)")
     parser.add_argument("--tta", action="store_true",
-                        help="labels from the mean of the image and its mirrored views (the quality estimate's: "
-                        "left-right, up-down, both; with the fringe analysis, two with the phase negated)")
+                        help="labels from the mean of the image and its mirror both ways (the quality estimate's "
+                        "view; with the fringe analysis, with the phase negated)")
     parser.add_argument("--one-region", action=argparse.BooleanOptionalAction, default=None,
                         help="each class but the first (background) keeps its largest region, holes filled: "
                         "for frames holding one object per class (default: as the checkpoint was trained)")
@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-uncertainty", action="store_true",
                         help="labels only: skip the per-pixel entropy and the per-image score (faster on a CPU)")
     parser.add_argument("--quality", action="store_true",
-                        help="estimate each prediction's IoU from mirrored views of the image (four forwards an "
+                        help="estimate each prediction's IoU from the image's mirror (two forwards an "
                         "image) into quality.json, and name those to check")
     parser.add_argument("--measure", action="store_true",
                         help="write measurements.csv: per image and class present, its area, centroid, bounding box, "
@@ -178,7 +178,9 @@ def _write_summaries(args: argparse.Namespace, frames: list, journal) -> None:  
         in_order = args.sequence or any(frame.index is not None for frame in frames)
         path = write_measurements(args.out / "measurements.csv", flag_jumps(measurements) if in_order else measurements,
                                   pixel_size=args.pixel_size, unit=args.unit)
-        print(f"measured {len(measurements)} regions in {path}")
+        regions = sum(m.is_region for m in measurements)
+        print(f"measured {regions} regions in {path}" + (f"; nothing found in {len(measurements) - regions} image(s)"
+                                                          if regions < len(measurements) else ""))
     if args.quality or args.measure:
         atomic_write_bytes(args.out / "quality.json", json.dumps(qualities, indent=1).encode("utf-8"))
         check = sorted((name for name, value in qualities.items() if value < CHECK_BELOW), key=qualities.get)

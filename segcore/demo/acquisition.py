@@ -8,6 +8,10 @@ the sample drifts along a slow random path, turns and grows or shrinks (by up to
 in phase (the optical path between the arms creeps), and the light flickers (a few per cent, frame to frame).
 The physics is the *everywhere* family's: fringes everywhere, the sample bending them (a phase step and a
 dome) and changing the reflectivity and the fringe contrast over it. Frame i depends on (seed, i) only.
+
+With `glitches`, that share of the frames is spoiled as recordings are: the table shakes during the exposure
+(the fringes wash out to a tenth of their contrast) or the exposure misfires (a tenth of the light, the noise
+as strong). Which frames, and how, depends on (seed, i) too; the other frames stay as they are without.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ GROWTH = 0.33
 """The sample's size changes by up to this share either way over the acquisition."""
 FLICKER = 0.04
 NOISES = ("gaussian", "speckle", "pattern")
+GLITCHES = ("washed out", "dark")
+GLITCH_DIMMING = 0.1
+"""A glitched frame keeps this share of its fringe contrast (washed out) or of its light (dark)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class AcquisitionFrame:
     """uint8 (or uint16) H x W."""
     mask: np.ndarray
     """0/1 H x W: the sample."""
+    glitch: str | None = None
+    """One of GLITCHES, or None: a frame as the instrument meant it."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +107,13 @@ def _pose(instrument: _Instrument, t: float) -> np.ndarray:
 
 
 def acquisition_frames(frames: int, *, size: int = 1024, seed: int = 0, bit_depth: int = 8,
-                       start: int = 0) -> Iterator[AcquisitionFrame]:
-    """Frames `start`..`frames - 1` of the acquisition `seed` (`frames` sets its length: the sample's path spans it)."""
+                       start: int = 0, glitches: float = 0.0) -> Iterator[AcquisitionFrame]:
+    """Frames `start`..`frames - 1` of the acquisition `seed` (`frames` sets its length: the sample's path spans it);
+    `glitches`: the share of frames spoiled (the module's docstring)."""
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    if not 0.0 <= glitches <= 1.0:
+        raise ValueError(f"glitches is a share of the frames, 0 to 1, got {glitches}")
     instrument = _instrument(size, seed)
     y, x = _coordinates(size, size)
     k = 2 * math.pi / instrument.period * size / 2
@@ -110,6 +122,8 @@ def acquisition_frames(frames: int, *, size: int = 1024, seed: int = 0, bit_dept
     full_scale = 255 if bit_depth == 8 else 65535
     for index in range(start, frames):
         rng = np.random.default_rng([seed, 3100, index])
+        spoil = np.random.default_rng([seed, 3200, index])  # its own stream: the other frames stay the same
+        glitch = GLITCHES[int(spoil.integers(len(GLITCHES)))] if spoil.random() < glitches else None
         t = index / max(frames - 1, 1)
         mask = cv2.warpAffine(instrument.shape_mask, _pose(instrument, t), (size, size), flags=cv2.INTER_NEAREST)
         inside = _soft(mask, 1.2 * size / 1024)
@@ -118,7 +132,11 @@ def acquisition_frames(frames: int, *, size: int = 1024, seed: int = 0, bit_dept
         visibility = np.full((size, size), 0.6, np.float32) * (1 + (instrument.visibility_inside - 1) * inside)
         reflect = instrument.illumination * (1 + (instrument.reflectivity - 1) * inside)
         reflect = reflect * np.float32(1 + FLICKER * rng.uniform(-1, 1))
+        if glitch == "washed out":
+            visibility *= GLITCH_DIMMING
         intensity = expose(phase.astype(np.float32), visibility, reflect.astype(np.float32), rng)
+        if glitch == "dark":  # after the exposure's own scaling, before the camera's noise
+            intensity *= GLITCH_DIMMING
         _add_noise(intensity, instrument.noise, size, rng)
         image = np.clip((intensity + 0.02) * full_scale, 0, full_scale)
-        yield AcquisitionFrame(index, image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask)
+        yield AcquisitionFrame(index, image.astype(np.uint8 if bit_depth == 8 else np.uint16), mask, glitch)

@@ -77,7 +77,7 @@ class PredictJournal:
         self.done[name] = self._own[name] = entry
 
     def measurements(self, name: str) -> list[Measurement]:
-        return [Measurement(**{**m, "bbox": tuple(m["bbox"])}) for m in self.done[name]["measurements"]]
+        return [Measurement(**{**m, "bbox": m["bbox"] and tuple(m["bbox"])}) for m in self.done[name]["measurements"]]
 
     def close(self) -> None:
         if self._handle is not None:

@@ -11,7 +11,9 @@ bounding box in pixels, the diameter of the disc of the same area, the orientati
 from the same class in the neighbouring frames, `flag_jumps`). On a grayscale frame,
 the fringe period and orientation inside the region too, from the windowed spectrum of the frame
 under the region (the fringe analysis's robust carrier search). With a pixel size, the lengths and the
-area again in that unit.
+area again in that unit. A frame where nothing but the background is found gets one row of its own (class
+empty, area 0, its estimate: the fringe analysis's views agree on nothing, so 0 and "check"), so that every
+frame predicted is in the CSV and a sample lost in one frame of an acquisition is not a silent gap.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -42,10 +45,12 @@ MIN_FRINGE_SIDE = 16
 PAD_FACTOR, PAD_SIDE = 4, 2048
 """The region's crop is zero-padded to PAD_FACTOR times its side for its spectrum (past PAD_SIDE, to twice its side)."""
 CHECK, JUMP = "check", "jump"
+NOTHING = ""
+"""The class of a frame's row where nothing but the background was found."""
 JUMP_AREA = 0.3
-"""`flag_jumps`: an area this share above or below the neighbours' median is a jump."""
+"""`jumps`: an area this share above or below the neighbours' median is a jump."""
 JUMP_SHIFT = 0.3
-"""`flag_jumps`: a centroid this many equivalent diameters from the neighbours' median is a jump."""
+"""`jumps`: a centroid this many equivalent diameters from the neighbours' median is a jump."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,15 @@ class Measurement:
 
     frame: str
     class_name: str
+    """The class; "" (NOTHING) for a frame where nothing but the background was found, whose other sizes are None."""
     area_px: int
-    centroid_x: float
-    centroid_y: float
-    bbox: tuple[int, int, int, int]
+    centroid_x: float | None
+    centroid_y: float | None
+    bbox: tuple[int, int, int, int] | None
     """x, y, width, height."""
-    equivalent_diameter_px: float
-    orientation_deg: float
-    mean_intensity: float
+    equivalent_diameter_px: float | None
+    orientation_deg: float | None
+    mean_intensity: float | None
     fringe_period_px: float | None
     fringe_orientation_deg: float | None
     estimated_quality: float | None
@@ -70,12 +76,18 @@ class Measurement:
 
     @property
     def flag(self) -> str:
-        """"check" (estimated IoU below quality.CHECK_BELOW), "jump" (`flag_jumps`), both, or ""."""
-        return " ".join(name for name, on in ((CHECK, to_check(self.estimated_quality)), (JUMP, self.jump)) if on)
+        """"check" (estimated IoU below quality.CHECK_BELOW, or nothing found), "jump" (`flag_jumps`), both, or ""."""
+        check = to_check(self.estimated_quality) or self.class_name == NOTHING
+        return " ".join(name for name, on in ((CHECK, check), (JUMP, self.jump)) if on)
+
+    @property
+    def is_region(self) -> bool:
+        """A class's region, not the row of a frame where nothing was found."""
+        return self.class_name != NOTHING
 
     def row(self, pixel_size: float | None = None, unit: str = "um") -> dict[str, object]:
         """The CSV row: COLUMNS, then the physical columns when `pixel_size` (units per pixel) is set."""
-        x, y, w, h = self.bbox
+        x, y, w, h = self.bbox or (None, None, None, None)
         row: dict[str, object] = {
             "frame": self.frame, "class": self.class_name, "area_px": self.area_px,
             "centroid_x": _round(self.centroid_x), "centroid_y": _round(self.centroid_y),
@@ -110,7 +122,7 @@ def measure_frame(frame: str, labels: np.ndarray, image: np.ndarray, class_names
             continue
         region = labels == index
         found.append(_measure(frame, class_names[int(index)], region, gray, image.ndim == 2, quality))
-    return found
+    return found or [Measurement(frame, NOTHING, 0, None, None, None, None, None, None, None, None, quality)]
 
 
 def _measure(frame: str, name: str, region: np.ndarray, gray: np.ndarray, grayscale: bool,
@@ -162,26 +174,69 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def flag_jumps(measurements: Sequence[Measurement], neighbours: int = 2) -> list[Measurement]:
-    """`measurements` (in frame order) with `jump` set where a class's area or centroid departs from the median of
-    the same class in up to `neighbours` frames either side (JUMP_AREA, JUMP_SHIFT): a mask that jumps while the
-    sample drifts slowly is a frame to distrust, however sure the network is."""
+class Shaped(Protocol):
+    """What `jumps` compares: a class's region in one frame (a `Measurement` or a `RegionShape`)."""
+
+    class_name: str
+    area_px: int
+    centroid_x: float
+    centroid_y: float
+    equivalent_diameter_px: float
+
+
+@dataclass(frozen=True)
+class RegionShape:
+    """A class's region in one frame, no more than `jumps` needs (`region_shapes`)."""
+
+    class_name: str
+    area_px: int
+    centroid_x: float
+    centroid_y: float
+    equivalent_diameter_px: float
+
+
+def region_shapes(labels: np.ndarray, class_names: Sequence[str]) -> list[RegionShape]:
+    """The area and centroid of each class present in `labels` (background and unknown indices left out)."""
+    shapes = []
+    for index in np.unique(labels):
+        if index == 0 or index >= len(class_names):
+            continue
+        moments = cv2.moments((labels == index).astype(np.uint8), binaryImage=True)
+        area = int(moments["m00"])
+        shapes.append(RegionShape(class_names[int(index)], area, moments["m10"] / area, moments["m01"] / area,
+                                  2 * math.sqrt(area / math.pi)))
+    return shapes
+
+
+def jumps(shapes: Sequence[Shaped], neighbours: int = 2) -> set[int]:
+    """The indices of `shapes` (in frame order) whose area or centroid departs from the median of the same class
+    in the 2 x `neighbours` frames nearest it (JUMP_AREA, JUMP_SHIFT): a mask that jumps while the sample drifts
+    slowly is a frame to distrust, however sure the network is."""
     by_class: dict[str, list[int]] = {}
-    for index, measurement in enumerate(measurements):
-        by_class.setdefault(measurement.class_name, []).append(index)
+    for index, shape in enumerate(shapes):
+        if shape.class_name != NOTHING:  # no region to compare; the row is flagged "check" by itself
+            by_class.setdefault(shape.class_name, []).append(index)
     jumped = set()
     for indices in by_class.values():
         for position, index in enumerate(indices):
-            around = [measurements[i] for i in indices[max(0, position - neighbours):position]
-                      + indices[position + 1:position + 1 + neighbours]]
+            # Near either end the window slides inwards: two neighbours only, one of them jumping, would make
+            # their median the jump's and flag the frame beside it.
+            start = max(0, min(position - neighbours, len(indices) - 1 - 2 * neighbours))
+            around = [shapes[i] for i in indices[start:start + 2 * neighbours + 1] if i != index]
             if not around:
                 continue
-            this = measurements[index]
-            area = float(np.median([m.area_px for m in around]))
-            x, y = (float(np.median([getattr(m, axis) for m in around])) for axis in ("centroid_x", "centroid_y"))
+            this = shapes[index]
+            area = float(np.median([s.area_px for s in around]))
+            x, y = (float(np.median([getattr(s, axis) for s in around])) for axis in ("centroid_x", "centroid_y"))
             shift = math.hypot(this.centroid_x - x, this.centroid_y - y) / max(this.equivalent_diameter_px, 1.0)
             if abs(this.area_px - area) > JUMP_AREA * area or shift > JUMP_SHIFT:
                 jumped.add(index)
+    return jumped
+
+
+def flag_jumps(measurements: Sequence[Measurement], neighbours: int = 2) -> list[Measurement]:
+    """`measurements` (in frame order) with `jump` set where `jumps` finds one."""
+    jumped = jumps(measurements, neighbours)
     return [replace(m, jump=True) if i in jumped else m for i, m in enumerate(measurements)]
 
 

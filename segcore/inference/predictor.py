@@ -84,9 +84,9 @@ class Predictor:
     ):
         """mean_image: subtract this frame first (a sequence's mean), replacing the checkpoint's own.
 
-        tta: the labels come from the mean of the quality views (the frame mirrored three ways; for a network on
-        the fringe analysis, two of them with the phase negated). quality: each prediction carries its estimated
-        IoU (`segcore.inference.quality`), from those views: four forwards instead of one.
+        tta: the labels come from the mean of the quality views (the frame and its mirror both ways; for a network
+        on the fringe analysis, the mirror with the phase negated). quality: each prediction carries its estimated
+        IoU (`segcore.inference.quality`), from those views: two forwards instead of one.
 
         one_region: each class keeps only its largest region, holes filled (`regions.keep_one_region`), for
         frames that hold one object per class; the uncertainty and probabilities stay the network's. None:
@@ -204,7 +204,11 @@ class Predictor:
         for index, (item, size) in enumerate(zip(logits, output_sizes)):
             quality = self._estimate([view[index : index + 1] for view in outputs], item) if self.quality else None
             if item.shape[-2:] != tuple(size):
-                item = F.interpolate(item[None], size=tuple(size), mode="bilinear", align_corners=False)[0]
+                # One image of the batch keeps the batch's strides, which upsampling does not take for channels_last
+                # (its output would be class-first, and _finish's argmax over the class axis ~6x slower: a 3072 frame
+                # 0.6 s instead of 0.1 s). A copy at the working side has strides of its own.
+                item = item[None].clone(memory_format=torch.channels_last)
+                item = F.interpolate(item, size=tuple(size), mode="bilinear", align_corners=False)[0]
             results.append(self._finish(item, "whole", quality))
         return results
 

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from segcore.errors import MaskError, ProjectError
+from segcore.inference.quality import to_check
 from segcore.metrics import ConfusionMatrix
 from segcore.project.runs import newest_finished_run
+from segcore.project.sequence_jumps import jumping_frames
 from segcore.project.store import ImageStatus, ProjectStore
 
 QUEUES = ("estimated_iou", "worst_iou", "uncertain")
@@ -89,6 +91,13 @@ class QueueEntry:
     prediction to score, or one made before estimates were."""
     origin: PredictionOrigin | None
     """Where the prediction came from; None when the image has none."""
+    jump: bool = False
+    """A frame whose prediction jumps against the frames beside it in its acquisition (`sequence_jumps`)."""
+
+    @property
+    def flagged(self) -> bool:
+        """Estimated bad ("check this") or jumping: one for the user to look at first."""
+        return to_check(self.value) or self.jump
 
     @property
     def needs_prediction(self) -> bool:
@@ -100,7 +109,8 @@ def review_queue(store: ProjectStore, kind: str) -> list[QueueEntry]:
     """The images to review first.
 
     estimated_iou: every unlabelled image that has a prediction, lowest estimated IoU first (the
-    frames most likely wrong), then those predicted before estimates were, most uncertain first.
+    frames most likely wrong), then those predicted before estimates were, most uncertain first; within each,
+    the flagged ones (estimated bad, or a frame that jumps against its neighbours) come first.
     worst_iou: every labelled (or reviewed) image, lowest IoU first, then those whose prediction
     scores nothing (all pixels ignored), then those without a prediction. uncertain: every
     unlabelled image that has a prediction, most uncertain first.
@@ -112,11 +122,13 @@ def review_queue(store: ProjectStore, kind: str) -> list[QueueEntry]:
     records = store.images()
     if kind == "estimated_iou":
         qualities = store.prediction_qualities()
+        jumping = jumping_frames(store)
         predicted = [r for r in records if r.id in origins and r.status is ImageStatus.PREDICTED]
-        estimated = sorted((QueueEntry(r.id, qualities[r.id], origins[r.id]) for r in predicted
-                            if qualities[r.id] is not None), key=lambda entry: entry.value)
-        older = sorted((QueueEntry(r.id, None, origins[r.id]) for r in predicted if qualities[r.id] is None),
-                       key=lambda entry: -(scores[entry.image_id] or 0.0))
+        estimated = sorted((QueueEntry(r.id, qualities[r.id], origins[r.id], r.id in jumping) for r in predicted
+                            if qualities[r.id] is not None), key=lambda entry: (not entry.flagged, entry.value))
+        older = sorted((QueueEntry(r.id, None, origins[r.id], r.id in jumping) for r in predicted
+                        if qualities[r.id] is None),
+                       key=lambda entry: (not entry.flagged, -(scores[entry.image_id] or 0.0)))
         return estimated + older
     if kind == "uncertain":
         queue = [QueueEntry(r.id, scores[r.id], origins[r.id]) for r in records

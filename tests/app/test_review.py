@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget
@@ -114,6 +115,13 @@ class Review:
 
 @pytest.fixture()
 def review(qtbot, review_project: Path) -> Review:
+    result = _review_window(qtbot, review_project)
+    yield result
+    result.state.close()
+
+
+def _review_window(qtbot, project: Path) -> Review:
+    """The window of `Review`, shown, with `project` open and its queue computed."""
     state = ProjectState()
     win = QMainWindow()
     qtbot.addWidget(win)
@@ -134,12 +142,11 @@ def review(qtbot, review_project: Path) -> Review:
     qtbot.waitExposed(win)
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
-    state.open(review_project)
+    state.open(project)
     result = Review(qtbot, win, state, canvas, view, tabs, panel, accept)
     result.wait_settled()
     result.wait_queue()
-    yield result
-    state.close()
+    return result
 
 
 def _values(panel: ReviewPanel) -> dict[int, float | None]:
@@ -295,6 +302,30 @@ def test_the_default_queue_lists_predictions_lowest_estimated_iou_first_and_flag
     assert state.current_id == review.id("d_unsure")
     review.wait_settled()
     assert "estimated IoU 0.35 — check this" in review.view.scores_label.text()  # the review header says it too
+
+
+def test_a_frame_that_jumps_against_its_neighbours_is_flagged_in_the_queue(qtbot, tmp_path):
+    """An acquisition whose frame 2's prediction is twice as wide as its neighbours', with a good estimate: the
+    queue shows it first, in red, says why, and counts it."""
+    tifffile.imwrite(tmp_path / "acq.tif", np.zeros((5, H, W), np.uint8))
+    yy, xx = np.mgrid[0:H, 0:W]
+    with ProjectStore.create(tmp_path / "acq", CLASSES) as store:
+        store.add_sequence(tmp_path / "acq.tif")
+        for record in store.images():
+            radius = 12 if record.frame == 2 else 6
+            disc = ((xx - 20 - record.frame) ** 2 + (yy - H / 2) ** 2 <= radius**2).astype(np.uint8)
+            store.save_prediction(record.id, disc, checkpoint="test", quality=0.95 if record.frame == 2 else 0.9)
+    review = _review_window(qtbot, tmp_path / "acq")
+    try:
+        first = review.panel.list.topLevelItem(0)
+        assert review.state.record(review.panel.queue[0].image_id).frame == 2
+        assert first.foreground(1).color() == CHECK_COLOR and first.text(1) == "0.950 jump"
+        assert "jumps against the frames beside it" in first.toolTip(0) and "check this" not in first.toolTip(0)
+        second = review.panel.list.topLevelItem(1)
+        assert second.foreground(1).color() != CHECK_COLOR and "jump" not in second.text(1)
+        assert "1 jump against the frames beside them" in review.panel.summary.text()
+    finally:
+        review.state.close()
 
 
 def test_the_queue_orders_by_worst_iou_and_n_opens_the_next(qtbot, review):

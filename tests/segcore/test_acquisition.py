@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from segcore.demo.acquisition import acquisition_frames
 
@@ -27,3 +28,18 @@ def test_the_sample_moves_and_changes_while_the_instrument_stays():
     assert all(f.image.dtype == np.uint8 and f.image.shape == (128, 128) for f in frames)
     sixteen = next(acquisition_frames(2, size=128, seed=1, bit_depth=16))
     assert sixteen.image.dtype == np.uint16 and np.array_equal(sixteen.mask, frames[0].mask)
+
+
+def test_glitched_frames_are_spoiled_and_the_others_stay_as_they_were():
+    plain = list(acquisition_frames(60, size=128, seed=2))
+    spoiled = list(acquisition_frames(60, size=128, seed=2, glitches=0.2))
+    glitched = [f for f in spoiled if f.glitch]
+    assert 4 <= len(glitched) <= 24 and {f.glitch for f in glitched} == {"washed out", "dark"}
+    for before, after in zip(plain, spoiled):
+        assert (before.mask == after.mask).all()
+        if after.glitch is None:
+            assert (before.image == after.image).all()
+        else:  # a washed-out frame keeps little of its fringes' contrast, a dark one little of its light
+            assert after.image.std() < 0.5 * before.image.std()
+    with pytest.raises(ValueError, match="share of the frames"):
+        next(acquisition_frames(2, size=64, glitches=1.5))

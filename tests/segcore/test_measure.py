@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 from synthetic import square_frame
 
-from segcore.inference.measure import CHECK, COLUMNS, JUMP, flag_jumps, measure_frame, write_measurements
+from segcore.inference.measure import (
+    CHECK,
+    COLUMNS,
+    JUMP,
+    RegionShape,
+    flag_jumps,
+    jumps,
+    measure_frame,
+    write_measurements,
+)
 
 NAMES = ["background", "sample", "dust"]
 
@@ -61,7 +70,8 @@ def test_each_class_present_gets_a_row_the_background_none_and_a_bad_estimate_is
     assert [(m.class_name, m.area_px, m.flag) for m in rows] == [("sample", 600, CHECK), ("dust", 40, CHECK)]
     assert rows[0].mean_intensity == 20.0 and rows[0].fringe_period_px is None  # no fringe analysis of colour frames
     assert measure_frame("b.png", labels, image, NAMES, quality=0.95)[0].flag == ""
-    assert measure_frame("c.png", np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), NAMES) == []
+    assert [m.is_region for m in measure_frame("c.png", np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8),
+                                                NAMES)] == [False]  # nothing found: one row saying so
     with pytest.raises(ValueError, match="differ in size"):
         measure_frame("d.png", labels, image[:32], NAMES)
 
@@ -87,6 +97,14 @@ def test_a_frame_whose_region_jumps_against_its_neighbours_is_flagged_and_the_dr
     assert [m.flag for m in flagged][3:8] == ["", JUMP, "", "", JUMP]
     assert flag_jumps(rows[:1]) == rows[:1]  # one frame: nothing to compare with
     assert replace_quality(flagged[4], 0.5).flag == f"{CHECK} {JUMP}"
+
+
+def test_a_jump_beside_the_first_frame_flags_that_frame_only():
+    """Frame 1 jumps; frame 0, with one neighbour on its side, is judged against the four frames nearest it, not
+    against two whose median the jump pulls."""
+    shapes = [RegionShape("sample", 1200 if i == 1 else 300, 50.0 + i, 50.0, 20.0) for i in range(7)]
+    assert jumps(shapes) == {1}
+    assert jumps(shapes[::-1]) == {5}
 
 
 def replace_quality(measurement, quality):
@@ -124,3 +142,19 @@ def test_predict_cli_measures_every_frame_with_its_estimate(squares_checkpoint, 
     assert main([*base, "--out", str(tmp_path / "out3"), "--measure", "--sequence"]) == 0
     with (tmp_path / "out3" / "measurements.csv").open() as f:
         assert [row["flag"] for row in csv.DictReader(f)] == [JUMP, JUMP]
+    # A frame where the network finds nothing still has its row: area 0, flagged, its other sizes empty.
+    write_image(tmp_path / "seq" / "c.png", (rng.random((48, 48)) * 60).astype(np.uint8))  # noise, no square
+    assert main([*base, "--out", str(tmp_path / "out4"), "--measure"]) == 0
+    assert "measured 2 regions in" in capsys.readouterr().out.replace("; nothing found in 1 image(s)", "")
+    with (tmp_path / "out4" / "measurements.csv").open() as f:
+        blank = {row["frame"]: row for row in csv.DictReader(f)}["c.png"]
+    assert (blank["class"], blank["area_px"], blank["centroid_x"], blank["bbox_w"]) == ("", "0", "", "")
+    assert blank["flag"] == CHECK and float(blank["estimated_quality"]) == 0.0
+
+
+def test_a_frame_with_nothing_found_is_a_flagged_row_not_a_gap():
+    [row] = measure_frame("empty.png", np.zeros((40, 50), np.uint8), np.zeros((40, 50), np.uint8), NAMES)
+    assert not row.is_region and row.area_px == 0 and row.flag == CHECK  # no estimate given: flagged all the same
+    assert row.row()["bbox_x"] is None and row.row(pixel_size=2.0)["centroid_x_um"] is None
+    sample = measure_frame("f.png", _ellipse(0.0), _ellipse(0.0), NAMES)[0]
+    assert flag_jumps([sample, row, sample]) == [sample, row, sample]  # compared with nothing: no jump to find

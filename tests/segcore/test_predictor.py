@@ -144,6 +144,27 @@ def test_predict_folder_in_order_with_a_bad_file(squares_checkpoint, tmp_path):
         assert r.files and all(f.is_file() for f in r.files)
 
 
+def test_predict_folder_gives_the_reader_thread_a_core_and_the_cores_back(squares_checkpoint, tmp_path):
+    """With no worker processes on a CPU, the model runs on one thread fewer while the reader thread decodes beside
+    it; the thread counts are as they were afterwards."""
+    import cv2
+    import torch
+
+    from segcore.inference.folder import list_images, predict_folder
+
+    for i in range(2):
+        write_image(tmp_path / "in" / f"frame_{i}.png", squares_scene(64, 64, seed=i)[0])
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="fp32", device="cpu")
+    threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(2)
+    try:
+        during = [torch.get_num_threads() for _ in predict_folder(predictor, list_images(tmp_path / "in"),
+                                                                   tmp_path / "out", [], workers=0)]
+        assert during == [1, 1] and torch.get_num_threads() == 2 and cv2.getNumThreads() == cv2_threads
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_predict_cli_exports_and_scores(squares_checkpoint, tmp_path, capsys):
     import json
 
@@ -184,3 +205,24 @@ def test_a_frame_three_times_larger_and_16_bit_is_predicted_at_the_trained_scale
     assert result.labels.shape == (144, 144)
     iou = ((result.labels == 1) & (big_truth == 1)).sum() / ((result.labels == 1) | (big_truth == 1)).sum()
     assert iou > 0.8
+
+
+def test_batched_logits_upsampled_to_the_frame_stay_class_last(squares_checkpoint, monkeypatch):
+    """predict_batch upsamples each image's logits to its frame: they must reach the argmax class-last (a class-first
+    layout made it ~6x slower on a 3072 frame, bench_sequence.py)."""
+    import torch
+
+    layouts = []
+    finish = Predictor._finish
+
+    def spy(self, logits, mode, quality=None):
+        layouts.append(logits.permute(1, 2, 0).is_contiguous())
+        return finish(self, logits, mode, quality)
+
+    monkeypatch.setattr(Predictor, "_finish", spy)
+    predictor = Predictor(squares_checkpoint, mode="whole", precision="fp32", resize=32)
+    image = squares_scene(64, 64, seed=1)[0]
+    batch = torch.stack([predictor.preprocess(image)] * 2)
+    predictions = predictor.predict_batch(batch, [(64, 64), (64, 64)])
+    assert layouts == [True, True] and all(p.labels.shape == (64, 64) for p in predictions)
+    assert (predictions[0].labels == predictor.predict(image).labels).all()

@@ -16,6 +16,7 @@ from segcore.cli.exit_codes import ExitCode
 from segcore.data.classes import ClassTable
 from segcore.errors import ImageReadError, ProjectError
 from segcore.io.sequences import close_open_sequences, open_sequence, read_frame, sequence_fingerprint
+from segcore.project.review import review_queue
 from segcore.project.store import ProjectStore
 from segcore.project.suggest import suggest_next
 from segcore.project.thumbnails import thumbnail_for
@@ -227,3 +228,32 @@ def test_a_folder_sequence_that_lost_a_frame_is_reported(tmp_path):
         assert store.sequence_problem(record) is None and store.read_image(store.images()[3].id)[0, 0] == 3
         (tmp_path / "frames" / "f1.png").unlink()
         assert "changed since it was imported" in store.sequence_problem(record)
+
+
+def _disc(shape: tuple[int, int], x: float, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return ((xx - x) ** 2 + (yy - shape[0] / 2) ** 2 <= radius**2).astype(np.uint8)
+
+
+def test_a_frame_whose_prediction_jumps_is_flagged_first_in_the_review_queue(tmp_path):
+    """A disc drifting a pixel a frame; frame 4's prediction is twice as wide, confidently (estimate 0.97): the
+    default queue flags it and puts it first, and leaves the frames whose disc only drifts unflagged."""
+    tifffile.imwrite(tmp_path / "acq.tif", _stack(frames=9, height=48, width=64, dtype=np.uint8))
+    with ProjectStore.create(tmp_path / "p", TABLE) as store:
+        store.add_sequence(tmp_path / "acq.tif")
+        frames = sorted(store.images(), key=lambda r: r.frame)
+        for record in frames:
+            radius = 16.0 if record.frame == 4 else 8.0
+            quality = 0.97 if record.frame == 4 else 0.90 + 0.005 * record.frame
+            store.save_prediction(record.id, _disc((48, 64), 20 + record.frame, radius), checkpoint="c.pt",
+                                  quality=quality)
+        queue = review_queue(store, "estimated_iou")
+        by_frame = {store.image(e.image_id).frame: e for e in queue}
+        assert [f for f, e in by_frame.items() if e.jump] == [4]
+        assert store.image(queue[0].image_id).frame == 4 and queue[0].flagged
+        rest = [e.value for e in queue[1:]]
+        assert rest == sorted(rest) and not any(e.flagged for e in queue[1:])
+
+        # Corrected, the frame is not flagged any more: the shapes follow the stored prediction.
+        store.save_prediction(frames[4].id, _disc((48, 64), 24, 8.0), checkpoint="c.pt", quality=0.97)
+        assert not any(e.jump for e in review_queue(store, "estimated_iou"))
