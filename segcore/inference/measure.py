@@ -12,8 +12,8 @@ from the same class in the neighbouring frames, `flag_jumps`). On a grayscale fr
 the fringe period and orientation inside the region too, from the windowed spectrum of the frame
 under the region (the fringe analysis's robust carrier search). With a pixel size, the lengths and the
 area again in that unit. A frame where nothing but the background is found gets one row of its own (class
-empty, area 0, its estimate: the fringe analysis's views agree on nothing, so 0 and "check"), so that every
-frame predicted is in the CSV and a sample lost in one frame of an acquisition is not a silent gap.
+empty, area 0, flagged "check"), so that every frame predicted is in the CSV and a sample lost in one frame of
+an acquisition is not a silent gap.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def region_shapes(labels: np.ndarray, class_names: Sequence[str]) -> list[Region
 
 def jumps(shapes: Sequence[Shaped], neighbours: int = 2) -> set[int]:
     """The indices of `shapes` (in frame order) whose area or centroid departs from the median of the same class
-    in the 2 x `neighbours` frames nearest it (JUMP_AREA, JUMP_SHIFT): a mask that jumps while the sample drifts
+    in up to `neighbours` frames either side (JUMP_AREA, JUMP_SHIFT): a mask that jumps while the sample drifts
     slowly is a frame to distrust, however sure the network is."""
     by_class: dict[str, list[int]] = {}
     for index, shape in enumerate(shapes):
@@ -218,20 +218,24 @@ def jumps(shapes: Sequence[Shaped], neighbours: int = 2) -> set[int]:
             by_class.setdefault(shape.class_name, []).append(index)
     jumped = set()
     for indices in by_class.values():
-        for position, index in enumerate(indices):
-            # Near either end the window slides inwards: two neighbours only, one of them jumping, would make
-            # their median the jump's and flag the frame beside it.
-            start = max(0, min(position - neighbours, len(indices) - 1 - 2 * neighbours))
-            around = [shapes[i] for i in indices[start:start + 2 * neighbours + 1] if i != index]
-            if not around:
-                continue
-            this = shapes[index]
-            area = float(np.median([s.area_px for s in around]))
-            x, y = (float(np.median([getattr(s, axis) for s in around])) for axis in ("centroid_x", "centroid_y"))
-            shift = math.hypot(this.centroid_x - x, this.centroid_y - y) / max(this.equivalent_diameter_px, 1.0)
-            if abs(this.area_px - area) > JUMP_AREA * area or shift > JUMP_SHIFT:
-                jumped.add(index)
+        windows = [indices[max(0, p - neighbours):p] + indices[p + 1:p + 1 + neighbours] for p in range(len(indices))]
+        first = {index for index, window in zip(indices, windows) if _departs(shapes, index, window)}
+        # Judged again without the frames that departed: near either end a frame has two neighbours, and one that
+        # jumps pulls their median with it, so the frame beside a jump would be flagged too.
+        jumped.update(index for index, window in zip(indices, windows) if index in first
+                      and _departs(shapes, index, [i for i in window if i not in first] or window))
     return jumped
+
+
+def _departs(shapes: Sequence[Shaped], index: int, around: list[int]) -> bool:
+    """Whether shape `index` departs from the median area or centroid of the shapes `around` it."""
+    if not around:
+        return False
+    this = shapes[index]
+    area = float(np.median([shapes[i].area_px for i in around]))
+    x, y = (float(np.median([getattr(shapes[i], axis) for i in around])) for axis in ("centroid_x", "centroid_y"))
+    shift = math.hypot(this.centroid_x - x, this.centroid_y - y) / max(this.equivalent_diameter_px, 1.0)
+    return abs(this.area_px - area) > JUMP_AREA * area or shift > JUMP_SHIFT
 
 
 def flag_jumps(measurements: Sequence[Measurement], neighbours: int = 2) -> list[Measurement]:

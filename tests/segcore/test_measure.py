@@ -100,8 +100,7 @@ def test_a_frame_whose_region_jumps_against_its_neighbours_is_flagged_and_the_dr
 
 
 def test_a_jump_beside_the_first_frame_flags_that_frame_only():
-    """Frame 1 jumps; frame 0, with one neighbour on its side, is judged against the four frames nearest it, not
-    against two whose median the jump pulls."""
+    """Frame 1 jumps; frame 0, whose two neighbours' median the jump pulls, is judged again without it."""
     shapes = [RegionShape("sample", 1200 if i == 1 else 300, 50.0 + i, 50.0, 20.0) for i in range(7)]
     assert jumps(shapes) == {1}
     assert jumps(shapes[::-1]) == {5}
