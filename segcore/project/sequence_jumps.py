@@ -10,6 +10,7 @@ so the queue recomputed after an edit reads only the predictions that changed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 
 from segcore.errors import SegcoreError
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 KEPT_SHAPES = 50_000
 """Predictions whose shapes stay known (a few hundred bytes each); past it the oldest are read again."""
 _shapes: OrderedDict[tuple[str, int, str, tuple[str, ...]], tuple[RegionShape, ...]] = OrderedDict()
+_shapes_lock = threading.Lock()  # the review queue is computed in worker threads
 
 
 def jumping_frames(store: ProjectStore) -> set[int]:
@@ -45,16 +47,18 @@ def jumping_frames(store: ProjectStore) -> set[int]:
 def _prediction_shapes(store: ProjectStore, image_id: int, created_at: str,
                        names: list[str]) -> tuple[RegionShape, ...]:
     key = (str(store.root), image_id, created_at, tuple(names))
-    if key in _shapes:
-        _shapes.move_to_end(key)
-        return _shapes[key]
+    with _shapes_lock:
+        if key in _shapes:
+            _shapes.move_to_end(key)
+            return _shapes[key]
     try:
         prediction = store.load_prediction(image_id)
     except SegcoreError as exc:  # one unreadable prediction: named, the others still compared
         log.warning("image %d: %s", image_id, exc)
         return ()
     shapes = () if prediction is None else tuple(region_shapes(prediction.labels, names))
-    _shapes[key] = shapes
-    if len(_shapes) > KEPT_SHAPES:
-        _shapes.popitem(last=False)
+    with _shapes_lock:
+        _shapes[key] = shapes
+        if len(_shapes) > KEPT_SHAPES:
+            _shapes.popitem(last=False)
     return shapes
