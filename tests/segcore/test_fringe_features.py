@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from synthetic import write_squares_dataset
@@ -21,6 +22,7 @@ from segcore.data.transforms.fringes import (
     RandomPhaseSign,
     find_carrier,
     fringe_features,
+    gaussian_blur,
 )
 from segcore.data.transforms.labels import IgnoreBoundary
 from segcore.inference.predictor import Predictor
@@ -294,3 +296,29 @@ def test_the_gray_channels_jitter_after_the_analysis_as_before_it():
         RandomFringeIntensity(invert=1.0)(features[..., :3], None, rng)
     with pytest.raises(ValueError, match="fringe_side"):
         AugmentConfig(fringe_side=512)  # the analysis's side without the analysis
+
+
+@pytest.mark.parametrize("sigma", [40.0, 128.0, 512.0])
+def test_a_wide_blur_through_a_smaller_copy_matches_the_exact_one(sigma):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:600, 0:700]
+    frame = (120 + 100 * np.cos(2 * np.pi * (0.8 * xx + 0.6 * yy) / 60) + 50 * ((xx - 300) ** 2 + (yy - 280) ** 2 < 150**2)
+             + 30 * xx / 700 + rng.normal(0, 10, xx.shape)).astype(np.float32)
+    exact = cv2.GaussianBlur(frame, (0, 0), sigma)
+    fast = gaussian_blur(frame, sigma)
+    assert fast.shape == frame.shape and fast.dtype == np.float32
+    assert float(np.abs(fast - exact).max()) < 0.004 * float(np.ptp(frame))
+
+
+def test_a_frame_without_fringes_is_analysed_with_narrow_kernels_only(monkeypatch):
+    # Its carrier is the frame's side: the exact blurs were 3000 px wide and took seconds each at 1024^2.
+    widths, exact = [], cv2.GaussianBlur
+
+    def recording(x, ksize, sigma, *args, **kwargs):
+        widths.append(sigma)
+        return exact(x, ksize, sigma, *args, **kwargs)
+
+    monkeypatch.setattr(fringes_module.cv2, "GaussianBlur", recording)
+    features = fringe_features(np.full((512, 512), 40, np.float32), "quartic", normalise=True, robust_carrier=True)
+    assert np.isfinite(features).all() and widths
+    assert max(widths) <= fringes_module.WIDE_SIGMA
