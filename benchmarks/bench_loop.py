@@ -36,6 +36,9 @@ sample size 1-40 %, five shapes, five kinds of camera noise; the phase object am
 one factor, flips only, intensities by bit depth), measured on the same frames and labels;
 `--carrier K` adds a run whose fringe analysis removes the carrier only (`fringe_background`, the
 analysis before the quadratic background became the default);
+`--epochs K:EPOCHS ...` trains exactly EPOCHS epochs with K labelled frames instead of the time budget (what the
+budget buys on an idle machine), so runs that share the machine compare. Every run also reports its labelled frames
+predicted back (`segcore.project.label_fit`: "labels back", and how many fall below 0.5).
 `--pseudo K...` runs with pseudo-labels on (`TrainConfig.pseudo_labels`: half-way, the model labels the
 project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
 Every run scores the network's own labels and the same labels tidied to one region per class,
@@ -75,7 +78,7 @@ from segcore.project.predict import predict_project, project_predictor  # noqa: 
 from segcore.project.runs import train_project  # noqa: E402
 from segcore.project.store import ProjectStore  # noqa: E402
 from segcore.training import TrainConfig  # noqa: E402
-from segcore.training.events import Finished  # noqa: E402
+from segcore.training.events import LabelsChecked  # noqa: E402
 
 ONE_FACTOR_SIDE = 1024
 GENERATORS = {"varied": varied_samples, "demo": demo_samples,
@@ -151,7 +154,9 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
     config = policy_config(store, policy, overrides, seed)
     config.validate()
     start = time.perf_counter()
-    finished = next(e for e in train_project(store, config, name=name) if isinstance(e, Finished))
+    events = list(train_project(store, config, name=name))
+    finished = events[-1]
+    checked = next((e for e in events if isinstance(e, LabelsChecked)), None)
     train_s = time.perf_counter() - start
     checkpoint = Path(finished.best_checkpoint)
     # As the app predicts (the checkpoint's one-region default, the quality estimate); the network's own labels
@@ -185,7 +190,13 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
         "quality": quality_report(scores, estimates, agreements, entropies),
         "network": {"mean": statistics.fmean(network_scores.values()), "worst": min(network_scores.values())},
         "one_region": {"mean": statistics.fmean(tidied_scores.values()), "worst": min(tidied_scores.values())},
+        "labels_back": None if checked is None else {"mean": checked.mean_iou, "failing": list(checked.failing)},
     }
+
+
+def _k_epochs(text: str) -> tuple[int, int]:
+    k, _, epochs = text.partition(":")
+    return int(k), int(epochs)
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -260,7 +271,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                     seeds = last_seeds if k == curve[-1] else args.train_seeds[:1]
                     for train_seed in seeds:
                         result = train_and_score(store, evaluation, "defaults", f"{order} K={k} seed {train_seed}",
-                                                 args.set, train_seed, args.keep)
+                                                 _settings(args, k), train_seed, args.keep)
                         rows.append({"seed": seed, "order": order, "k": k, "labels": "refined", "policy": "defaults",
                                      "labelled": labelled, "label_iou": {n: LABEL_IOU[n] for n in labelled}, **result})
                         _print_row(rows[-1])
@@ -274,10 +285,16 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
             with _fresh_copy(Path(tmp), index) as store:
                 label(store, pool[:k], refined=labels == "refined")
                 rows.append({"seed": seed, "order": "random", "k": k, "labels": labels, "policy": policy,
-                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}", args.set,
-                                               keep=args.keep)})
+                             **train_and_score(store, evaluation, policy, f"{labels} {policy} K={k}",
+                                               _settings(args, k), keep=args.keep)})
                 _print_row(rows[-1])
     return rows
+
+
+def _settings(args: argparse.Namespace, k: int) -> dict:
+    """`--set`, and with `--epochs` the epochs of K labelled frames instead of the time budget."""
+    epochs = dict(args.epochs)
+    return {**args.set, "time_budget_s": None, "epochs": epochs[k]} if k in epochs else args.set
 
 
 def _fresh_copy(tmp: Path, index: int) -> ProjectStore:
@@ -299,6 +316,8 @@ def _print_row(row: dict) -> None:
         f"network's own: {row['network']['mean']:.3f} (worst {row['network']['worst']:.3f})",
         f"one region: {row['one_region']['mean']:.3f} (worst {row['one_region']['worst']:.3f})",
         f"quality: {quality}", f"|est-true| {row['quality']['mean_abs_error']:.3f}",
+        *([f"labels back {row['labels_back']['mean']:.3f} ({len(row['labels_back']['failing'])} below 0.5)"]
+          if row.get("labels_back") and row["labels_back"]["mean"] is not None else []),
     ]
     print("  ".join(parts), flush=True)
 
@@ -354,6 +373,9 @@ def main() -> int:
                         "train with (default: all)")
     parser.add_argument("--set", type=json.loads, default={},
                         help='JSON overrides of the defaults, e.g. \'{"time_budget_s": 120, "augment.invert": 0}\'')
+    parser.add_argument("--epochs", type=_k_epochs, nargs="+", default=[], metavar="K:EPOCHS",
+                        help="train exactly EPOCHS epochs (no time budget) with K labelled frames: what the budget "
+                             "buys on an idle machine, so runs that share the machine compare")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_loop.json")
     parser.add_argument("--keep", type=Path, help="keep every run's checkpoint and predicted labels here (a PNG a frame)")
     args = parser.parse_args()

@@ -55,7 +55,7 @@ from segcore.training import TrainConfig
 from segcore.training.budget import format_duration
 from segcore.training.config import OPTIMIZERS, SCHEDULES, ConfigError
 from segcore.training.data import split_samples
-from segcore.training.events import BatchProgress, EpochMetrics, Finished, RunStarted, SchedulePlanned
+from segcore.training.events import BatchProgress, EpochMetrics, Finished, LabelsChecked, RunStarted, SchedulePlanned
 
 LOSSES = (
     ("Cross-entropy", "ce"),
@@ -204,6 +204,8 @@ class TrainPanel(QDockWidget):
         session.planned.connect(self._on_planned)
         session.epoch.connect(self._on_epoch)
         session.notice.connect(self._show_notice)
+        self._labels_checked: LabelsChecked | None = None
+        session.labels_checked.connect(self._on_labels_checked)
         session.finished.connect(self._on_finished)
         session.failed.connect(self._on_failed)
         session.state_changed.connect(self._update_enabled)
@@ -618,6 +620,7 @@ class TrainPanel(QDockWidget):
         self._reset_iou_table()
         self.progress_bar.setValue(0)
         self.status_label.setText("Preparing the data…")
+        self._labels_checked = None
         self.notes_label.clear()
         self.eta_label.clear()
         self.eta_label.setToolTip("")
@@ -675,8 +678,15 @@ class TrainPanel(QDockWidget):
         else:
             self.progress_bar.setValue(PROGRESS_STEPS)
             reason = f" ({event.reason})" if event.reason else ""
+            checked = self._labels_checked
+            if checked is not None:  # what the user should read: did the model learn its own labels?
+                best = checked.describe()
+                best = f"<span style='color:#b00020'>{best}</span>" if checked.failed else best
             self.status_label.setText(f"Finished {event.epochs} epochs{reason}; {best}")
         self.eta_label.clear()
+
+    def _on_labels_checked(self, event: LabelsChecked) -> None:
+        self._labels_checked = event
 
     def _on_failed(self, message: str) -> None:
         self.status_label.setText(f"<span style='color:#b00020'>{message.splitlines()[0]}</span>")

@@ -31,6 +31,7 @@ from segcore.training.events import (
     Event,
     Failed,
     Finished,
+    LabelsChecked,
     PseudoLabelled,
     RunStarted,
     SchedulePlanned,
@@ -65,6 +66,8 @@ class TrainingSession(QObject):
     """SchedulePlanned: a run with a time budget timed its first epoch(s) and chose its number of epochs."""
     notice = Signal(str)
     """Something the user should read: RunStarted notes, a batch size reduced after out-of-memory."""
+    labels_checked = Signal(object)
+    """LabelsChecked: the finished run's labelled frames predicted back (before `finished`)."""
     finished = Signal(object)
     """Finished (cancelled or not), after the run is recorded in the store."""
     failed = Signal(str)
@@ -165,6 +168,8 @@ class TrainingSession(QObject):
             self.notice.emit(event.message[0].upper() + event.message[1:])
         elif isinstance(event, BatchSizeReduced):
             self.notice.emit(f"Out of memory ({event.reason}): batch size reduced from {event.old} to {event.new}")
+        elif isinstance(event, LabelsChecked):
+            self.labels_checked.emit(event)
         elif isinstance(event, Finished):
             self._outcome = event  # announced once the run is recorded (`_on_worker_finished`)
         elif isinstance(event, Failed):

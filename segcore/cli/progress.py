@@ -12,6 +12,7 @@ from segcore.training.events import (
     EpochMetrics,
     Event,
     Finished,
+    LabelsChecked,
     PseudoLabelled,
     RunStarted,
     SchedulePlanned,
@@ -64,6 +65,8 @@ class ConsoleReporter:
             print(f"  out of memory: batch size {event.old} -> {event.new}")
         elif isinstance(event, SchedulePlanned | PseudoLabelled):
             print(f"  {event.message}")
+        elif isinstance(event, LabelsChecked):
+            print(f"{'WARNING: ' if event.failed else ''}{event.describe()}")
         elif isinstance(event, Finished) and event.reason:
             print(f"  {event.reason}")
         # `Failed` is not printed: the error is raised next and `segcore` shows it once, on stderr.

@@ -28,16 +28,29 @@ PAPER = (
 )
 
 
-class DoubleConv(nn.Sequential):
-    """(3x3 conv, BatchNorm, ReLU) twice; padding 1 keeps the size."""
+NORMS = ("batch", "instance")
+"""`batch`: BatchNorm (the paper's successors); `instance`: InstanceNorm with a scale and shift (nnU-Net's), the
+statistics of each image alone, in training and prediction alike."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+
+
+class DoubleConv(nn.Sequential):
+    """(3x3 conv, normalisation, ReLU) twice; padding 1 keeps the size."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "batch"):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            norm_layer(norm, out_channels),
             nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
+            norm_layer(norm, out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -45,7 +58,7 @@ class DoubleConv(nn.Sequential):
 class Up(nn.Module):
     """Upsample x2 halving the channels, concatenate the skip, then DoubleConv."""
 
-    def __init__(self, in_channels: int, out_channels: int, bilinear: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, bilinear: bool = False, norm: str = "batch"):
         super().__init__()
         if bilinear:
             self.up: nn.Module = nn.Sequential(
@@ -54,7 +67,7 @@ class Up(nn.Module):
             )
         else:
             self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
-        self.conv = DoubleConv(in_channels // 2 + out_channels, out_channels)
+        self.conv = DoubleConv(in_channels // 2 + out_channels, out_channels, norm)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         return self.conv(torch.cat([skip, self.up(x)], dim=1))
@@ -66,16 +79,17 @@ class UNet(SegmentationModel):
     divisor = 16
     pad_to_divisor = True
 
-    def __init__(self, *, num_classes: int, in_channels: int = 3, base_channels: int = 64, bilinear: bool = False):
+    def __init__(self, *, num_classes: int, in_channels: int = 3, base_channels: int = 64, bilinear: bool = False,
+                 norm: str = "batch"):
         super().__init__()
         if base_channels < 1:
             raise ValueError(f"base_channels must be at least 1, got {base_channels}")
         widths = [base_channels * 2**i for i in range(5)]
-        self.inc = DoubleConv(in_channels, widths[0])
+        self.inc = DoubleConv(in_channels, widths[0], norm)
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2), DoubleConv(widths[i], widths[i + 1])) for i in range(4)
+            nn.Sequential(nn.MaxPool2d(2), DoubleConv(widths[i], widths[i + 1], norm)) for i in range(4)
         )
-        self.ups = nn.ModuleList(Up(widths[i + 1], widths[i], bilinear) for i in reversed(range(4)))
+        self.ups = nn.ModuleList(Up(widths[i + 1], widths[i], bilinear, norm) for i in reversed(range(4)))
         self.outc = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward_logits(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -98,8 +112,10 @@ def unet(
     pretrained_backbone: bool = False,
     base_channels: int = 64,
     bilinear: bool = False,
+    norm: str = "batch",
 ) -> UNet:
     """U-Net; `base_channels` sets the width (64: the paper's), `bilinear` the decoder's upsampling."""
     if pretrained_backbone:
         raise ValueError("unet has no pretrained backbone: it trains from scratch")
-    return UNet(num_classes=num_classes, in_channels=in_channels, base_channels=base_channels, bilinear=bilinear)
+    return UNet(num_classes=num_classes, in_channels=in_channels, base_channels=base_channels, bilinear=bilinear,
+                norm=norm)

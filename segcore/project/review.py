@@ -7,45 +7,19 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
-import torch
 
 from segcore.errors import MaskError, ProjectError
 from segcore.inference.quality import to_check
-from segcore.metrics import ConfusionMatrix
+from segcore.project.comparison import Comparison, compare
 from segcore.project.runs import newest_finished_run
 from segcore.project.sequence_jumps import jumping_frames
 from segcore.project.store import ImageStatus, ProjectStore
 
+__all__ = ["Comparison", "QUEUES", "QueueEntry", "accept_confident", "accept_prediction", "compare",
+           "confident_predictions", "prediction_origins", "review_queue"]
+
 QUEUES = ("estimated_iou", "worst_iou", "uncertain")
 """The review queues; the first is the default: predictions of frames never labelled, lowest estimated IoU first."""
-
-
-@dataclass(frozen=True)
-class Comparison:
-    miou: float | None
-    """Mean IoU over the classes present in the label or the prediction (None: nothing labelled)."""
-    pixel_acc: float | None
-    false_positive: np.ndarray
-    """H x W bool: a class predicted where the label has another one (background predicted is excluded)."""
-    false_negative: np.ndarray
-    """H x W bool: a labelled class that the prediction calls background."""
-
-
-def compare(label: np.ndarray, prediction: np.ndarray, num_classes: int, ignore_index: int = 255,
-            background: int = 0) -> Comparison:
-    """Score one prediction against its label; ignore pixels count nowhere."""
-    if label.shape != prediction.shape:
-        raise MaskError(f"label {label.shape} and prediction {prediction.shape} differ in size")
-    matrix = ConfusionMatrix(num_classes, ignore_index)
-    matrix.update(torch.from_numpy(prediction[None].astype(np.int64)), torch.from_numpy(label[None].astype(np.int64)))
-    metrics = matrix.compute()
-    wrong = (prediction != label) & (label != ignore_index)
-    return Comparison(
-        miou=metrics.miou,
-        pixel_acc=metrics.pixel_acc,
-        false_positive=wrong & (prediction != background),
-        false_negative=wrong & (prediction == background),
-    )
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from segcore.errors import ProjectError
+from segcore.project.label_fit import check_labels
 from segcore.project.predict import select_images
 from segcore.project.records import RunRecord
 from segcore.project.store import ProjectStore
 from segcore.project.transfer import project_dataset
 from segcore.training import TrainConfig, Trainer, TrainingControl, average_checkpoints, prepare, save_checkpoint
 from segcore.training.checkpoint import TopK
-from segcore.training.events import EpochMetrics, Event, Failed, Finished, PseudoLabelled, SchedulePlanned
+from segcore.training.events import (
+    EpochMetrics,
+    Event,
+    Failed,
+    Finished,
+    LabelsChecked,
+    PseudoLabelled,
+    SchedulePlanned,
+)
 from segcore.training.pseudo import UnlabelledImage
 from segcore.training.trainer import BEST
 
@@ -94,6 +103,10 @@ def train_project(
                                                                "pseudo_confident": event.confident})
             elif isinstance(event, Finished):
                 status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
+                if not event.cancelled and event.best_checkpoint and trainer.ctx.is_main:
+                    checked = check_labels(store, event.best_checkpoint, data.split_names()["train"], run_id=run_id)
+                    _log_labels_checked(store, run_id, event.epochs, checked)
+                    yield checked
             elif isinstance(event, Failed):
                 status = "failed"
             yield event
@@ -124,6 +137,14 @@ def run_in_folder(store: ProjectStore, folder: str | Path) -> RunRecord | None:
     folder = Path(folder).resolve()
     runs = [r for r in store.runs() if r.checkpoint_dir and run_dir(store, r).resolve() == folder]
     return runs[-1] if runs else None
+
+
+def _log_labels_checked(store: ProjectStore, run_id: int, epoch: int, checked: LabelsChecked) -> None:
+    """Kept with the run's last epoch: the run history shows which runs did not reproduce their labels."""
+    values = {"labels_checked": checked.images, "labels_failing": len(checked.failing)}
+    if checked.mean_iou is not None:
+        values["labels_miou"] = checked.mean_iou
+    store.log_metrics(run_id, epoch, values)
 
 
 def _epoch_values(event: EpochMetrics) -> dict[str, float]:

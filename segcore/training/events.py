@@ -110,6 +110,37 @@ class Finished(Event):
 
 
 @dataclass(frozen=True)
+class LabelsChecked(Event):
+    """After a finished run: its best checkpoint, predicting the frames it was trained on as the app predicts.
+
+    A network that cannot reproduce its own labels has failed as a whole (a collapse, a run too short, a label it
+    refused to learn), whatever it estimates of other frames: the project-level "check this"."""
+
+    images: int
+    mean_iou: float | None
+    """Mean over those frames of their mean IoU over the classes present (None: none could be scored)."""
+    failing: tuple[str, ...] = ()
+    """The frames below `floor`, worst first."""
+    floor: float = 0.5
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failing)
+
+    def describe(self) -> str:
+        """One sentence for the user: how well the labelled frames came back, and what to do when they did not."""
+        if self.mean_iou is None:
+            return "the labelled frames could not be predicted back"
+        text = f"labelled frames predicted back: mean IoU {self.mean_iou:.2f} over {self.images}"
+        if not self.failing:
+            return text
+        names = ", ".join(self.failing[:3]) + (", ..." if len(self.failing) > 3 else "")
+        return (f"{text}; {len(self.failing)} below {self.floor:.2f} ({names}): this model does not reproduce its "
+                f"own labels, so its other predictions are not to be trusted. Train again (another seed), or check "
+                f"those labels")
+
+
+@dataclass(frozen=True)
 class Failed(Event):
     error: str
     error_type: str

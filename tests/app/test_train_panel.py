@@ -19,7 +19,7 @@ from segcore.demo.project import create_demo_project
 from segcore.models import get_model_info
 from segcore.project.defaults import default_config
 from segcore.training import TrainConfig
-from segcore.training.events import BatchProgress, EpochMetrics, Finished
+from segcore.training.events import BatchProgress, EpochMetrics, Finished, LabelsChecked
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -136,7 +136,7 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_set
     panel.set_form(tiny_config())
     panel.name_edit.setText("first")
     progress, epochs, ready = _recorded(session.progress), _recorded(session.epoch), _recorded(session.checkpoint)
-    states = _recorded(session.state_changed)
+    states, checked = _recorded(session.state_changed), _recorded(session.labels_checked)
     buttons_while_running: list[tuple[bool, bool]] = []
     session.progress.connect(lambda _: buttons_while_running.append(
         (panel.train_button.isEnabled(), panel.cancel_button.isEnabled())))
@@ -153,10 +153,25 @@ def test_train_reports_progress_epochs_curves_and_per_class_iou(qtbot, train_set
     assert [panel.iou_table.item(r, 0).text() for r in range(2)] == ["background", "sample"]
     assert all(0.0 <= float(cell) <= 1.0 for cell in iou_cells)
     assert panel.progress_bar.value() == panel.progress_bar.maximum()
+    # The labelled frames predicted back, and what that says, instead of a validation score the run has none of.
+    assert [c.images for c in checked] == [8] and isinstance(checked[0], LabelsChecked)
+    assert checked[0].describe() in panel.status_label.text()
     assert ready and all(Path(c.path).is_file() for c in ready) and session.latest_checkpoint == ready[-1].path
     [run] = train_setup.state.store.runs()
     assert (run.name, run.status) == ("first", "finished")
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_a_run_that_does_not_reproduce_its_labels_is_reported_in_red(qtbot, train_setup):
+    panel, session = train_setup.panel, train_setup.session
+    session.labels_checked.emit(LabelsChecked(8, 0.13, ("frame_3", "frame_1", "frame_7", "frame_2")))
+    session.finished.emit(Finished(250, None, "best.pt", "last.pt"))
+    text = panel.status_label.text()
+    assert text.startswith("Finished 250 epochs") and "color:#b00020" in text
+    assert "4 below 0.50 (frame_3, frame_1, frame_7, ...)" in text and "Train again (another seed)" in text
+    session.started.emit()  # the next run starts without the last one's verdict
+    session.finished.emit(Finished(3, None, "best.pt", "last.pt"))
+    assert "below" not in panel.status_label.text() and "no validation images" in panel.status_label.text()
 
 
 def test_another_project_starts_with_an_empty_run_display(qtbot, train_setup, tmp_path):

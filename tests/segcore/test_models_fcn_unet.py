@@ -217,6 +217,24 @@ def test_unet_bilinear_decoder_is_lighter():
     assert unet_params(bilinear=True) < 0.95 * unet_params()
 
 
+def test_an_instance_norm_unet_sees_each_image_alone_in_training_and_in_prediction():
+    # A BatchNorm U-Net trained on batches of 4 crops can call the background the sample once it predicts with
+    # its running statistics (docs/results.md); instance norm has none to go stale.
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 32, 48)
+    model = unet(num_classes=2, in_channels=1, base_channels=4, norm="instance")
+    model.train()
+    together, alone = model(x)["out"][:1], model(x[:1])["out"]
+    model.eval()
+    predicted = model(x[:1])["out"]
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(predicted, alone, atol=1e-5, rtol=1e-4)
+    batchnorm = unet(num_classes=2, in_channels=1, base_channels=4).train()
+    assert not torch.allclose(batchnorm(x)["out"][:1], batchnorm(x[:1])["out"], atol=1e-3)  # the batch's statistics
+    with pytest.raises(ValueError, match="norm must be one of batch, instance"):
+        unet(num_classes=2, in_channels=1, norm="group")
+
+
 def test_unet_refuses_pretrained_backbone():
     with pytest.raises(ValueError, match="no pretrained backbone"):
         unet(num_classes=2, pretrained_backbone=True)

@@ -21,7 +21,7 @@ from segcore.training.checkpoint import Checkpoint, load_checkpoint, save_checkp
 
 CASES = {
     # name: (in_channels, num_classes, model kwargs)
-    "unet": (1, 2, {"base_channels": 4}),
+    "unet": (1, 2, {"base_channels": 4, "norm": "instance"}),  # as the grayscale defaults build it
     "fcn_resnet18": (3, 3, {}),
     "tv_lraspp_mobilenet_v3_large": (3, 4, {}),
 }

@@ -1,0 +1,53 @@
+"""After training, the frames a run was trained on, predicted back as the app predicts them.
+
+A network that cannot reproduce its own labels has failed as a whole, and its estimate of other frames cannot say
+so: a BatchNorm network once called the background the sample on every frame of a project, its labelled frames
+included, and rated each of those predictions 0.93-0.99 (docs/results.md). The predictions are stored like any
+other (the worst-IoU review queue shows them), so the check costs the app nothing later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from segcore.project.comparison import compare
+from segcore.project.predict import predict_project
+from segcore.project.store import ProjectStore
+from segcore.training.data import spread
+from segcore.training.events import LabelsChecked
+
+log = logging.getLogger(__name__)
+
+MAX_FRAMES = 32
+"""At most this many labelled frames (spread over them) are predicted back: seconds, not minutes, on a CPU."""
+FLOOR = 0.5
+"""A labelled frame predicted back below this mean IoU is one the model does not reproduce."""
+
+
+def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[str], *, run_id: int | None = None,
+                 floor: float = FLOOR) -> LabelsChecked:
+    """Predict the labelled frames `names` (at most MAX_FRAMES of them) with `checkpoint`, store the predictions and
+    score each against its label."""
+    ids = {record.name: record.id for record in store.images()}
+    chosen = spread([ids[name] for name in names if name in ids and store.has_mask(ids[name])], MAX_FRAMES)
+    table = store.class_table()
+    scores: dict[str, float] = {}
+    for step in predict_project(store, checkpoint, chosen, run_id=run_id):
+        if step.error is not None:
+            continue
+        name = store.image(step.image_id).name
+        label, prediction = store.load_mask(step.image_id), store.load_prediction(step.image_id)
+        if label is None or prediction is None or label.shape != prediction.labels.shape:
+            continue
+        miou = compare(label, prediction.labels, table.num_classes, table.ignore_index).miou
+        if miou is not None:
+            scores[name] = miou
+    failing = tuple(sorted((name for name, value in scores.items() if value < floor), key=scores.__getitem__))
+    result = LabelsChecked(len(scores), float(np.mean(list(scores.values()))) if scores else None, failing, floor)
+    (log.warning if result.failed else log.info)("%s", result.describe())
+    return result
+

@@ -1,0 +1,69 @@
+"""After training, the labelled frames predicted back: a run that does not reproduce its own labels says so."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from synthetic import square_frame
+
+from segcore.data.classes import ClassTable
+from segcore.project.label_fit import check_labels
+from segcore.project.runs import train_project
+from segcore.project.store import ProjectStore
+from segcore.training import TrainConfig, load_checkpoint, save_checkpoint
+from segcore.training.events import Finished, LabelsChecked
+
+SIDE = 32
+LABELLED = 6
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project of 10 square frames, 6 labelled, and the events of one short training run on it."""
+    rng = np.random.default_rng(3)
+    root = tmp_path_factory.mktemp("fit") / "p"
+    with ProjectStore.create(root, ClassTable.from_names(["background", "square"])) as store:
+        for i in range(10):
+            image, mask = square_frame(rng, SIDE)
+            record = store.add_image_array(f"f{i}", image)
+            if i < LABELLED:
+                store.save_mask(record.id, mask)
+        config = TrainConfig(model="unet", model_kwargs={"base_channels": 8}, epochs=30, batch_size=3, lr=1e-2,
+                             augment={"hflip": 0.5}, val_fraction=0.0, seed=0)
+        events = list(train_project(store, config, name="first"))
+    return root, events
+
+
+def test_a_finished_run_predicts_its_labelled_frames_back_before_it_ends(trained):
+    root, events = trained
+    checked = [e for e in events if isinstance(e, LabelsChecked)]
+    assert len(checked) == 1 and events.index(checked[0]) == len(events) - 2 and isinstance(events[-1], Finished)
+    result = checked[0]
+    assert result.images == LABELLED and result.mean_iou > 0.8 and not result.failed
+    assert result.describe().startswith(f"labelled frames predicted back: mean IoU {result.mean_iou:.2f} over 6")
+    with ProjectStore.open(root) as store:
+        labelled = [r.id for r in store.images() if store.has_mask(r.id)]
+        records = store.prediction_records()
+        # Stored like any prediction, with the run that made it: the worst-IoU queue shows them.
+        assert all(records[i].checkpoint == events[-1].best_checkpoint and records[i].run_id is not None for i in labelled)
+        last = store.run_metrics(records[labelled[0]].run_id)[events[-1].epochs]
+        assert last["labels_checked"] == LABELLED and last["labels_failing"] == 0
+        assert last["labels_miou"] == pytest.approx(result.mean_iou)
+
+
+def test_a_model_that_calls_everything_the_sample_is_told_it_failed(trained, tmp_path):
+    root, events = trained
+    checkpoint = load_checkpoint(events[-1].best_checkpoint)
+    state = dict(checkpoint.state_dict)
+    state["outc.bias"] = state["outc.bias"] + torch.tensor([0.0, 50.0])  # the square wins every pixel
+    broken = save_checkpoint(tmp_path / "broken.pt", dataclasses.replace(checkpoint, state_dict=state))
+    with ProjectStore.open(root) as store:
+        names = [r.name for r in store.images() if store.has_mask(r.id)]
+        result = check_labels(store, broken, [*names, "not a frame"])
+    assert result.images == LABELLED and result.mean_iou < 0.5
+    assert set(result.failing) == set(names) and result.failed
+    text = result.describe()
+    assert f"{LABELLED} below 0.50" in text and "does not reproduce its own labels" in text and "..." in text
