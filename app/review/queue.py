@@ -9,6 +9,7 @@ accepts, finished runs and label edits, so an IoU never outlives the label it wa
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from app.review.triptych import ReviewView
 from app.state.project_state import NO_IMAGE, ProjectState
 from app.workers import Worker, WorkerGroup
 from segcore.inference.quality import CHECK_BELOW, to_check
+from segcore.project.label_fit import RunLabelCheck, run_label_check
 from segcore.project.review import QueueEntry, review_queue
 from segcore.project.runs import newest_best_checkpoint, newest_finished_run
 from segcore.project.store import ProjectStore
@@ -57,11 +59,14 @@ class QueueFacts:
     checkpoint: Path | None
     run_id: int | None
     """The newest finished run, whose checkpoint that is."""
+    labels: RunLabelCheck | None = None
+    """That run's labelled frames predicted back (None: a run from before the check)."""
 
 
 def _queue_facts(store: ProjectStore, kind: str) -> QueueFacts:
     run = newest_finished_run(store)
-    return QueueFacts(review_queue(store, kind), newest_best_checkpoint(store), None if run is None else run.id)
+    return QueueFacts(review_queue(store, kind), newest_best_checkpoint(store), None if run is None else run.id,
+                      None if run is None else run_label_check(store, run.id))
 
 
 class ReviewPanel(QDockWidget):
@@ -82,6 +87,7 @@ class ReviewPanel(QDockWidget):
         self._queue: list[QueueEntry] = []
         self._checkpoint: Path | None = None
         self._run_id: int | None = None
+        self._labels: RunLabelCheck | None = None
         self._visited: set[int] = set()
         self._serial = 0  # bumped per computation; an older result is stale
         self._computing = False
@@ -103,7 +109,7 @@ class ReviewPanel(QDockWidget):
         self.predict_button = QPushButton()
         self.predict_button.setToolTip("Predict the queue's images that have no prediction, or only one older than "
                                        "the newest finished run, with that run's best checkpoint")
-        self.summary = QLabel(wordWrap=True)
+        self.summary = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.next_action = QAction("Next in queue", self, shortcut=QKeySequence(Qt.Key.Key_N))
         self.next_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.next_action.setToolTip("Open the next image of the review queue (N)")
@@ -214,7 +220,7 @@ class ReviewPanel(QDockWidget):
             return
         known = {record.id: record.name for record in self.state.images}
         self._queue = [entry for entry in facts.entries if entry.image_id in known]
-        self._checkpoint, self._run_id = facts.checkpoint, facts.run_id
+        self._checkpoint, self._run_id, self._labels = facts.checkpoint, facts.run_id, facts.labels
         self.list.clear()
         estimated = self.kind == "estimated_iou"
         for entry in self._queue:
@@ -241,7 +247,10 @@ class ReviewPanel(QDockWidget):
             parts.append(f"{stale} predicted by an older run")
         if unpredicted:
             parts.append(f"{unpredicted} not predicted")
-        self.summary.setText("; ".join(parts))
+        text = html.escape("; ".join(parts))
+        if self._labels is not None and self._labels.failed:  # a model that failed as a whole: above all else
+            text = f"<span style='color:{CHECK_COLOR.name()}'>{html.escape(self._labels.describe())}</span><br>{text}"
+        self.summary.setText(text)
 
     def _show_predict_button(self) -> None:
         missing = self.missing()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,32 @@ def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[st
     (log.warning if result.failed else log.info)("%s", result.describe())
     return result
 
+
+
+@dataclass(frozen=True)
+class RunLabelCheck:
+    """What a run's `LabelsChecked` left in its metrics: how many labelled frames came back, how many below the floor."""
+
+    run_id: int
+    images: int
+    failing: int
+    mean_iou: float | None
+
+    @property
+    def failed(self) -> bool:
+        return self.failing > 0
+
+    def describe(self) -> str:
+        """'run 3 does not reproduce 6 of its 8 labelled frames (mean IoU 0.13): ...' (for a failed check)."""
+        mean = "" if self.mean_iou is None else f" (mean IoU {self.mean_iou:.2f})"
+        return (f"run {self.run_id} does not reproduce {self.failing} of its {self.images} labelled frames{mean}: "
+                f"its predictions and their estimates are not to be trusted")
+
+
+def run_label_check(store: ProjectStore, run_id: int) -> RunLabelCheck | None:
+    """The label check a run recorded (`train_project` logs it with the run's last epoch); None: it has none."""
+    for values in reversed(store.run_metrics(run_id).values()):
+        if "labels_checked" in values:
+            return RunLabelCheck(run_id, int(values["labels_checked"]), int(values.get("labels_failing", 0)),
+                                 values.get("labels_miou"))
+    return None

@@ -69,6 +69,9 @@ def train_project(
 ) -> Iterator[Event]:
     """Train on the project's labelled images; yields the trainer's events and records the run.
 
+    A run that finishes predicts its training frames back with its best checkpoint before its `Finished`
+    (`LabelsChecked`; `segcore.project.label_fit`): the predictions are stored as the run's.
+
     `resume_run` continues that run from its last checkpoint (same config); `init_from` starts
     a new run from a checkpoint's weights (e.g. after labelling more images). A new run's
     checkpoints go to `folder`, or to `<project>/runs/<id>` by default; the record names either.
@@ -90,7 +93,7 @@ def train_project(
         folder = store.root / rel
     store.set_run_split(run_id, data.split_names())
     trainer = Trainer(config, data, folder, control=control, resume=resume_run is not None, init_from=init_from)
-    status, best = "failed", None
+    status, best, recorded = "failed", None, False
     try:
         for event in trainer.run():  # the trainer writes TensorBoard logs too, when tensorboard is installed
             if isinstance(event, EpochMetrics):
@@ -104,6 +107,9 @@ def train_project(
             elif isinstance(event, Finished):
                 status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
                 if not event.cancelled and event.best_checkpoint and trainer.ctx.is_main:
+                    # Recorded first, so that the check's predictions are this run's and not older than it.
+                    store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+                    recorded = True
                     checked = check_labels(store, event.best_checkpoint, data.split_names()["train"], run_id=run_id)
                     _log_labels_checked(store, run_id, event.epochs, checked)
                     yield checked
@@ -114,7 +120,8 @@ def train_project(
         status = "cancelled"
         raise
     finally:
-        store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+        if not recorded:
+            store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
 
 
 def unlabelled_images(store: ProjectStore) -> list[UnlabelledImage]:

@@ -454,18 +454,24 @@ def test_the_queue_lists_every_labelled_image_says_where_predictions_came_from_a
     review.wait_queue()
     labelled = {review.id(name) for name in ("a_fair", "b_perfect", "c_poor")} | {unpredicted}
     assert {entry.image_id for entry in panel.queue} == labelled
-    assert set(panel.missing()) == labelled
-    fair = next(row for row in _rows(panel) if row[0] == "a_fair")
-    assert "older than the newest run" in fair[2] and "test" in fair[2]
+    # The run predicted its training frames back as it finished; its validation frame is still to predict.
+    trained = {review.id(name) for name in run.split["train"]}
+    [held_out] = labelled - trained
+    assert set(panel.missing()) == {held_out}
+    rows = {row[0]: row for row in _rows(panel)}
+    assert all(rows[name][2].startswith(f"run {run.id} · best.pt") and "older" not in rows[name][2]
+               for name in run.split["train"])
+    held_out_row = rows[state.record(held_out).name][2]  # unpredicted (f_plain) or predicted before the run
+    assert held_out_row == "not predicted" if held_out == unpredicted else "older than the newest run" in held_out_row
     assert panel.predict_button.isVisible() and panel.predict_button.isEnabled()
-    assert f"Predict 4 image(s) with run {run.id} · best.pt" == panel.predict_button.text()
+    assert f"Predict 1 image(s) with run {run.id} · best.pt" == panel.predict_button.text()
 
     # One click predicts exactly those, with the newest run's checkpoint; then nothing is stale.
     predictions = PredictionController(state)
     panel.predict_requested.connect(lambda checkpoint, ids: predictions.predict_images(checkpoint, ids))
     with qtbot.waitSignal(predictions.finished, timeout=60_000) as done:
         qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
-    assert done.args[0] == len(labelled)
+    assert done.args[0] == 1
     panel.refresh()
     review.wait_queue()
     assert panel.missing() == [] and not panel.predict_button.isVisible()
@@ -521,3 +527,19 @@ def test_without_a_label_the_ground_truth_pane_gives_its_width_to_the_others(qtb
     review.select("a_fair")  # labelled: all three
     qtbot.waitUntil(lambda: view.label_pane.isVisible() and view.prediction_pane.width() < 0.4 * view.width(),
                     timeout=5000)
+
+
+def test_a_run_that_did_not_reproduce_its_labels_heads_the_queue_in_red(qtbot, tmp_path):
+    with ProjectStore.create(tmp_path / "p", CLASSES) as store:
+        image = store.add_image_array("frame", np.zeros((H, W), np.uint8)).id
+        run = store.add_run("collapsed", {})
+        store.log_metrics(run, 250, {"labels_checked": 8, "labels_failing": 6, "labels_miou": 0.13})
+        store.finish_run(run, "finished")
+        store.save_prediction(image, np.ones((H, W), np.uint8), checkpoint="test", run_id=run, quality=0.97)
+    review = _review_window(qtbot, tmp_path / "p")
+    try:
+        text = review.panel.summary.text()
+        assert "run 1 does not reproduce 6 of its 8 labelled frames (mean IoU 0.13)" in text
+        assert f"color:{CHECK_COLOR.name()}" in text and "0 to check" in text
+    finally:
+        review.state.close()

@@ -10,7 +10,7 @@ import torch
 from synthetic import square_frame
 
 from segcore.data.classes import ClassTable
-from segcore.project.label_fit import check_labels
+from segcore.project.label_fit import RunLabelCheck, check_labels, run_label_check
 from segcore.project.runs import train_project
 from segcore.project.store import ProjectStore
 from segcore.training import TrainConfig, load_checkpoint, save_checkpoint
@@ -52,6 +52,11 @@ def test_a_finished_run_predicts_its_labelled_frames_back_before_it_ends(trained
         last = store.run_metrics(records[labelled[0]].run_id)[events[-1].epochs]
         assert last["labels_checked"] == LABELLED and last["labels_failing"] == 0
         assert last["labels_miou"] == pytest.approx(result.mean_iou)
+        run_id = records[labelled[0]].run_id
+        assert run_label_check(store, run_id) == RunLabelCheck(run_id, LABELLED, 0, pytest.approx(result.mean_iou))
+        assert not run_label_check(store, run_id).failed
+        unchecked = store.add_run("before the check", {})
+        assert run_label_check(store, unchecked) is None
 
 
 def test_a_model_that_calls_everything_the_sample_is_told_it_failed(trained, tmp_path):
