@@ -230,10 +230,14 @@ class ReviewPanel(QDockWidget):
         self._mark_current(self.state.current_id)
 
     def _show_summary(self) -> None:
+        text = html.escape(self._summary_text())
+        if self._labels is not None and self._labels.failed:  # a model that failed as a whole: above all else
+            text = f"<span style='color:{CHECK_COLOR.name()}'>{html.escape(self._labels.describe())}</span><br>{text}"
+        self.summary.setText(text)
+
+    def _summary_text(self) -> str:
         if not self._queue:
-            self.summary.setText("No labelled image yet" if self.kind == "worst_iou"
-                                 else "No unlabelled image has a prediction yet")
-            return
+            return "No labelled image yet" if self.kind == "worst_iou" else "No unlabelled image has a prediction yet"
         scored = sum(entry.value is not None for entry in self._queue)
         stale = sum(entry.origin is not None and entry.origin.stale for entry in self._queue)
         unpredicted = sum(entry.origin is None for entry in self._queue)
@@ -247,10 +251,7 @@ class ReviewPanel(QDockWidget):
             parts.append(f"{stale} predicted by an older run")
         if unpredicted:
             parts.append(f"{unpredicted} not predicted")
-        text = html.escape("; ".join(parts))
-        if self._labels is not None and self._labels.failed:  # a model that failed as a whole: above all else
-            text = f"<span style='color:{CHECK_COLOR.name()}'>{html.escape(self._labels.describe())}</span><br>{text}"
-        self.summary.setText(text)
+        return "; ".join(parts)
 
     def _show_predict_button(self) -> None:
         missing = self.missing()

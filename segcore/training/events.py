@@ -136,8 +136,8 @@ class LabelsChecked(Event):
             return text
         names = ", ".join(self.failing[:3]) + (", ..." if len(self.failing) > 3 else "")
         return (f"{text}; {len(self.failing)} below {self.floor:.2f} ({names}): this model does not reproduce its "
-                f"own labels, so its other predictions are not to be trusted. Train again (another seed), or check "
-                f"those labels")
+                f"own labels, so its other predictions are not to be trusted. Train longer or again (another seed), "
+                f"or check those labels")
 
 
 @dataclass(frozen=True)

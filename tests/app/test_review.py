@@ -535,11 +535,18 @@ def test_a_run_that_did_not_reproduce_its_labels_heads_the_queue_in_red(qtbot, t
         run = store.add_run("collapsed", {})
         store.log_metrics(run, 250, {"labels_checked": 8, "labels_failing": 6, "labels_miou": 0.13})
         store.finish_run(run, "finished")
-        store.save_prediction(image, np.ones((H, W), np.uint8), checkpoint="test", run_id=run, quality=0.97)
+        store.add_image_array("unpredicted", np.full((H, W), 7, np.uint8))
     review = _review_window(qtbot, tmp_path / "p")
     try:
+        # Before the run's first prediction of an unlabelled frame, and after it.
         text = review.panel.summary.text()
         assert "run 1 does not reproduce 6 of its 8 labelled frames (mean IoU 0.13)" in text
-        assert f"color:{CHECK_COLOR.name()}" in text and "0 to check" in text
+        assert f"color:{CHECK_COLOR.name()}" in text and "No unlabelled image has a prediction yet" in text
+        review.state.store.save_prediction(image, np.ones((H, W), np.uint8), checkpoint="test", run_id=run,
+                                           quality=0.97)
+        review.panel.refresh()
+        review.wait_queue()
+        text = review.panel.summary.text()
+        assert "does not reproduce 6 of its 8" in text and "0 to check" in text
     finally:
         review.state.close()

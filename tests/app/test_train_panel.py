@@ -168,7 +168,7 @@ def test_a_run_that_does_not_reproduce_its_labels_is_reported_in_red(qtbot, trai
     session.finished.emit(Finished(250, None, "best.pt", "last.pt"))
     text = panel.status_label.text()
     assert text.startswith("Finished 250 epochs") and "color:#b00020" in text
-    assert "4 below 0.50 (frame_3, frame_1, frame_7, ...)" in text and "Train again (another seed)" in text
+    assert "4 below 0.50 (frame_3, frame_1, frame_7, ...)" in text and "Train longer or again (another seed)" in text
     session.started.emit()  # the next run starts without the last one's verdict
     session.finished.emit(Finished(3, None, "best.pt", "last.pt"))
     assert "below" not in panel.status_label.text() and "no validation images" in panel.status_label.text()
