@@ -5,7 +5,9 @@ with the encoder's feature maps concatenated into the decoder at every scale. Wi
 base*(1, 2, 4, 8, 16) with base 64 as in the paper (~31.0 M parameters).
 
 Two deliberate departures from the paper, both the usual modern practice:
-- every 3x3 convolution is followed by BatchNorm (so it has no bias) before the ReLU;
+- every 3x3 convolution is followed by a normalisation (so it has no bias) before the ReLU: BatchNorm, or with
+  `norm="instance"` InstanceNorm with a scale and shift (nnU-Net's choice for small batches: no running
+  statistics, so training and prediction normalise alike);
 - convolutions pad by 1 ("same") instead of the paper's unpadded ("valid") ones, so the output
   has the input's size and skips need no cropping. The input is padded to a multiple of 16
   (`pad_to_divisor`) so that the four poolings and upsamplings line up exactly.
@@ -103,8 +105,8 @@ class UNet(SegmentationModel):
 
 
 @register_model("unet", paper=PAPER, divisor=16,
-                description="U-Net (BatchNorm, same padding): strong on small data sets and fine structures; "
-                            "base_channels=16 or 32 for few images")
+                description="U-Net (BatchNorm or instance norm, same padding): strong on small data sets and fine "
+                            "structures; base_channels=16 or 32 and norm=instance for few images")
 def unet(
     *,
     num_classes: int,

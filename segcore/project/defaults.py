@@ -163,7 +163,9 @@ def default_config(store: ProjectStore, *, device: str = "auto") -> TrainConfig:
         binary = profile.num_classes == 2
         config = TrainConfig(
             model="unet",
-            model_kwargs={"base_channels": 32 if kind == "cuda" else 16},
+            # Instance norm: each frame's own statistics in training and prediction alike. BatchNorm's running
+            # statistics, from batches of four crops, once turned a whole project's predictions around.
+            model_kwargs={"base_channels": 32 if kind == "cuda" else 16, "norm": "instance"},
             # Dice counters the imbalance of a small foreground; with more classes, median-frequency weights do.
             loss="ce+dice" if binary else "ce",
             class_weights="none" if binary else "median_freq",

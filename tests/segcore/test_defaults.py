@@ -55,7 +55,7 @@ def test_grayscale_16bit_big_frames_get_a_fast_binary_setup(interferograms):
     profile = project_profile(interferograms)
     assert profile.grayscale and profile.high_bit_depth and profile.long_side == 2048 and profile.labelled == 1
     config = default_config(interferograms, device="cpu")
-    assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16}, False)
+    assert (config.model, config.model_kwargs, config.pretrained_backbone) == ("unet", {"base_channels": 16, "norm": "instance"}, False)
     assert (config.loss, config.class_weights) == ("ce+dice", "none")
     assert config.cpu_bf16  # twice the epochs in the CPU budget where the CPU computes bf16 natively
     assert config.augment["resize"] == 384 and config.augment["crop"] == 256  # 2048 -> 384 x 288, then 256 crops
