@@ -2,8 +2,8 @@
 
 A network that cannot reproduce its own labels has failed as a whole, and its estimate of other frames cannot say
 so: a BatchNorm network once called the background the sample on every frame of a project, its labelled frames
-included, and rated each of those predictions 0.93-0.99 (docs/results.md). The predictions are stored like any
-other (the worst-IoU review queue shows them), so the check costs the app nothing later.
+included, and rated each of those predictions 0.93-0.99 (docs/results.md). The predictions are not stored: a
+run leaves the project's predictions as they were.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segcore.errors import SegcoreError
 from segcore.project.comparison import compare
-from segcore.project.predict import predict_project
+from segcore.project.predict import project_predictor
 from segcore.project.store import ProjectStore
 from segcore.training.data import spread
 from segcore.training.events import LabelsChecked
@@ -29,29 +30,31 @@ FLOOR = 0.5
 """A labelled frame predicted back below this mean IoU is one the model does not reproduce."""
 
 
-def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[str], *, run_id: int | None = None,
+def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[str], *,
                  floor: float = FLOOR) -> LabelsChecked:
-    """Predict the labelled frames `names` (at most MAX_FRAMES of them) with `checkpoint`, store the predictions and
-    score each against its label."""
+    """Predict the labelled frames `names` (at most MAX_FRAMES of them) with `checkpoint` and score each against its
+    label. Nothing is stored: the project is as the run left it."""
     ids = {record.name: record.id for record in store.images()}
     chosen = spread([ids[name] for name in names if name in ids and store.has_mask(ids[name])], MAX_FRAMES)
     table = store.class_table()
+    predictor = project_predictor(store, checkpoint, quality=False)
     scores: dict[str, float] = {}
-    for step in predict_project(store, checkpoint, chosen, run_id=run_id):
-        if step.error is not None:
+    for image_id in chosen:
+        try:
+            labels = predictor.predict(store.read_image(image_id)).labels
+        except SegcoreError as exc:
+            log.warning("labelled image %d not predicted back: %s", image_id, exc)
             continue
-        name = store.image(step.image_id).name
-        label, prediction = store.load_mask(step.image_id), store.load_prediction(step.image_id)
-        if label is None or prediction is None or label.shape != prediction.labels.shape:
+        label = store.load_mask(image_id)
+        if label is None or label.shape != labels.shape:
             continue
-        miou = compare(label, prediction.labels, table.num_classes, table.ignore_index).miou
+        miou = compare(label, labels, table.num_classes, table.ignore_index).miou
         if miou is not None:
-            scores[name] = miou
+            scores[store.image(image_id).name] = miou
     failing = tuple(sorted((name for name, value in scores.items() if value < floor), key=scores.__getitem__))
     result = LabelsChecked(len(scores), float(np.mean(list(scores.values()))) if scores else None, failing, floor)
     (log.warning if result.failed else log.info)("%s", result.describe())
     return result
-
 
 
 @dataclass(frozen=True)

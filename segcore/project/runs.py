@@ -70,7 +70,7 @@ def train_project(
     """Train on the project's labelled images; yields the trainer's events and records the run.
 
     A run that finishes predicts its training frames back with its best checkpoint before its `Finished`
-    (`LabelsChecked`; `segcore.project.label_fit`): the predictions are stored as the run's.
+    (`LabelsChecked`; `segcore.project.label_fit`); those predictions are not stored.
 
     `resume_run` continues that run from its last checkpoint (same config); `init_from` starts
     a new run from a checkpoint's weights (e.g. after labelling more images). A new run's
@@ -107,10 +107,10 @@ def train_project(
             elif isinstance(event, Finished):
                 status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
                 if not event.cancelled and event.best_checkpoint and trainer.ctx.is_main:
-                    # Recorded first, so that the check's predictions are this run's and not older than it.
+                    # Recorded first: the check takes seconds, and the run is finished whatever it finds.
                     store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
                     recorded = True
-                    checked = check_labels(store, event.best_checkpoint, data.split_names()["train"], run_id=run_id)
+                    checked = check_labels(store, event.best_checkpoint, data.split_names()["train"])
                     _log_labels_checked(store, run_id, event.epochs, checked)
                     yield checked
             elif isinstance(event, Failed):

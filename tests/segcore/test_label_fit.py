@@ -45,14 +45,13 @@ def test_a_finished_run_predicts_its_labelled_frames_back_before_it_ends(trained
     assert result.images == LABELLED and result.mean_iou > 0.8 and not result.failed
     assert result.describe().startswith(f"labelled frames predicted back: mean IoU {result.mean_iou:.2f} over 6")
     with ProjectStore.open(root) as store:
-        labelled = [r.id for r in store.images() if store.has_mask(r.id)]
-        records = store.prediction_records()
-        # Stored like any prediction, with the run that made it: the worst-IoU queue shows them.
-        assert all(records[i].checkpoint == events[-1].best_checkpoint and records[i].run_id is not None for i in labelled)
-        last = store.run_metrics(records[labelled[0]].run_id)[events[-1].epochs]
+        assert store.prediction_records() == {}  # the run leaves the project's predictions as they were
+        [run] = store.runs()
+        assert run.status == "finished"
+        run_id = run.id
+        last = store.run_metrics(run_id)[events[-1].epochs]
         assert last["labels_checked"] == LABELLED and last["labels_failing"] == 0
         assert last["labels_miou"] == pytest.approx(result.mean_iou)
-        run_id = records[labelled[0]].run_id
         assert run_label_check(store, run_id) == RunLabelCheck(run_id, LABELLED, 0, pytest.approx(result.mean_iou))
         assert not run_label_check(store, run_id).failed
         unchecked = store.add_run("before the check", {})
