@@ -73,6 +73,9 @@ class RunLabelCheck:
     def describe(self) -> str:
         """'run 3 does not reproduce 6 of its 8 labelled frames (mean IoU 0.13): ...' (for a failed check)."""
         mean = "" if self.mean_iou is None else f" (mean IoU {self.mean_iou:.2f})"
+        if 2 * self.failing < self.images:
+            return (f"run {self.run_id} did not learn {self.failing} of its {self.images} labelled frames{mean}: "
+                    f"frames like them are likely wrong too")
         return (f"run {self.run_id} does not reproduce {self.failing} of its {self.images} labelled frames{mean}: "
                 f"its predictions and their estimates are not to be trusted")
 

@@ -71,3 +71,12 @@ def test_a_model_that_calls_everything_the_sample_is_told_it_failed(trained, tmp
     assert set(result.failing) == set(names) and result.failed
     text = result.describe()
     assert f"{LABELLED} below 0.50" in text and "does not reproduce its own labels" in text and "..." in text
+
+
+def test_a_few_frames_not_reproduced_are_named_without_condemning_the_run():
+    few = LabelsChecked(8, 0.88, ("f3",)).describe()
+    assert "1 below 0.50 (f3): the model did not learn these" in few and "not to be trusted" not in few
+    most = LabelsChecked(8, 0.30, ("f1", "f2", "f3", "f4")).describe()
+    assert "4 below 0.50" in most and "not to be trusted" in most
+    assert RunLabelCheck(3, 8, 1, 0.88).describe().startswith("run 3 did not learn 1 of its 8 labelled frames")
+    assert "not to be trusted" in RunLabelCheck(3, 8, 6, 0.13).describe()
