@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -116,26 +116,22 @@ def measure_frame(frame: str, labels: np.ndarray, image: np.ndarray, class_names
     if labels.shape[:2] != image.shape[:2]:
         raise ValueError(f"labels {labels.shape[:2]} and image {image.shape[:2]} differ in size")
     gray = image.astype(np.float32) if image.ndim == 2 else image.astype(np.float32).mean(axis=2)
-    found = []
-    for index in np.unique(labels):
-        if index == 0 or index >= len(class_names):  # background; ignore (255) and unknown indices
-            continue
-        region = labels == index
-        found.append(_measure(frame, class_names[int(index)], region, gray, image.ndim == 2, quality))
+    found = [_measure(frame, name, region, gray, image.ndim == 2, quality)
+             for name, region in _class_regions(labels, class_names)]
     return found or [Measurement(frame, NOTHING, 0, None, None, None, None, None, None, None, None, quality)]
 
 
 def _measure(frame: str, name: str, region: np.ndarray, gray: np.ndarray, grayscale: bool,
              quality: float | None) -> Measurement:
     moments = cv2.moments(region.astype(np.uint8), binaryImage=True)
-    area = int(moments["m00"])
-    cx, cy = moments["m10"] / area, moments["m01"] / area
+    shape = _region_shape(name, moments)
+    area = shape.area_px
     mu20, mu02, mu11 = moments["mu20"] / area, moments["mu02"] / area, moments["mu11"] / area
     # The major axis's angle in image coordinates (y down), negated: counterclockwise as the frame is shown.
     orientation = -math.degrees(0.5 * math.atan2(2 * mu11, mu20 - mu02))
     x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
     period, fringe_angle = _fringes(gray[y:y + h, x:x + w], region[y:y + h, x:x + w]) if grayscale else (None, None)
-    return Measurement(frame, name, area, cx, cy, (x, y, w, h), 2 * math.sqrt(area / math.pi),
+    return Measurement(frame, name, area, shape.centroid_x, shape.centroid_y, (x, y, w, h), shape.equivalent_diameter_px,
                        _half_turn(orientation), float(gray[region].mean()), period, fringe_angle, quality)
 
 
@@ -197,15 +193,21 @@ class RegionShape:
 
 def region_shapes(labels: np.ndarray, class_names: Sequence[str]) -> list[RegionShape]:
     """The area and centroid of each class present in `labels` (background and unknown indices left out)."""
-    shapes = []
+    return [_region_shape(name, cv2.moments(region.astype(np.uint8), binaryImage=True))
+            for name, region in _class_regions(labels, class_names)]
+
+
+def _class_regions(labels: np.ndarray, class_names: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """(class name, H x W bool region) of each class present; background, ignore (255) and unknown indices left out."""
     for index in np.unique(labels):
-        if index == 0 or index >= len(class_names):
-            continue
-        moments = cv2.moments((labels == index).astype(np.uint8), binaryImage=True)
-        area = int(moments["m00"])
-        shapes.append(RegionShape(class_names[int(index)], area, moments["m10"] / area, moments["m01"] / area,
-                                  2 * math.sqrt(area / math.pi)))
-    return shapes
+        if 0 < index < len(class_names):
+            yield class_names[int(index)], labels == index
+
+
+def _region_shape(name: str, moments: dict[str, float]) -> RegionShape:
+    """Area, centroid and equivalent diameter from a region's image moments."""
+    area = int(moments["m00"])
+    return RegionShape(name, area, moments["m10"] / area, moments["m01"] / area, 2 * math.sqrt(area / math.pi))
 
 
 def jumps(shapes: Sequence[Shaped], neighbours: int = 2) -> set[int]:
