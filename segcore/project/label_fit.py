@@ -20,7 +20,7 @@ from segcore.project.comparison import compare
 from segcore.project.predict import project_predictor
 from segcore.project.store import ProjectStore
 from segcore.training.data import spread
-from segcore.training.events import LabelsChecked
+from segcore.training.events import LabelsChecked, fails_as_a_whole
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,11 @@ def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[st
     """Predict the labelled frames `names` (at most MAX_FRAMES of them) with `checkpoint` and score each against its
     label. Nothing is stored: the project is as the run left it."""
     ids = {record.name: record.id for record in store.images()}
-    chosen = spread([ids[name] for name in names if name in ids and store.has_mask(ids[name])], MAX_FRAMES)
+    chosen = spread([(name, ids[name]) for name in names if name in ids and store.has_mask(ids[name])], MAX_FRAMES)
     table = store.class_table()
     predictor = project_predictor(store, checkpoint, quality=False)
     scores: dict[str, float] = {}
-    for image_id in chosen:
+    for name, image_id in chosen:
         try:
             labels = predictor.predict(store.read_image(image_id)).labels
         except SegcoreError as exc:
@@ -50,7 +50,7 @@ def check_labels(store: ProjectStore, checkpoint: str | Path, names: Iterable[st
             continue
         miou = compare(label, labels, table.num_classes, table.ignore_index).miou
         if miou is not None:
-            scores[store.image(image_id).name] = miou
+            scores[name] = miou
     failing = tuple(sorted((name for name, value in scores.items() if value < floor), key=scores.__getitem__))
     result = LabelsChecked(len(scores), float(np.mean(list(scores.values()))) if scores else None, failing, floor)
     (log.warning if result.failed else log.info)("%s", result.describe())
@@ -73,7 +73,7 @@ class RunLabelCheck:
     def describe(self) -> str:
         """'run 3 does not reproduce 6 of its 8 labelled frames (mean IoU 0.13): ...' (for a failed check)."""
         mean = "" if self.mean_iou is None else f" (mean IoU {self.mean_iou:.2f})"
-        if 2 * self.failing < self.images:
+        if not fails_as_a_whole(self.failing, self.images):
             return (f"run {self.run_id} did not learn {self.failing} of its {self.images} labelled frames{mean}: "
                     f"frames like them are likely wrong too")
         return (f"run {self.run_id} does not reproduce {self.failing} of its {self.images} labelled frames{mean}: "

@@ -108,7 +108,7 @@ def train_project(
                 status, best = ("cancelled" if event.cancelled else "finished"), event.best_miou
                 if not event.cancelled and event.best_checkpoint and trainer.ctx.is_main:
                     # Recorded first: the check takes seconds, and the run is finished whatever it finds.
-                    store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+                    _finish(store, run_id, status, best, trainer)
                     recorded = True
                     checked = check_labels(store, event.best_checkpoint, data.split_names()["train"])
                     _log_labels_checked(store, run_id, event.epochs, checked)
@@ -121,7 +121,7 @@ def train_project(
         raise
     finally:
         if not recorded:
-            store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
+            _finish(store, run_id, status, best, trainer)
 
 
 def unlabelled_images(store: ProjectStore) -> list[UnlabelledImage]:
@@ -144,6 +144,10 @@ def run_in_folder(store: ProjectStore, folder: str | Path) -> RunRecord | None:
     folder = Path(folder).resolve()
     runs = [r for r in store.runs() if r.checkpoint_dir and run_dir(store, r).resolve() == folder]
     return runs[-1] if runs else None
+
+
+def _finish(store: ProjectStore, run_id: int, status: str, best: float | None, trainer: Trainer) -> None:
+    store.finish_run(run_id, status, best_score=best if best is not None else trainer.best_miou)
 
 
 def _log_labels_checked(store: ProjectStore, run_id: int, epoch: int, checked: LabelsChecked) -> None:

@@ -109,6 +109,11 @@ class Finished(Event):
     """Why the run ended before its epochs were done ("time budget 5:00 reached ...", "stopped improving ..."); "" otherwise."""
 
 
+def fails_as_a_whole(failing: int, images: int) -> bool:
+    """Half or more of a run's labelled frames not reproduced: the run, not a few frames, has failed."""
+    return 2 * failing >= images
+
+
 @dataclass(frozen=True)
 class LabelsChecked(Event):
     """After a finished run: its best checkpoint, predicting the frames it was trained on as the app predicts.
@@ -136,7 +141,7 @@ class LabelsChecked(Event):
             return text
         names = ", ".join(self.failing[:3]) + (", ..." if len(self.failing) > 3 else "")
         text = f"{text}; {len(self.failing)} below {self.floor:.2f} ({names})"
-        if 2 * len(self.failing) < self.images:  # a few: frames of their kind are likely missed elsewhere too
+        if not fails_as_a_whole(len(self.failing), self.images):  # a few: frames like them are likely missed too
             return (f"{text}: the model did not learn these, and frames like them are likely wrong too. Check those "
                     f"labels, or train longer")
         return (f"{text}: this model does not reproduce its own labels, so its other predictions are not to be "
