@@ -3,11 +3,13 @@
     python benchmarks/bench_refine.py [--seed 0] [--small 12] [--large 1] [--out benchmarks/out/bench_refine.json]
     python benchmarks/bench_refine.py --generator varied --seeds 1 2 3 4 5 6 7 8 9 10 11 12 --small 10 --large 2 \
         --out benchmarks/out/bench_refine_varied.json
+    python benchmarks/bench_refine.py --generator phase --seeds 11 12 13 14 --small 16 --large 1 [--slack 0.15]
 
 A third column, "intensity", runs the texture pipeline with GrabCut fed the plain gray level
 instead of the texture features, to show what the feature image buys; a fourth, "previous", the
-refinement before the phase features (texture features only: `refine.FEATURE_KINDS`), a peer
-measured in the same run. `--generator varied` draws one instrument per seed (`segcore.demo.varied`:
+refinement before the cut had to reach the box's sides (the best-separated cut kept whatever its reach:
+`refine.MAX_BOX_GAP` 1), a peer measured in the same run. `--slack S` widens each side of every box by a
+random share of its side up to S, as a hasty drag would. `--generator varied` draws one instrument per seed (`segcore.demo.varied`:
 fringes everywhere or inside the sample only, rectangles, ellipses and blobs); `--generator inside`,
 `everywhere` or `phase` one project of that family per seed (`segcore.demo.families`: period,
 contrast, size and shape varying from frame to frame). The last line times
@@ -44,21 +46,31 @@ def _intensity_features(gray: np.ndarray, period: float) -> np.ndarray:
 
 
 def _previous_refinement(image: np.ndarray, box: Box) -> np.ndarray:
-    """The peer: the refinement as it was before the phase features (texture features only)."""
-    with mock.patch.object(refine, "FEATURE_KINDS", ("texture",)):
+    """The peer: the refinement as it was before the reach rule (the best-separated cut, whatever its reach)."""
+    with mock.patch.object(refine, "MAX_BOX_GAP", 1.0):
         return refine.refine_box(image, box)
 
 
-def measure(generator: str, seed: int, small: int, large: int) -> list[dict]:
+def _loosened(box: Box, slack: float, shape: tuple[int, ...], rng: np.random.Generator) -> Box:
+    """`box` with each side moved out by a random share (up to `slack`) of its length, within the frame."""
+    left, right = (rng.uniform(0, slack) * box.w for _ in range(2))
+    top, bottom = (rng.uniform(0, slack) * box.h for _ in range(2))
+    loose = Box(round(box.x - left), round(box.y - top), round(box.w + left + right), round(box.h + top + bottom), box.label)
+    return loose.clipped(shape[1], shape[0])
+
+
+def measure(generator: str, seed: int, small: int, large: int, slack: float = 0.0) -> list[dict]:
     rows = []
+    rng = np.random.default_rng([seed, 77])
     for sample in GENERATORS[generator](seed, small=small, large=large):
         truth = sample.true_mask
+        box = _loosened(sample.box, slack, truth.shape, rng) if slack else sample.box
         start = time.perf_counter()
-        refined = refine.refine_box(sample.image, sample.box)
+        refined = refine.refine_box(sample.image, box)
         seconds = time.perf_counter() - start
         with mock.patch.object(refine, "_features", _intensity_features), \
                 mock.patch.object(refine, "FEATURE_KINDS", ("texture",)):
-            intensity = refine.refine_box(sample.image, sample.box)
+            intensity = refine.refine_box(sample.image, box)
         rows.append(
             {
                 "seed": seed,
@@ -66,9 +78,9 @@ def measure(generator: str, seed: int, small: int, large: int) -> list[dict]:
                 "size": f"{sample.image.shape[1]}x{sample.image.shape[0]}",
                 "bit_depth": sample.image.dtype.itemsize * 8,
                 "object_fraction": float(truth.mean()),
-                "box_iou": iou(boxes_to_mask(truth.shape, [sample.box]), truth),
+                "box_iou": iou(boxes_to_mask(truth.shape, [box]), truth),
                 "intensity_iou": iou(intensity, truth),
-                "previous_iou": iou(_previous_refinement(sample.image, sample.box), truth),
+                "previous_iou": iou(_previous_refinement(sample.image, box), truth),
                 "refined_iou": iou(refined, truth),
                 "refine_s": seconds,
             }
@@ -104,11 +116,12 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds (instruments, for --generator varied)")
     parser.add_argument("--small", type=int, default=12, help="1024x1024 8-bit frames")
     parser.add_argument("--large", type=int, default=1, help="3072x3072 16-bit frames")
+    parser.add_argument("--slack", type=float, default=0.0, help="widen each box side by up to this share of it")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_refine.json"))
     args = parser.parse_args()
 
     seeds = args.seeds or [args.seed]
-    rows = [row for seed in seeds for row in measure(args.generator, seed, args.small, args.large)]
+    rows = [row for seed in seeds for row in measure(args.generator, seed, args.small, args.large, args.slack)]
     summary = summarise(rows)
     build_s = time_demo_build()
 
@@ -125,7 +138,7 @@ def main() -> int:
               f"{s['refined_iou']:>9.3f}{s['refined_p5']:>9.3f}{s['refine_s']:>8.2f}")
     print(f"\ndemo project build (8 x 1024 8-bit + 2 x 3072 16-bit, seed 0): {build_s:.1f} s")
 
-    write_report(args.out, {"generator": args.generator, "seeds": seeds, "samples": rows, "summary": summary,
+    write_report(args.out, {"generator": args.generator, "seeds": seeds, "slack": args.slack, "samples": rows, "summary": summary,
                             "demo_build_s": build_s})
     return 0
 

@@ -13,8 +13,10 @@ kinds, and the cut that separates its inside from its outside best is kept:
   running everywhere (a phase object) has the mean and contrast of its surroundings: only the phase
   tells it, and texture alone labelled such samples at 0.68 IoU (docs/results.md).
 
-"Separates best": the largest Fisher ratio, over the six channels of both kinds, between the cut's
-inside and outside in the working crop. Work happens on the box plus a margin, downscaled when
+"Separates best": among the cuts that reach each side of the box (a box is dragged around its object:
+MAX_BOX_GAP), the largest Fisher ratio, over the six channels of both kinds, between the cut's inside and
+outside in the working crop. Without the reach, a cut of a few fringes in one corner of a phase object
+could separate its channels better than the object itself. Work happens on the box plus a margin, downscaled when
 large (the fringe analysis on the box and its surroundings, at PHASE_SIDE at most), so a 3072 x 3072
 frame costs no more than a small one.
 """
@@ -53,6 +55,10 @@ PHASE_CONTEXT = 1.0
 """The fringe analysis sees this many box sides around the box (its carrier and background need fringes)."""
 FEATURE_KINDS = ("texture", "phase")
 """The feature images GrabCut cuts, the best-separated cut kept."""
+MAX_BOX_GAP = 0.12
+"""A cut whose extent falls short of a side of the box by more than this share of the box's side is taken for a
+part of the object (or of the background) when another cut reaches every side; on phase objects choosing among
+the reaching cuts lifted labels from 0.85 to 0.90 IoU (docs/results.md)."""
 PHASE_CHANNELS = (3, 4, 5)
 """Fringe amplitude, cosine and sine of the phase: what GrabCut's phase features hold."""
 
@@ -65,6 +71,8 @@ class Refinement:
     """bool H x W, never outside the box."""
     kept_box: str | None = None
     """Why the whole box was kept ("too small to refine", "no object found in it"); None when refined."""
+    doubt: str | None = None
+    """Why the outline found may be wrong (no cut reaches every side of the box); None when it does."""
 
 
 def refine_box(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | None = None) -> np.ndarray:
@@ -100,7 +108,7 @@ def refine(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | No
                                                                                                crop.shape)}
     images = {kind: kinds[kind]() for kind in FEATURE_KINDS}
     channels = [c.astype(np.float32) for features in images.values() for c in np.moveaxis(features, 2, 0)]
-    object_mask, separation = None, -1.0
+    cuts = []
     for kind, features in images.items():
         cut = _grabcut(features, inner, iterations)
         if cut is None:
@@ -109,10 +117,9 @@ def refine(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | No
         if cut.any() and kind == "texture":
             cut = _clean(_trim_rim(cut, features[:, :, 2], period), period)
         bx, by, bw, bh = inner
-        cut_fill = float(cut[by : by + bh, bx : bx + bw].mean())
-        cut_separation = _separation(cut, channels)
-        if MIN_FILL <= cut_fill <= MAX_FILL and cut_separation > separation:
-            object_mask, separation = cut, cut_separation
+        if MIN_FILL <= float(cut[by : by + bh, bx : bx + bw].mean()) <= MAX_FILL:
+            cuts.append(cut)
+    object_mask, gap = _best_cut(cuts, inner, channels)
     if object_mask is None:
         log.warning("refining box %s degenerated (no cut fills 5-97%% of it); keeping the box", _fmt(box))
         out[b.y : b.y + b.h, b.x : b.x + b.w] = True
@@ -124,7 +131,12 @@ def refine(image: np.ndarray, box: Box, *, iterations: int = 5, margin: int | No
     out[y0:y1, x0:x1] = object_mask
     box_only = np.zeros_like(out)
     box_only[b.y : b.y + b.h, b.x : b.x + b.w] = True
-    return Refinement(out & box_only)
+    doubt = None
+    if gap > MAX_BOX_GAP:
+        # On the benchmark's frames, outlines that fall short scored 0.65-0.74 IoU where the others averaged 0.92.
+        doubt = f"the outline found stops {gap:.0%} of the box short of one side"
+        log.warning("refining box %s: %s; check it", _fmt(box), doubt)
+    return Refinement(out & box_only, doubt=doubt)
 
 
 def refine_boxes_to_mask(
@@ -195,6 +207,31 @@ def _phase_features(gray: np.ndarray, box: Box, region: tuple[int, int, int, int
     size = (shape[1], shape[0])
     return np.ascontiguousarray(np.stack(
         [_to_u8(cv2.resize(analysis[rows, cols, c], size, interpolation=cv2.INTER_LINEAR)) for c in PHASE_CHANNELS], axis=2))
+
+
+def _best_cut(cuts: list[np.ndarray], rect: tuple[int, int, int, int],
+              channels: list[np.ndarray]) -> tuple[np.ndarray | None, float]:
+    """The best-separated of the cuts within MAX_BOX_GAP of every side of `rect`, failing any the one that reaches
+    furthest, and its gap (`_box_gap`); (None, 1.0): no cut."""
+    if not cuts:
+        return None, 1.0
+    gaps = [_box_gap(cut, rect) for cut in cuts]
+    reaching = [i for i, gap in enumerate(gaps) if gap <= MAX_BOX_GAP]
+    if not reaching:
+        best = int(np.argmin(gaps))
+    else:
+        best = max(reaching, key=lambda i: _separation(cuts[i], channels))
+    return cuts[best], gaps[best]
+
+
+def _box_gap(cut: np.ndarray, rect: tuple[int, int, int, int]) -> float:
+    """The widest gap between a side of `rect` (x, y, w, h) and the cut's extent, as a share of that side's length."""
+    x, y, w, h = rect
+    inside = cut[y : y + h, x : x + w]
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if not rows.size:
+        return 1.0
+    return max(cols[0] / w, (w - 1 - cols[-1]) / w, rows[0] / h, (h - 1 - rows[-1]) / h)
 
 
 def _separation(mask: np.ndarray, channels: list[np.ndarray]) -> float:

@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from segcore.data.boxes import Box
 from segcore.data.refine import refine_box
+from segcore.demo import demo_samples
 from segcore.project.store import ImageStatus, ProjectStore
 
 workspace = test_canvas.workspace  # the shared canvas fixture
@@ -106,17 +107,17 @@ def test_box_handles_adjust_before_accepting(workspace):
     assert workspace.state.store.boxes(image_id) == [Box(7, 6, 20, 15, 0)]
 
 
-def _refined_box(qtbot, root, name: str, image: np.ndarray):
-    """A workspace on `root` with `image` added as `name`, a (20, 20)-(75, 75) box drawn and accepted with
-    Refine boxes on; (workspace, image id): the caller closes the workspace's state."""
+def _refined_box(qtbot, root, name: str, image: np.ndarray, corners=((20, 20), (75, 75))):
+    """A workspace on `root` with `image` added as `name`, a box drawn between `corners` (pixels) and accepted
+    with Refine boxes on; (workspace, image id): the caller closes the workspace's state."""
     with ProjectStore.open(root) as store:
         image_id = store.add_image_array(name, image).id
     ws = test_canvas.open_workspace(qtbot, root)
     ws.select(name)
     ws.tools.refine.setChecked(True)
     _use(ws, Qt.Key.Key_R)
-    ws.drag((20, 20), (75, 75))
-    with qtbot.waitSignal(ws.view.document.mask_changed, timeout=10_000):
+    ws.drag(*corners)
+    with qtbot.waitSignal(ws.view.document.mask_changed, timeout=60_000):
         ws.key(Qt.Key.Key_Return)
     return ws, image_id
 
@@ -143,6 +144,19 @@ def test_a_box_refine_cannot_cut_says_so_on_the_canvas(qtbot, tiny_project):
         assert ws.stored_mask(image_id)[20:76, 20:76].all()  # the whole box, as before
         assert ws.view.notice.isVisible()
         assert "no object found in it, so the whole 56 × 56 box is labelled. Ctrl+Z undoes it" in ws.view.notice.text()
+    finally:
+        ws.state.close()
+
+
+def test_a_refined_outline_short_of_a_hasty_box_asks_to_be_checked(qtbot, tiny_project):
+    sample = next(iter(demo_samples(seed=11, small=1, large=0, small_size=384)))
+    b = sample.box  # drawn 30 % of its side wider on every side
+    corners = ((b.x - b.w * 3 // 10, b.y - b.h * 3 // 10), (b.x + b.w * 13 // 10, b.y + b.h * 13 // 10))
+    ws, image_id = _refined_box(qtbot, tiny_project.root, "hasty", sample.image, corners)
+    try:
+        assert ws.stored_mask(image_id).any()
+        assert ws.view.notice.isVisible()
+        assert "short of one side, so it may have missed part of the object: check it" in ws.view.notice.text()
     finally:
         ws.state.close()
 

@@ -12,6 +12,7 @@ from segcore.data import refine
 from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.refine import refine_box, refine_boxes_to_mask
 from segcore.demo import demo_samples, make_interferogram
+from segcore.demo.families import family_samples
 from segcore.demo.interferogram import demo_box
 from segcore.demo.varied import varied_samples
 from segcore.errors import MaskError
@@ -139,6 +140,44 @@ def test_a_sample_that_alone_carries_fringes_is_refined_without_a_rim():
     assert _iou(refined, sample.true_mask) > 0.9
     outside = refined & ~sample.true_mask.astype(bool)
     assert outside.sum() < 0.05 * sample.true_mask.sum(), "a rim of background is still labelled"
+
+
+def test_a_phase_object_is_cut_whole_not_by_a_patch_of_fringes_in_its_box():
+    # Phase family, seed 2: the texture cut took a patch of the box whose fringes stand apart (IoU 0.53) and,
+    # separating the channels better, won over the phase cut of the whole object.
+    sample = next(s for s in family_samples("phase", 2, small=2, large=0, small_size=384) if s.name == "phase_01")
+    assert _iou(refine_box(sample.image, sample.box), sample.true_mask) > 0.9
+
+
+def test_a_cut_that_falls_short_of_the_box_loses_to_one_that_reaches_it():
+    rect = (10, 10, 80, 80)
+    whole = np.zeros((100, 100), bool)
+    whole[12:88, 12:88] = True  # 2 px inside every side
+    corner = np.zeros((100, 100), bool)
+    corner[10:50, 10:50] = True  # half the box's side short on the right and the bottom
+    channel = np.where(corner, 200.0, 0.0) + np.where(whole & ~corner, 20.0, 0.0)  # the corner separates better
+    channels = [channel.astype(np.float32)]
+    assert refine._separation(corner, channels) > refine._separation(whole, channels)
+    assert refine._box_gap(whole, rect) < refine.MAX_BOX_GAP < refine._box_gap(corner, rect)
+    assert refine._best_cut([corner, whole], rect, channels)[0] is whole
+    # When no cut reaches every side, the one that reaches furthest, with how far it stops short.
+    most = np.zeros((100, 100), bool)
+    most[10:70, 10:70] = True
+    chosen, gap = refine._best_cut([corner, most], rect, channels)
+    assert chosen is most and gap == pytest.approx(0.25)
+    assert refine._best_cut([], rect, channels)[0] is None
+
+
+def test_an_outline_that_stops_short_of_a_hasty_box_comes_with_a_doubt(caplog):
+    sample = next(iter(demo_samples(seed=11, small=1, large=0, small_size=384)))
+    b = sample.box
+    assert refine.refine(sample.image, b).doubt is None  # drawn close round the sample
+    hasty = Box(b.x - b.w * 3 // 10, b.y - b.h * 3 // 10, b.w * 16 // 10, b.h * 16 // 10, 1).clipped(384, 384)
+    with caplog.at_level(logging.WARNING, logger="segcore.data.refine"):
+        refined = refine.refine(sample.image, hasty)
+    assert refined.kept_box is None and _iou(refined.mask, sample.true_mask) > 0.8
+    assert refined.doubt is not None and "short of one side" in refined.doubt
+    assert "check it" in caplog.text
 
 
 def test_the_rim_trim_leaves_a_mask_alone_when_object_and_background_contrast_alike():

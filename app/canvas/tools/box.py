@@ -152,6 +152,9 @@ class BoxTool(Tool):
         if refined.kept_box:  # a failed refinement used to become a plain rectangle without a word
             self.view.show_notice(f"Refine boxes: {refined.kept_box}, so the whole {box.w} × {box.h} box is "
                                   "labelled. Ctrl+Z undoes it; draw the box closer round the object, or paint it.")
+        elif refined.doubt:
+            self.view.show_notice(f"Refine boxes: {refined.doubt}, so it may have missed part of the object: "
+                                  "check it. A box drawn close round the object refines best; Ctrl+Z undoes it.")
 
     # -- geometry ----------------------------------------------------------------------------------
 
