@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from segcore.cli.bars import bar_over
+from segcore.data import refine
 from segcore.data.boxes import Box, boxes_to_mask
 from segcore.data.boxes_file import load_boxes_file
 from segcore.data.classes import resolve_class_table
@@ -43,12 +44,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+class _NameTheImage(logging.Filter):
+    """Puts the image being refined before each of the refinement's warnings (they name only the box)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = f"{self.image}: {record.msg}"
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
+    name_the_image = _NameTheImage()
+    refine.log.addFilter(name_the_image)
+    try:
+        return _run(args, name_the_image)
+    finally:
+        refine.log.removeFilter(name_the_image)
+
+
+def _run(args: argparse.Namespace, name_the_image: _NameTheImage) -> int:
     table = resolve_class_table(args.labels) if args.labels else None
     table, boxes = load_boxes_file(args.boxes, table)
     paths = _image_paths(args.images, boxes)
     args.out.mkdir(parents=True, exist_ok=True)
     for key, path in bar_over(paths.items(), "image"):
+        name_the_image.image = key
         image = read_image(path)
         height, width = image.shape[:2]
         outside = [b for b in boxes[key] if b.misplaced(width, height)]
