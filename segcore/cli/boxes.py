@@ -52,7 +52,8 @@ class _NameTheImage(logging.Filter):
         self.image = ""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = f"{self.image}: {record.msg}"
+        # Formatted here, the arguments dropped: a "%" in a file name must not read as a placeholder.
+        record.msg, record.args = f"{self.image}: {record.getMessage()}", None
         return True
 
 

@@ -75,14 +75,14 @@ def test_labels_file_gives_classes_and_colours(tmp_path, images):
 def test_a_refinement_warning_names_its_image(tmp_path, caplog):
     sample = next(iter(demo_samples(seed=11, small=1, large=0, small_size=384)))
     folder = tmp_path / "frames"
-    write_image(folder / "hasty.png", sample.image)
+    write_image(folder / "hasty 50%s.png", sample.image)  # a "%" in the name must not break the message
     b = sample.box  # 30 % of its side wider on every side: the outline stops short of it
     hasty = [b.x - b.w * 3 // 10, b.y - b.h * 3 // 10, b.w * 16 // 10, b.h * 16 // 10]
-    boxes = _boxes_file(tmp_path, {"classes": ["background", "sample"], "boxes": {"hasty.png": hasty}})
+    boxes = _boxes_file(tmp_path, {"classes": ["background", "sample"], "boxes": {"hasty 50%s.png": hasty}})
     with caplog.at_level(logging.WARNING):
         assert _run("--images", str(folder), "--boxes", boxes, "--out", str(tmp_path / "m"), "--refine") == 0
     lines = [r.getMessage() for r in caplog.records if r.name == "segcore.data.refine"]
-    assert len(lines) == 1 and lines[0].startswith("hasty.png: refining box") and "check it" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("hasty 50%s.png: refining box (x=") and "check it" in lines[0]
 
 
 def test_refine_tightens_boxes_to_the_objects(tmp_path):
