@@ -69,8 +69,8 @@ CLASS_WEIGHTS = (("None", "none"), ("Median frequency", "median_freq"),
 FLIP_PROBABILITY = 0.5
 DEFAULT_CLAHE_CLIP = 2.0
 FORM_AUGMENT_KEYS = ("hflip", "vflip", "rotation", "invert", "resize", "crop", "clahe", "mean_image",
-                     "fringe_features", "fringe_background", "fringe_normalise", "fringe_robust", "fringe_side",
-                     "phase_sign")
+                     "fringe_features", "fringe_background", "fringe_normalise", "fringe_robust", "fringe_refit",
+                     "fringe_side", "phase_sign")
 """The augmentation options the form edits; any other option of a set config is kept as it was."""
 COUNTS_DELAY_MS = 500
 """Label edits come in bursts; the train/val counts are re-read once they settle."""
@@ -452,7 +452,7 @@ class TrainPanel(QDockWidget):
             augment["fringe_features"] = True
             augment["fringe_background"] = base.augment.get("fringe_background", FRINGE_BACKGROUND)
             # Today's analysis, unless the base config says otherwise.
-            for key in ("fringe_normalise", "fringe_robust", "fringe_side"):
+            for key in ("fringe_normalise", "fringe_robust", "fringe_refit", "fringe_side"):
                 augment[key] = base.augment.get(key, GRAY_AUGMENT[key])
             augment["phase_sign"] = base.augment.get("phase_sign", GRAY_AUGMENT["phase_sign"])  # part of today's analysis
         if self.clahe_check.isChecked():

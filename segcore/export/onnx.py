@@ -58,7 +58,7 @@ _RTOL = 1e-3
 _ATOL = 1e-4
 _AUGMENT_DEFAULTS = AugmentConfig()
 PREPROCESSING_KEYS = ("channels", "mean_image", "resize", "clahe", "clahe_grid", "intensity", "fringe_features",
-                      "fringe_background", "fringe_normalise", "fringe_robust", "fringe_side")
+                      "fringe_background", "fringe_normalise", "fringe_robust", "fringe_refit", "fringe_side")
 """The `AugmentConfig` options that act at inference, in about the order they apply (`build_transforms`)."""
 TRAINING_ONLY_KEYS = ("crop", "scale_range", "hflip", "vflip", "rotation", "jitter", "ignore_boundary", "noise",
                       "invert", "phase_sign")

@@ -60,13 +60,15 @@ FRINGE_BACKGROUND = "quartic"
 coma and spherical aberration."""
 GRAY_AUGMENT = {"hflip": 0.5, "vflip": 0.5, "rotation": 180.0, "scale_range": [0.7, 1.4], "jitter": [0.2, 0.2, 0.3],
                 "invert": 0.5, "intensity": "percentile", "fringe_features": True, "fringe_background": FRINGE_BACKGROUND,
-                "fringe_normalise": True, "fringe_robust": True, "fringe_side": 1024, "phase_sign": 0.5}
+                "fringe_normalise": True, "fringe_robust": True, "fringe_refit": True, "fringe_side": 1024,
+                "phase_sign": 0.5}
 """Few labelled frames must cover many: no up or down, fringes and samples at any angle, a range of scales,
 exposures and gammas, samples brighter and darker than what they lie on (half the frames mirrored);
 each frame's intensities by its own percentiles (8-bit, 12-bit-in-16, exposures);
 the network sees the fringe analysis beside the gray level: run without the frame's illumination (a beam's
 falloff leaks into faint fringes' band), its carrier sought past hot pixels, row and column patterns and the
-sample's own outline (fringes over a small sample lose to them), its contrasts relative to the frame's, at up to
+sample's own outline (fringes over a small sample lose to them), its background fitted twice on the smoothed field
+(speckle and row patterns threw the fit off by a fringe), its contrasts relative to the frame's, at up to
 1024 px a side before the resize (fine fringes alias at the network's side) and once per frame, its phase flat over
 the background once tilt, defocus, astigmatism, coma and spherical aberration are removed, and of either sign (which of the
 carrier's mirror peaks the analysis takes is arbitrary) (docs/results.md: 8 boxes go much further with each)."""

@@ -56,13 +56,14 @@ def test_form_starts_from_the_project_defaults_and_maps_to_the_config(qtbot, tra
     panel.fringe_check.setChecked(False)
     augment = panel.config_from_form().augment
     # The phase's sign, the normalised analysis and its side go with the analysis.
-    assert not {"fringe_features", "phase_sign", "fringe_normalise", "fringe_robust", "fringe_side"} & set(augment)
+    assert not {"fringe_features", "phase_sign", "fringe_normalise", "fringe_robust", "fringe_refit",
+                "fringe_side"} & set(augment)
     AugmentConfig.from_dict(augment)  # a config that trains
     panel.fringe_check.setChecked(True)
     augment = panel.config_from_form().augment
     assert augment["fringe_features"] is True and augment["fringe_background"] == "quartic"
     assert augment["phase_sign"] == 0.5 and augment["fringe_normalise"] is True and augment["fringe_side"] == 1024
-    assert augment["fringe_robust"] is True
+    assert augment["fringe_robust"] is True and augment["fringe_refit"] is True
     assert panel.split_label.text() == "8 training / 0 validation images"  # 8 labelled frames: all of them train
     panel.val_spin.setValue(0.5)
     assert panel.split_label.text() == "4 training / 4 validation images"

@@ -246,6 +246,56 @@ def test_the_quartic_background_takes_coma_and_spherical_aberration_away_too():
     assert spread < 0.15 and abs(step - 2.0) < 0.4
 
 
+def _speckled_phase_object(period: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 256 px phase object under fringes `period` px apart, the optics' aberrations to the fourth order and laser
+    speckle: a grain of 1 px multiplying the light by 30 % (as `segcore.demo.families` draws it)."""
+    side = 256
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
+    disc = np.hypot(yy - 100, xx - 140) < 46
+    u, v = (xx - side / 2) / (side / 2), (yy - side / 2) / (side / 2)
+    rho2 = (u**2 + v**2) / 2
+    optics = 8 * rho2 + 3 * (u * u - v * v) + 4 * rho2 * u + 5 * rho2**2
+    phase = 2 * math.pi * (0.6 * xx + 0.8 * yy) / period + optics + 2.5 * disc
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.standard_normal((side, side)).astype(np.float32), (0, 0), 1.0)
+    image = (0.5 + 0.25 * np.cos(phase)).astype(np.float32) * (1 + 0.3 * grain / grain.std())
+    return image + rng.normal(0, 0.01, image.shape).astype(np.float32), disc
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_refit_background_stays_flat_under_speckle(seed):
+    # The plain fit samples the phase gradient pixel by pixel on a coarse grid: the speckle in the carrier's band
+    # aliased into it, and the fit missed by a fringe or more (docs/results.md, "The background fit under speckle").
+    image, disc = _speckled_phase_object(6.0, seed)
+
+    def background_and_step(features: np.ndarray) -> tuple[float, float]:
+        phase = np.arctan2(features[..., 5], features[..., 4])
+        away = ~cv2.dilate(disc.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        inner = cv2.erode(disc.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        step = np.angle(np.mean(np.exp(1j * phase[inner])) * np.conj(np.mean(np.exp(1j * phase[away]))))
+        return float(np.mean(1 - np.cos(phase[away]))), abs(float(step))
+
+    plain_background, _ = background_and_step(fringe_features(image, "quartic", normalise=True, robust_carrier=True))
+    background, step = background_and_step(fringe_features(image, "quartic", normalise=True, robust_carrier=True,
+                                                           refit=True))
+    assert plain_background > 0.4  # a fringe's worth of the optics left over the background
+    assert background < 0.2 and abs(step - 2.5) < 0.5
+
+
+def test_the_refit_keeps_a_clean_frame_as_it_was_and_needs_the_analysis():
+    image, disc = _fringes(9, 5, step_inside=2.0, optics=6.0)
+    plain = fringe_features(image, "quartic", normalise=True)
+    refit = fringe_features(image, "quartic", normalise=True, refit=True)
+    assert np.mean(np.abs(refit[..., 3:] - plain[..., 3:])) < 0.02  # the amplitude and the phase: demodulated
+    np.testing.assert_array_equal(refit[..., :3], plain[..., :3])  # the gray level, its mean and contrast: not
+    options = {"fringe_features": True, "fringe_background": "quartic", "fringe_normalise": True, "fringe_refit": True,
+               "fringe_side": 256}
+    built, _ = AugmentConfig.from_dict(options).build(False)(image, disc.astype(np.uint8))
+    np.testing.assert_allclose(built.numpy().transpose(1, 2, 0), refit, atol=1e-5)
+    with pytest.raises(ValueError, match="fringe_refit"):
+        AugmentConfig.from_dict({"fringe_refit": True})
+
+
 def test_fine_fringes_are_analysed_before_the_resize_and_once_per_frame(monkeypatch):
     # Fringes 4 px apart on a 512 frame: at the network's 128 px side they alias into moire. Analysed at 512
     # (fringe_side) and resized after, the sample's phase step is read back; before the resize, it is lost.

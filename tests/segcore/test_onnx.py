@@ -98,7 +98,7 @@ def test_export_matches_torch_at_two_odd_sizes(tmp_path: Path, name: str, capsys
     assert sidecar["preprocessing"] == {"channels": None, "mean_image": None, "resize": None, "clahe": 2.0,
                                         "clahe_grid": 8, "intensity": "full_scale", "fringe_features": False,
                                         "fringe_background": "carrier", "fringe_normalise": False,
-                                        "fringe_robust": False, "fringe_side": None}
+                                        "fringe_robust": False, "fringe_refit": False, "fringe_side": None}
     assert sidecar["pipeline"] == ["CLAHE(clip_limit=2.0, tile_grid=(8, 8))",
                                    f"Normalize(mean={(0.4,) * in_channels}, std={(0.2,) * in_channels})"]
     assert sidecar["opset"] >= 18

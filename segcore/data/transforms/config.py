@@ -69,6 +69,8 @@ class AugmentConfig:
         before it, the contrast and the amplitude relative to the frame's after); runs saved before the option: False.
     fringe_robust: with fringe_normalise, the carrier sought past hot pixels, row and column patterns and the sample's
         outline (`FringeFeatures.robust_carrier`); runs saved before the option: False.
+    fringe_refit: with fringe_features and a polynomial fringe_background, the polynomial fitted on the smoothed
+        field and once more (`FringeFeatures.refit`: noisy frames); runs saved before the option: False.
     noise: training only: Gaussian noise up to this share of each frame's intensity range (`RandomNoise`); 0: off.
     invert: training only: the probability a frame's intensities are mirrored, bright to dark (`RandomInvert`); 0: off.
     phase_sign: training only, with fringe_features: the probability the analysed phase is negated
@@ -96,6 +98,7 @@ class AugmentConfig:
     fringe_normalise: bool = False
     fringe_side: int | None = None
     fringe_robust: bool = False
+    fringe_refit: bool = False
     noise: float = 0.0
     invert: float = 0.0
     phase_sign: float = 0.0
@@ -153,6 +156,7 @@ def build_transforms(
     fringe_normalise: bool = False,
     fringe_side: int | None = None,
     fringe_robust: bool = False,
+    fringe_refit: bool = False,
     noise: float = 0.0,
     invert: float = 0.0,
     phase_sign: float = 0.0,
@@ -193,6 +197,8 @@ def build_transforms(
     if fringe_robust and not (fringe_features and fringe_normalise):
         raise ValueError("fringe_robust is part of the normalised fringe analysis: it needs fringe_features and "
                          "fringe_normalise")
+    if fringe_refit and not fringe_features:
+        raise ValueError("fringe_refit is part of the fringe analysis: it needs fringe_features")
     if fringe_side is not None and (not fringe_features or isinstance(fringe_side, bool) or int(fringe_side) < 1):
         raise ValueError(f"fringe_side is the fringe analysis's long side: a positive number of pixels with "
                          f"fringe_features, got {fringe_side!r}")
@@ -208,7 +214,7 @@ def build_transforms(
         steps.extend(_analysis_first(train, equalise=None if mean_image is not None else equalise, resize=resize,
                                      ignore_boundary=ignore_boundary, noise=noise, intensity=intensity,
                                      background=fringe_background, normalise=fringe_normalise,
-                                     robust_carrier=fringe_robust, side=int(fringe_side)))
+                                     robust_carrier=fringe_robust, refit=fringe_refit, side=int(fringe_side)))
         gamma = jitter[2] if jitter is not None else 0.0
         if train and (gamma or invert):
             on_the_crop.append(RandomFringeIntensity(gamma, invert))
@@ -230,7 +236,7 @@ def build_transforms(
         if train and invert:
             steps.append(RandomInvert(invert))
         if fringe_features:
-            steps.append(FringeFeatures(fringe_background, fringe_normalise, fringe_robust))
+            steps.append(FringeFeatures(fringe_background, fringe_normalise, fringe_robust, fringe_refit))
             if train and phase_sign:
                 steps.append(RandomPhaseSign(phase_sign))
     if train:
@@ -258,7 +264,7 @@ def build_transforms(
 
 def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tuple[int, int] | None,
                     ignore_boundary: int, noise: float, intensity: str, background: str, normalise: bool,
-                    robust_carrier: bool, side: int) -> list[Transform]:
+                    robust_carrier: bool, refit: bool, side: int) -> list[Transform]:
     """The steps from the frame to the network's side with the fringe analysis first (`fringe_side`).
 
       Resize(max_side)      the frame to the analysis's side: fine fringes stay fringes (a period of 5 px at
@@ -277,7 +283,7 @@ def _analysis_first(train: bool, *, equalise: CLAHE | None, resize: float | tupl
         steps.append(RandomNoise(noise))
     if intensity == "percentile":
         steps.append(PercentileScale())
-    steps.append(FringeFeatures(background, normalise, robust_carrier))
+    steps.append(FringeFeatures(background, normalise, robust_carrier, refit))
     if resize is not None:
         steps.append(_resize(resize))
     if train and ignore_boundary:

@@ -46,6 +46,12 @@ aberration as well, the Zernike terms up to the fourth order an interferometer's
 polynomial is fitted to the phase gradient, weighted by the fringe amplitude and refitted without
 the worst-fitting pixels (a sample is a small part of the frame), and the frame is demodulated
 again along it; the phase left is then set to zero over the background on average.
+
+(`refit`) The polynomial is fitted on the demodulated field smoothed over the fit's sampling grid, then fitted
+once more to what the first fit leaves. The fit reads the phase's gradient every `_FIT_SAMPLES`-th of the
+frame; unsmoothed, those samples alias the noise of the carrier's band, and under laser speckle or a sensor's
+row pattern the fit missed by a fringe or more across the frame, so the phase over the background was not flat
+on a tenth of the phase-object frames (docs/results.md, "The background fit under speckle").
 """
 
 from __future__ import annotations
@@ -105,6 +111,9 @@ class FringeFeatures:
     robust_carrier: bool = False
     """With `normalise`, the carrier sought past hot pixels, a sensor's row and column pattern and the sample's own
     outline (`find_carrier`); runs saved before the option: False."""
+    refit: bool = False
+    """With a polynomial background, fitted on the smoothed field and once more (the module's docstring); runs saved
+    before the option: False."""
 
     def __post_init__(self) -> None:
         _check_background(self.background)
@@ -114,7 +123,8 @@ class FringeFeatures:
         if image.ndim == 3 and image.shape[2] != 1:
             raise ValueError(f"fringe analysis needs grayscale frames, got {image.shape[2]} channels")
         gray = image.reshape(image.shape[:2])
-        return fringe_features(gray, self.background, normalise=self.normalise, robust_carrier=self.robust_carrier), mask
+        return fringe_features(gray, self.background, normalise=self.normalise, robust_carrier=self.robust_carrier,
+                               refit=self.refit), mask
 
 
 @dataclass(frozen=True)
@@ -189,12 +199,13 @@ def _check_background(background: str) -> None:
 
 
 def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise: bool = False,
-                    robust_carrier: bool = False) -> np.ndarray:
+                    robust_carrier: bool = False, refit: bool = False) -> np.ndarray:
     """The six channels of `FringeFeatures` for an H x W frame, less the `background` phase (`BACKGROUNDS`).
 
     normalise: the carrier found without the frame's large-scale light, the analysis run without its local mean,
     the contrast and the amplitude divided by their median over the frame. robust_carrier (with normalise): the
-    carrier found by `find_carrier`'s robust search.
+    carrier found by `find_carrier`'s robust search. refit: a polynomial background fitted on the smoothed field,
+    twice.
     """
     _check_background(background)
     x = gray.astype(np.float32)
@@ -216,9 +227,11 @@ def fringe_features(gray: np.ndarray, background: str = "carrier", *, normalise:
     demodulated = analytic * np.exp(-1j * carrier_phase)
     if background in _DEGREES:
         # Demodulating again along carrier + polynomial follows fringes the optics curve away from the carrier's band.
-        along = np.exp(-1j * (carrier_phase + _polynomial_phase(demodulated, _DEGREES[background])))
+        along = np.exp(-1j * carrier_phase)
         low_pass = np.exp(-(yy**2 + xx**2) / np.float32(2 * sigma**2))
-        demodulated = np.fft.ifft2(np.fft.ifftshift(np.fft.fftshift(np.fft.fft2(centred * along)) * low_pass))
+        for _ in range(2 if refit else 1):  # a refit follows what the first fit left, a narrower band than the carrier's
+            along *= np.exp(-1j * _polynomial_phase(demodulated, _DEGREES[background], smooth=refit))
+            demodulated = np.fft.ifft2(np.fft.ifftshift(np.fft.fftshift(np.fft.fft2(centred * along)) * low_pass))
         total = demodulated.sum()
         demodulated *= np.conj(total) / max(abs(total), 1e-12)  # the background's phase to zero on average
     residual = np.angle(demodulated)
@@ -316,16 +329,20 @@ def _drop_pattern_axes(power: np.ndarray, cy: int, cx: int) -> None:
             axis_line[...] = 0  # a view: the spectrum itself
 
 
-def _polynomial_phase(field: np.ndarray, degree: int) -> np.ndarray:
+def _polynomial_phase(field: np.ndarray, degree: int, *, smooth: bool = False) -> np.ndarray:
     """The polynomial phase of `degree` that best fits the phase of complex `field`, H x W radians (2: tilt,
     defocus, astigmatism; 4: coma and spherical aberration too).
 
     phi = sum of c_ij x^i y^j (1 <= i + j <= degree) is fitted to the phase gradient, Im(conj(f) grad f) / |f|^2
     (no unwrapping), on a grid of pixels weighted by the amplitude; each refit drops the pixels it fits worst.
+    smooth: the field blurred by the grid's step first, so that each sample stands for its cell, not its pixel's noise.
     """
     height, width = field.shape
     half = max(height, width) / 2  # x, y within about -1..1: the normal equations stay well conditioned
     step = max(1, min(height, width) // _FIT_SAMPLES)
+    if smooth:
+        field = (cv2.GaussianBlur(field.real.astype(np.float32), (0, 0), step)
+                 + 1j * cv2.GaussianBlur(field.imag.astype(np.float32), (0, 0), step))
     grad_y, grad_x = np.gradient(field)
     rows, cols = slice(None, None, step), slice(None, None, step)
     power = np.abs(field[rows, cols]) ** 2 + 1e-12
