@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "bench_refine.py": [],
+    "bench_fringe_fit.py": [],
     "bench_models.py": [],
     "bench_train.py": [],
     "bench_predict.py": [],
@@ -28,6 +29,7 @@ SCRIPTS = {
 }
 QUICK = {
     "bench_refine.py": ["--small", "2", "--large", "0"],
+    "bench_fringe_fit.py": ["--seeds", "1", "--small", "2"],
     "bench_models.py": ["--models", "fcn_resnet18,deeplabv3_resnet50,tv_deeplabv3_resnet50", "--sizes", "256,512",
                         "--ratio-repeats", "3"],
     "bench_train.py": ["--batches", "3", "--pipeline-samples", "20"],
