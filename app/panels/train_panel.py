@@ -682,7 +682,8 @@ class TrainPanel(QDockWidget):
             if checked is not None:  # what the user should read: did the model learn its own labels?
                 best = checked.describe()
                 best = f"<span style='color:#b00020'>{best}</span>" if checked.failed else best
-            self.status_label.setText(f"Finished {event.epochs} epochs{reason}; {best}")
+            epochs = f"{event.epochs} epoch{'' if event.epochs == 1 else 's'}"  # a minute on a busy CPU buys one
+            self.status_label.setText(f"Finished {epochs}{reason}; {best}")
         self.eta_label.clear()
 
     def _on_labels_checked(self, event: LabelsChecked) -> None:

@@ -67,7 +67,7 @@ def test_a_budgeted_run_shows_its_plan_and_finishes_within_it(qtbot, train_setup
     assert planned and not event.cancelled and event.epochs < 1000
     assert etas[0].startswith("Epoch 1 (timing it to plan 0:03)")  # before the plan: the budget is the measure
     assert panel.eta_label.toolTip() == planned[-1].message and planned[-1].message.startswith("budget 0:03: ~")
-    assert panel.status_label.text().startswith(f"Finished {event.epochs} epochs")
+    assert panel.status_label.text().startswith(f"Finished {event.epochs} epoch{'' if event.epochs == 1 else 's'}")
     assert panel.progress_bar.value() == panel.progress_bar.maximum()
     [run] = store.runs()
     metrics = store.run_metrics(run.id)

@@ -183,7 +183,7 @@ def test_another_project_starts_with_an_empty_run_display(qtbot, train_setup, tm
     panel.set_form(tiny_config(epochs=1))
     with qtbot.waitSignal(session.finished, timeout=RUN_TIMEOUT_MS):
         _click(panel.train_button)
-    assert panel.curves.batch_losses and panel.status_label.text().startswith("Finished")
+    assert panel.curves.batch_losses and panel.status_label.text().startswith("Finished 1 epoch;")  # not "1 epochs"
     other = create_demo_project(tmp_path / "other", small=4, large=0, labelled=2, small_size=32)
     with qtbot.waitSignal(panel.defaults_loaded, timeout=10_000):
         state.open(other)
