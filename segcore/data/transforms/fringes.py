@@ -51,7 +51,7 @@ again along it; the phase left is then set to zero over the background on averag
 once more to what the first fit leaves. The fit reads the phase's gradient every `_FIT_SAMPLES`-th of the
 frame; unsmoothed, those samples alias the noise of the carrier's band, and under laser speckle or a sensor's
 row pattern the fit missed by a fringe or more across the frame, so the phase over the background was not flat
-on a tenth of the phase-object frames (docs/results.md, "The background fit under speckle").
+on 6 of 48 phase-object frames (docs/results.md, "The background fit under speckle").
 """
 
 from __future__ import annotations
