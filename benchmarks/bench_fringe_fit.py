@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from _common import machine_info, write_report
 
+from segcore.data import refine
 from segcore.data.transforms.fringes import fringe_features
 from segcore.demo.families import FAMILIES, family_samples
 
@@ -29,15 +30,10 @@ FLAT = 0.1
 """A background whose mean 1 - cos is above this is counted as not flat (a fringe's worth of the optics left)."""
 
 
-def _fisher(channel: np.ndarray, mask: np.ndarray) -> float:
-    inside, outside = channel[mask], channel[~mask]
-    return float(abs(inside.mean() - outside.mean()) / np.sqrt((inside.var() + outside.var()) / 2 + 1e-9))
-
-
 def _measure(gray: np.ndarray, mask: np.ndarray, refit: bool) -> tuple[float, float]:
     features = fringe_features(gray, "quartic", normalise=True, robust_carrier=True, refit=refit)
     background = float(np.mean(1 - features[..., 4][~mask]))
-    return background, max(_fisher(features[..., 4], mask), _fisher(features[..., 5], mask))
+    return background, refine._separation(mask, [features[..., 4], features[..., 5]])  # the Fisher ratio refinement uses
 
 
 def main() -> None:
