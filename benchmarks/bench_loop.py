@@ -43,8 +43,9 @@ predicted back (`segcore.project.label_fit`: "labels back", and how many fall be
 project's unlabelled frames, held-out ones included, as in a user's project, and trains on them too).
 Every run scores the network's own labels and the same labels tidied to one region per class,
 holes filled (`segcore.inference.regions.keep_one_region`, the *One region per class* option of
-Predict); the main score is what the defaults predict: tidied when the defaults say the frames
-hold one object per class (`TrainConfig.one_region`, on for every project here).
+Predict), and, as a peer, tidied to the region largest by its area alone (the rule before the
+network's certainty counted); the main score is what the defaults predict: tidied when the defaults
+say the frames hold one object per class (`TrainConfig.one_region`, on for every project here).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ from segcore.data.refine import refine_box  # noqa: E402
 from segcore.demo import demo_samples  # noqa: E402
 from segcore.demo.families import FAMILIES, family_samples  # noqa: E402
 from segcore.demo.varied import varied_samples  # noqa: E402
-from segcore.inference.regions import keep_one_region  # noqa: E402
+from segcore.inference.regions import confident_pixels, keep_one_region  # noqa: E402
 from segcore.project.defaults import default_config, project_profile  # noqa: E402
 from segcore.project.predict import predict_project, project_predictor  # noqa: E402
 from segcore.project.runs import train_project  # noqa: E402
@@ -166,7 +167,7 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(checkpoint, folder / checkpoint.name)
-    scores, network_scores, tidied_scores, estimates, agreements, entropies = {}, {}, {}, {}, {}, {}
+    scores, network_scores, tidied_scores, by_area_scores, estimates, agreements, entropies = {}, {}, {}, {}, {}, {}, {}
     for frame in evaluation:
         result = predictor.predict(store.read_image(frame.image_id))
         network = result.probabilities.argmax(0).astype(np.uint8)
@@ -174,7 +175,8 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
             cv2.imwrite(str(folder / f"{frame.name}.png"), (result.labels > 0).astype(np.uint8) * 255)
         scores[frame.name] = iou(result.labels, frame.truth)
         network_scores[frame.name] = iou(network, frame.truth)
-        tidied_scores[frame.name] = iou(keep_one_region(network), frame.truth)
+        tidied_scores[frame.name] = iou(keep_one_region(network, confident_pixels(result.probabilities)), frame.truth)
+        by_area_scores[frame.name] = iou(keep_one_region(network), frame.truth)
         estimates[frame.name], agreements[frame.name] = result.quality.iou, result.quality.agreement
         entropies[frame.name] = result.score
     by_size: dict[str, list[float]] = {}
@@ -190,6 +192,7 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
         "quality": quality_report(scores, estimates, agreements, entropies),
         "network": {"mean": statistics.fmean(network_scores.values()), "worst": min(network_scores.values())},
         "one_region": {"mean": statistics.fmean(tidied_scores.values()), "worst": min(tidied_scores.values())},
+        "by_area": {"mean": statistics.fmean(by_area_scores.values()), "worst": min(by_area_scores.values())},
         "labels_back": None if checked is None else {"mean": checked.mean_iou, "failing": list(checked.failing)},
     }
 
@@ -315,6 +318,7 @@ def _print_row(row: dict) -> None:
         f"mean IoU {row['mean_iou']:.3f}", f"worst {row['worst_iou']:.3f}", f"labels {labels:.3f}", sizes,
         f"network's own: {row['network']['mean']:.3f} (worst {row['network']['worst']:.3f})",
         f"one region: {row['one_region']['mean']:.3f} (worst {row['one_region']['worst']:.3f})",
+        *([f"by area: {row['by_area']['mean']:.3f} (worst {row['by_area']['worst']:.3f})"] if "by_area" in row else []),
         f"quality: {quality}", f"|est-true| {row['quality']['mean_abs_error']:.3f}",
         *([f"labels back {row['labels_back']['mean']:.3f} ({len(row['labels_back']['failing'])} below 0.5)"]
           if row.get("labels_back") and row["labels_back"]["mean"] is not None else []),
@@ -344,6 +348,8 @@ def summarise(rows: list[dict]) -> dict:
             "train_s": statistics.fmean(r["train_s"] for r in group),
             "network_iou": statistics.fmean(r["network"]["mean"] for r in group),
             "one_region_iou": statistics.fmean(r["one_region"]["mean"] for r in group),
+            **({"by_area_iou": statistics.fmean(r["by_area"]["mean"] for r in group)}
+               if all("by_area" in r for r in group) else {}),
             "quality_spearman": statistics.fmean(r["quality"]["estimated"]["spearman"] for r in group),
             "worst_in_first_quarter": f"{sum(r['quality']['estimated']['worst_in_first_quarter'] for r in group)}/"
                                       f"{sum(r['quality']['estimated']['worst'] for r in group)}",

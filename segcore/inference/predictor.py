@@ -26,7 +26,7 @@ from segcore.data.transforms.memo import plain_steps
 from segcore.inference.fold import fold_batchnorm
 from segcore.inference.memory import choose_tiling
 from segcore.inference.quality import QualityEstimate, estimate_quality, quality_views, takes_fringe_channels
-from segcore.inference.regions import keep_one_region
+from segcore.inference.regions import CONFIDENT, confident_pixels, keep_one_region
 from segcore.inference.tiling import blend_window, padded_size, tile_grid
 from segcore.models import get_model_info
 from segcore.training.checkpoint import Checkpoint, load_checkpoint
@@ -254,7 +254,7 @@ class Predictor:
         tidy = keep_one_region if self.one_region else None
         if labels is None:
             labels = probabilities[0].argmax(0).astype(np.uint8)
-            labels = labels if tidy is None else tidy(labels)
+            labels = labels if tidy is None else tidy(labels, confident_pixels(probabilities[0]))
         else:
             height, width = probabilities.shape[-2:]
             labels = cv2.resize(labels.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -297,7 +297,7 @@ class Predictor:
         labels = hwc.argmax(-1).to(torch.uint8)
         classes = hwc.shape[-1]
         uncertainty = probabilities = None
-        if self.with_uncertainty or self.keep_probabilities:
+        if self.with_uncertainty or self.keep_probabilities or self.one_region:
             log_probs = torch.log_softmax(hwc, dim=-1)
             if self.with_uncertainty:
                 uncertainty = (log_probs.exp() * log_probs).sum(-1).neg_().div_(math.log(classes)) if classes > 1 else \
@@ -305,8 +305,10 @@ class Predictor:
             if self.keep_probabilities:
                 probabilities = log_probs.exp().permute(2, 0, 1).cpu().numpy()
         labels = labels.cpu().numpy()
+        if self.one_region:
+            labels = keep_one_region(labels, (log_probs.amax(-1) >= math.log(CONFIDENT)).cpu().numpy())
         return Prediction(
-            labels=keep_one_region(labels) if self.one_region else labels,
+            labels=labels,
             uncertainty=None if uncertainty is None else uncertainty.float().cpu().numpy(),
             score=None if uncertainty is None else float(uncertainty.mean()),
             probabilities=probabilities,

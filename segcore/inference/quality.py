@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from segcore.data.transforms.fringes import FRINGE_CHANNELS, SINE_CHANNEL
+from segcore.inference.regions import confident_pixels
 
 CHECK_BELOW = 0.8
 """A prediction estimated below this IoU is flagged for the user: "check this"."""
@@ -97,17 +98,19 @@ class QualityEstimate:
 
 
 def estimate_quality(probabilities: np.ndarray, labels: np.ndarray, *,
-                     tidy: Callable[[np.ndarray], np.ndarray] | None = None, background: int = 0) -> QualityEstimate:
+                     tidy: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                     background: int = 0) -> QualityEstimate:
     """The estimate for `labels` (H x W) from the views' softmax (V x C x H x W, each in the frame's orientation).
 
-    tidy: what the predictor does to its labels (e.g. `keep_one_region`), done to each view's labels too.
+    tidy: what the predictor does to its labels (`keep_one_region`), done to each view's labels too, given them
+    and where the view is confident (`regions.confident_pixels`).
     """
     if probabilities.ndim != 4 or probabilities.shape[-2:] != labels.shape or len(probabilities) < 2:
         raise ValueError(f"need V x C x H x W probabilities of two views or more over labels {labels.shape}, "
                          f"got {probabilities.shape}")
     views = [view.argmax(axis=0).astype(np.uint8) for view in probabilities]
     if tidy is not None:
-        views = [tidy(view) for view in views]
+        views = [tidy(view, confident_pixels(softmax)) for view, softmax in zip(views, probabilities)]
     classes = sorted({int(c) for view in (*views, labels) for c in np.unique(view)} - {background})
     if not classes:  # nothing found in any view: a frame that holds nothing is rare, one the model missed is not
         return QualityEstimate(0.0, 0.0)

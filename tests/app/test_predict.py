@@ -15,7 +15,7 @@ from app.dialogs.predict_dialog import PredictChoice, PredictDialog
 from app.predictions import PredictionController
 from app.state.project_state import ProjectState
 from segcore.data.classes import ClassTable
-from segcore.inference.regions import keep_one_region
+from segcore.inference.regions import confident_pixels, keep_one_region
 from segcore.project.predict import predict_image, predict_project
 from segcore.project.review import prediction_origins
 from segcore.project.runs import run_checkpoints, train_project
@@ -137,9 +137,9 @@ def test_predict_the_current_image_tiled_with_flips_one_region_per_class(qtbot, 
         controller.predict(_best(state), "selected", tile=16, tta=True, one_region=True)
     assert finished.args == [1, []]
     assert set(state.store.prediction_scores()) == {target}
-    plain = predict_image(state.store, _best(state), target, mode="tile", tile=16, tta=True).labels
+    plain = predict_image(state.store, _best(state), target, mode="tile", tile=16, tta=True, keep_probabilities=True)
     stored = state.store.load_prediction(target)
-    np.testing.assert_array_equal(stored.labels, keep_one_region(plain))
+    np.testing.assert_array_equal(stored.labels, keep_one_region(plain.labels, confident_pixels(plain.probabilities)))
     assert stored.method == ("flips", "one region")  # the Review header says how it was made
     assert " · flips, one region · " in prediction_origins(state.store)[target].describe()
     with pytest.raises(ValueError, match="which"):

@@ -9,7 +9,7 @@ import numpy as np
 from synthetic import squares_scene
 
 from segcore.inference.predictor import Predictor
-from segcore.inference.regions import holds_one_region_per_class, keep_one_region
+from segcore.inference.regions import confident_pixels, holds_one_region_per_class, keep_one_region
 from segcore.io.images import write_image
 
 
@@ -68,11 +68,53 @@ def test_a_class_absent_or_in_one_region_is_left_as_it_was():
     np.testing.assert_array_equal(keep_one_region(labels), labels)
 
 
+def test_given_the_networks_certainty_a_small_sure_region_wins_over_a_wide_doubtful_one():
+    # a model taught on big samples: the small sample found for sure, a wide strip along the edge in doubt
+    labels = np.zeros((100, 100), np.uint8)
+    labels[60:72, 40:52] = 1
+    labels[:, :20] = 1
+    confident = np.zeros(labels.shape, bool)
+    confident[60:72, 40:52] = True
+    confident[::20, :20:5] = True  # a few sure pixels in the strip, fewer than the sample's
+    expected = np.zeros_like(labels)
+    expected[60:72, 40:52] = 1
+    np.testing.assert_array_equal(keep_one_region(labels, confident), expected)
+    assert (keep_one_region(labels)[:, :20] == 1).all()  # by area alone the strip wins
+
+
+def test_where_no_region_is_sure_the_largest_with_its_holes_wins():
+    labels = np.zeros((60, 60), np.uint8)
+    labels[5:45, 5:45] = 1
+    labels[15:35, 15:35] = 0  # a frame round a hole: 1200 pixels, 1600 with the hole
+    labels[50:58, 50:58] = 1
+    confident = np.zeros(labels.shape, bool)
+    np.testing.assert_array_equal(keep_one_region(labels, confident), keep_one_region(labels))
+    assert (keep_one_region(labels, confident)[5:45, 5:45] == 1).all()
+
+
+def test_confident_pixels_are_those_whose_class_the_softmax_gives_at_least_nine_tenths():
+    probabilities = np.array([[[0.95, 0.5, 0.05]], [[0.05, 0.5, 0.95]]])
+    np.testing.assert_array_equal(confident_pixels(probabilities), [[True, False, True]])
+
+
+def test_the_predictor_keeps_the_region_the_network_is_sure_of(squares_checkpoint):
+    scene = (np.random.default_rng(3).random((120, 150)) * 60).astype(np.uint8)
+    scene[10:26, 10:28] += 150  # a bright square like those it learnt
+    scene[50:110, 60:140] += 100  # a wide patch dimmer than any it learnt: class 1, in doubt
+    plain = Predictor(squares_checkpoint, mode="whole", precision="fp32", keep_probabilities=True).predict(scene)
+    square, patch = plain.labels[10:26, 10:28] == 1, plain.labels[52:108, 62:138] == 1
+    sure = plain.probabilities[1] >= 0.9
+    assert square.mean() > 0.9 and patch.mean() > 0.9  # both found, the patch the larger by far
+    assert sure[10:26, 10:28].sum() > 2 * sure[52:108, 62:138].sum()  # the square sure, the patch not
+    tidy = Predictor(squares_checkpoint, mode="whole", precision="fp32", one_region=True).predict(scene)
+    assert (tidy.labels[10:26, 10:28] == 1).mean() > 0.9 and not (tidy.labels[50:110, 60:140] == 1).any()
+
+
 def test_the_predictor_tidies_the_labels_and_keeps_the_networks_uncertainty(squares_checkpoint):
     image, _ = squares_scene(120, 150, seed=5)  # six bright squares: six regions of class 1
-    plain = Predictor(squares_checkpoint, mode="whole", precision="fp32").predict(image)
+    plain = Predictor(squares_checkpoint, mode="whole", precision="fp32", keep_probabilities=True).predict(image)
     tidy = Predictor(squares_checkpoint, mode="whole", precision="fp32", one_region=True).predict(image)
-    np.testing.assert_array_equal(tidy.labels, keep_one_region(plain.labels))
+    np.testing.assert_array_equal(tidy.labels, keep_one_region(plain.labels, confident_pixels(plain.probabilities)))
     assert (plain.labels == 1).sum() > (tidy.labels == 1).sum() > 0  # the other squares are gone
     np.testing.assert_array_equal(tidy.uncertainty, plain.uncertainty)
 
@@ -91,7 +133,9 @@ def test_predict_cli_one_region_writes_one_square_of_six(squares_checkpoint, tmp
     tidy = read_index_mask(tmp_path / "tidy" / "palette" / "six.png")
     assert cv2.connectedComponents((plain == 1).astype(np.uint8))[0] - 1 > 1  # background counts as one
     assert cv2.connectedComponents((tidy == 1).astype(np.uint8))[0] - 1 == 1
-    np.testing.assert_array_equal(tidy, keep_one_region(plain))
+    _, regions = cv2.connectedComponents((plain == 1).astype(np.uint8))
+    assert len(np.unique(regions[tidy == 1])) == 1 and (plain[tidy == 1] == 1).all()  # one of the six, kept whole
+    assert (regions == regions[tidy == 1][0]).sum() == (tidy == 1).sum()
 
 
 def test_a_checkpoint_trained_for_one_region_tidies_unless_a_prediction_declines(squares_checkpoint, tmp_path):
