@@ -192,7 +192,8 @@ def train_and_score(store: ProjectStore, evaluation: list[Frame], policy: str, n
         "quality": quality_report(scores, estimates, agreements, entropies),
         "network": {"mean": statistics.fmean(network_scores.values()), "worst": min(network_scores.values())},
         "one_region": {"mean": statistics.fmean(tidied_scores.values()), "worst": min(tidied_scores.values())},
-        "by_area": {"mean": statistics.fmean(by_area_scores.values()), "worst": min(by_area_scores.values())},
+        "by_area": {"mean": statistics.fmean(by_area_scores.values()), "worst": min(by_area_scores.values()),
+                    "per_frame": by_area_scores},
         "labels_back": None if checked is None else {"mean": checked.mean_iou, "failing": list(checked.failing)},
     }
 
