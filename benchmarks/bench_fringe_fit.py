@@ -3,8 +3,8 @@
     python benchmarks/bench_fringe_fit.py --generator phase --seeds 1 2 3 4 --small 12
     python benchmarks/bench_fringe_fit.py --generator everywhere --seeds 1 2 3 4 --small 6
 
-Each frame is analysed as training does (its own 1-99 percentile range, the normalised analysis with the robust
-carrier and the quartic background, at up to 1024 px) twice: with the plain fit (a peer in the same run) and with
+Each frame is analysed as training does (its own percentile range, `PercentileScale`; the normalised analysis with
+the robust carrier and the quartic background, at up to 1024 px) twice: with the plain fit (a peer in the same run) and with
 `refit` (the polynomial fitted on the smoothed field, twice). Printed per noise kind of the generator: the phase's
 mean 1 - cos over the background (0: flat, as it should be; 1: no better than random), the frames above 0.1, and the
 object's better Fisher separation in the phase's cosine or sine. Only families with fringes over the background
@@ -22,7 +22,8 @@ import numpy as np
 from _common import machine_info, write_report
 
 from segcore.data import refine
-from segcore.data.transforms.fringes import fringe_features
+from segcore.data.transforms.fringes import COSINE_CHANNEL, SINE_CHANNEL, fringe_features
+from segcore.data.transforms.photometric import PercentileScale
 from segcore.demo.families import FAMILIES, family_samples
 
 ANALYSIS_SIDE = 1024
@@ -32,8 +33,9 @@ FLAT = 0.1
 
 def _measure(gray: np.ndarray, mask: np.ndarray, refit: bool) -> tuple[float, float]:
     features = fringe_features(gray, "quartic", normalise=True, robust_carrier=True, refit=refit)
-    background = float(np.mean(1 - features[..., 4][~mask]))
-    return background, refine._separation(mask, [features[..., 4], features[..., 5]])  # the Fisher ratio refinement uses
+    cosine, sine = features[..., COSINE_CHANNEL], features[..., SINE_CHANNEL]
+    background = float(np.mean(1 - cosine[~mask]))
+    return background, refine._separation(mask, [cosine, sine])  # the Fisher ratio refinement uses
 
 
 def main() -> None:
@@ -52,8 +54,7 @@ def main() -> None:
             if scale < 1:
                 gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
                 mask = cv2.resize(mask.astype(np.uint8), gray.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-            low, high = np.percentile(gray, (1, 99))
-            gray = np.clip((gray - low) / max(high - low, 1e-6), 0, 1)
+            gray, _ = PercentileScale()(gray, None)
             for arm, refit in (("plain", False), ("refit", True)):
                 for kind in (sample.params["noise"], "all"):
                     rows[arm][kind].append(_measure(gray, mask, refit))

@@ -67,6 +67,8 @@ from segcore.data.transforms.base import Mask, check_pair, check_probability, re
 FRINGE_CHANNELS = 6
 INTENSITY_CHANNELS = 2
 """The gray level and its local mean: the channels a gamma or a bright-dark swap changes (they lead the six)."""
+COSINE_CHANNEL = 4
+"""The phase's cosine: 1 where the phase is flat (the background, once the optics are fitted away)."""
 SINE_CHANNEL = 5
 """The phase's sine: the one channel whose sign depends on which of the carrier's two mirror peaks was taken."""
 BACKGROUNDS = ("carrier", "quadratic", "quartic")
